@@ -1,0 +1,13 @@
+// OpenAI-shaped error bodies: {"error":{"message","type","param","code"}}.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace router {
+
+// `param` and `code` are emitted as JSON null when empty.
+std::string openai_error_body(std::string_view message, std::string_view type,
+                              std::string_view param = {}, std::string_view code = {});
+
+}  // namespace router

@@ -1,0 +1,40 @@
+// RequestValidator: checks a client's JSON body before any backend sees it: size, UTF-8,
+// nesting depth, JSON syntax, field types; extracts `model` and `stream`.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "router_config.hpp"
+
+namespace router {
+
+enum class Endpoint { ChatCompletions, Completions, Embeddings };
+
+struct ValidRequest {
+  std::string model;
+  bool stream = false;
+};
+
+struct RequestError {
+  uint16_t status;      // 400 or 413
+  std::string message;  // for the OpenAI error body
+  std::string param;    // the offending field ("model", "stream", "messages"), or "" when none
+};
+
+struct ValidationResult {
+  std::optional<ValidRequest> request;
+  std::optional<RequestError> error;
+};
+
+// Rules (contract section 3): body over limits.max_body_bytes -> 413; invalid UTF-8, invalid JSON,
+// nesting deeper than limits.max_depth, not an object, `model` missing / not a non-empty string,
+// `stream` present and not a boolean, endpoint-required fields of the wrong type
+// (chat: `messages` array; completions: `prompt` string or array; embeddings: `input`
+// string or array) -> 400. The depth check runs before full parsing so deep input cannot
+// exhaust the stack. Numbers that overflow a double (1E1000) are rejected with 400.
+ValidationResult validate_request(Endpoint endpoint, std::string_view body, const LimitConfig& limits);
+
+}  // namespace router

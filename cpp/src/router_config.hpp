@@ -1,0 +1,91 @@
+// RouterConfig: the routing policy, parsed and validated from the ROUTER_CONFIG JSON variable.
+// Immutable once parsed. Every field has a default (documented in docs/configuration.md); an
+// invalid field yields a ConfigError naming it, e.g. "retry.maxAttempts must be an integer in [1, 10]".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace router {
+
+enum class Strategy { RoundRobin, LeastInflight };
+
+struct RetryConfig {
+  uint32_t max_attempts = 3;          // attempts per client request, first one included
+  double backoff_base_ms = 25;        // full-jitter backoff before re-trying an already tried backend
+  double backoff_cap_ms = 250;
+  double retry_after_cap_ms = 10000;  // Retry-After / retry-after-ms are honoured up to this
+  double budget_percent = 20;         // retries in flight <= budget_percent% of requests in flight...
+  uint32_t budget_min_retries = 3;    // ...but always at least this many
+};
+
+struct TimeoutConfig {
+  double per_try_ms = 60000;          // one non-streaming attempt
+  double first_byte_ms = 30000;       // streaming: until the backend's first chunk
+  double request_ms = 120000;         // overall deadline for all attempts and waits
+};
+
+struct HealthConfig {
+  uint32_t consecutive_failures = 5;  // failures in a row that eject a backend
+  double base_ejection_ms = 30000;    // ejection time = base * times ejected...
+  double max_ejection_ms = 300000;    // ...capped here
+  double max_ejection_percent = 50;   // never eject more than this share of backends
+  bool panic_routing = true;          // route to all eligible backends when none is healthy
+};
+
+struct LimitConfig {
+  uint64_t max_body_bytes = 1 << 20;  // 1 MiB
+  uint32_t max_depth = 64;            // JSON nesting depth
+};
+
+struct DiscoveryConfig {
+  double describe_ttl_ms = 60000;     // describe() answers are cached this long per isolate
+};
+
+// Per-binding override, keyed by binding name ("BACKEND_A").
+struct BackendOverride {
+  std::optional<double> weight;                    // > 0
+  std::optional<std::vector<std::string>> models;  // replaces describe().models
+  std::optional<bool> enabled;
+};
+
+struct RouterConfig {
+  Strategy strategy = Strategy::RoundRobin;
+  RetryConfig retry;
+  TimeoutConfig timeouts;
+  HealthConfig health;
+  LimitConfig limits;
+  DiscoveryConfig discovery;
+  std::map<std::string, BackendOverride> backends;
+};
+
+struct ConfigError {
+  std::string field;    // JSON path of the offending field, e.g. "retry.maxAttempts"
+  std::string message;  // full sentence naming the field and what is expected
+};
+
+// Either a config or the first error found. Empty / whitespace-only text gives the defaults.
+struct ConfigResult {
+  std::optional<RouterConfig> config;
+  std::optional<ConfigError> error;
+};
+
+// JSON shape (all optional, camelCase):
+// {"strategy":"round-robin"|"least-inflight",
+//  "retry":{"maxAttempts","backoffBaseMs","backoffCapMs","retryAfterCapMs","budgetPercent","budgetMinRetries"},
+//  "timeouts":{"perTryMs","firstByteMs","requestMs"},
+//  "health":{"consecutiveFailures","baseEjectionMs","maxEjectionMs","maxEjectionPercent","panicRouting"},
+//  "limits":{"maxBodyBytes","maxDepth"},
+//  "discovery":{"describeTtlMs"},
+//  "backends":{"BACKEND_X":{"weight","models","enabled"}}}
+// Unknown keys are errors too (a typo must not be silently ignored).
+ConfigResult parse_router_config(std::string_view text);
+
+// The policy in force, as JSON text for /status (same camelCase shape as the input).
+std::string router_config_to_json(const RouterConfig& config);
+
+}  // namespace router
