@@ -1,0 +1,130 @@
+// The backend's configuration, read from its env vars. A bad var is a configuration error that
+// describe(), health() and infer() all report loudly, never a silently ignored value.
+import type { AiBinding, BackendEnv, ProviderName } from "../../shims/interfaces";
+
+export interface BackendConfig {
+  provider: ProviderName;
+  name: string;
+  /** ["*"] = any model. */
+  models: string[];
+  weight?: number;
+  echoLatencyMs: number;
+  upstreamBaseUrl?: string;
+  upstreamApiKey?: string;
+  ai?: AiBinding;
+  /** Client model name -> provider model name. */
+  modelMap: Record<string, string>;
+}
+
+export type ConfigResult = { ok: true; config: BackendConfig } | { ok: false; error: string };
+
+const PROVIDERS: readonly ProviderName[] = ["echo", "workers-ai", "openai-compatible"];
+
+export function readConfig(env: BackendEnv): ConfigResult {
+  const errors: string[] = [];
+
+  const providerText = (env.PROVIDER ?? "echo").trim() || "echo";
+  const provider = PROVIDERS.find((p) => p === providerText);
+  if (!provider) errors.push(`PROVIDER must be one of ${PROVIDERS.join(", ")} (got "${providerText}")`);
+
+  const name = (env.BACKEND_NAME ?? "").trim() || "backend";
+
+  let modelMap: Record<string, string> = {};
+  if (env.MODEL_MAP !== undefined && env.MODEL_MAP !== "") {
+    const parsed = parseModelMap(env.MODEL_MAP);
+    if (typeof parsed === "string") errors.push(parsed);
+    else modelMap = parsed;
+  }
+
+  let models: string[];
+  if (env.MODELS === undefined || env.MODELS === "") {
+    // With a MODEL_MAP, the mapped names are what this backend offers; otherwise any model.
+    models = Object.keys(modelMap).length > 0 ? Object.keys(modelMap) : ["*"];
+  } else {
+    const list = Array.isArray(env.MODELS) ? env.MODELS.map(String) : String(env.MODELS).split(",");
+    models = list.map((m) => m.trim()).filter((m) => m !== "");
+    if (models.length === 0) errors.push("MODELS must list at least one model, or be \"*\"");
+    if (models.includes("*")) models = ["*"];
+  }
+
+  let weight: number | undefined;
+  if (env.WEIGHT !== undefined && env.WEIGHT !== "") {
+    weight = Number(env.WEIGHT);
+    if (!Number.isFinite(weight) || weight <= 0) errors.push(`WEIGHT must be a positive number (got "${env.WEIGHT}")`);
+  }
+
+  let echoLatencyMs = 0;
+  if (env.ECHO_LATENCY_MS !== undefined && env.ECHO_LATENCY_MS !== "") {
+    echoLatencyMs = Number(env.ECHO_LATENCY_MS);
+    if (!Number.isFinite(echoLatencyMs) || echoLatencyMs < 0) {
+      errors.push(`ECHO_LATENCY_MS must be a number of milliseconds >= 0 (got "${env.ECHO_LATENCY_MS}")`);
+    }
+  }
+
+  let upstreamBaseUrl: string | undefined;
+  if (provider === "openai-compatible") {
+    const raw = (env.UPSTREAM_BASE_URL ?? "").trim();
+    if (!raw) errors.push("UPSTREAM_BASE_URL is required with PROVIDER openai-compatible");
+    else if (!isHttpUrl(raw)) errors.push(`UPSTREAM_BASE_URL must be an http(s) URL (got "${raw}")`);
+    else upstreamBaseUrl = raw.replace(/\/+$/, "");
+  }
+
+  if (provider === "workers-ai" && (typeof env.AI !== "object" || env.AI === null || typeof env.AI.run !== "function")) {
+    errors.push("PROVIDER workers-ai needs the AI binding (add [ai] binding = \"AI\" to the wrangler config)");
+  }
+
+  if (errors.length > 0 || !provider) return { ok: false, error: `backend misconfigured: ${errors.join("; ")}` };
+  return {
+    ok: true,
+    config: {
+      provider,
+      name,
+      models,
+      weight,
+      echoLatencyMs,
+      upstreamBaseUrl,
+      upstreamApiKey: env.UPSTREAM_API_KEY || undefined,
+      ai: provider === "workers-ai" ? env.AI : undefined,
+      modelMap,
+    },
+  };
+}
+
+/** Whether this backend serves `model`. */
+export function servesModel(config: BackendConfig, model: string): boolean {
+  return config.models.includes("*") || config.models.includes(model);
+}
+
+/** The name the provider knows `model` by. */
+export function providerModel(config: BackendConfig, model: string): string {
+  return Object.hasOwn(config.modelMap, model) ? config.modelMap[model]! : model;
+}
+
+function parseModelMap(raw: string | Record<string, string>): Record<string, string> | string {
+  let value: unknown = raw;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return "MODEL_MAP must be a JSON object of model name -> provider model name (it is not valid JSON)";
+    }
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return "MODEL_MAP must be a JSON object of model name -> provider model name";
+  }
+  const map: Record<string, string> = {};
+  for (const [from, to] of Object.entries(value)) {
+    if (typeof to !== "string" || to === "") return `MODEL_MAP["${from}"] must be a non-empty string`;
+    map[from] = to;
+  }
+  return map;
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,102 @@
+// The RPC contract between the orchestrator and its backends (contract.md section 1), defined once.
+// Used by the orchestrator shim, the backend template and the tests (JS files via JSDoc
+// `import("./interfaces.js")`). Only types, plus the list of inference paths.
+
+/** The three OpenAI endpoints a backend serves. */
+export const INFERENCE_PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"] as const;
+
+export type InferencePath = (typeof INFERENCE_PATHS)[number];
+
+/** One attempt of one client request, as the orchestrator hands it to a backend. */
+export interface InferenceRequest {
+  /** The x-request-id of the client request. */
+  requestId: string;
+  path: InferencePath;
+  model: string;
+  stream: boolean;
+  /** The client's JSON body, unchanged. */
+  body: Record<string, unknown>;
+  /** Epoch ms; the backend may give up after it. */
+  deadline: number;
+  /** 1-based attempt number within the client request. */
+  attempt: number;
+}
+
+/** A backend's answer, shaped as an HTTP upstream would answer. */
+export interface InferenceResponse {
+  /** 200, 400, 429, 503 ... */
+  status: number;
+  /** Lower-case names, e.g. "retry-after", "retry-after-ms", "content-type". */
+  headers?: Record<string, string>;
+  /** JSON body: a non-streaming success, or any error (OpenAI error shape). */
+  body?: unknown;
+  /** Streaming success: OpenAI SSE bytes ending with "data: [DONE]". */
+  stream?: ReadableStream<Uint8Array>;
+}
+
+export interface BackendDescription {
+  name: string;
+  /** ["*"] means the backend serves any model. */
+  models: string[];
+  weight?: number;
+  version?: string;
+}
+
+export interface HealthReport {
+  ok: boolean;
+  detail?: string;
+}
+
+/** The RPC methods of every backend Worker's default export (a WorkerEntrypoint). */
+export interface BackendRpc {
+  /** Throwing means the attempt failed. */
+  infer(req: InferenceRequest): Promise<InferenceResponse>;
+  describe(): Promise<BackendDescription>;
+  health(): Promise<HealthReport>;
+}
+
+/** A `BACKEND_*` service binding as the orchestrator sees it. */
+export type BackendBinding = Fetcher & BackendRpc;
+
+/** OpenAI's error body: `{"error": {message, type, param, code}}`. */
+export interface OpenAIErrorBody {
+  error: {
+    message: string;
+    type: string;
+    param: string | null;
+    code: string | null;
+  };
+}
+
+/** The slice of the Workers AI binding the backend uses (env.AI.run). */
+export interface AiBinding {
+  run(model: string, inputs: Record<string, unknown>, options?: Record<string, unknown>): Promise<unknown>;
+}
+
+/** The providers the backend template offers. */
+export type ProviderName = "echo" | "workers-ai" | "openai-compatible";
+
+/**
+ * The backend template's env. Wrangler `[vars]` may hold strings or JSON values, so numeric and
+ * list vars accept either form.
+ */
+export interface BackendEnv {
+  /** "echo" (default) | "workers-ai" | "openai-compatible". */
+  PROVIDER?: string;
+  /** describe().name; default "backend". */
+  BACKEND_NAME?: string;
+  /** Comma-separated model names or "*"; default per provider. */
+  MODELS?: string | string[];
+  /** Positive number, describe().weight. */
+  WEIGHT?: string | number;
+  /** echo: simulated latency before answering and between stream chunks. */
+  ECHO_LATENCY_MS?: string | number;
+  /** openai-compatible: base URL including its version prefix, e.g. "https://api.openai.com/v1". */
+  UPSTREAM_BASE_URL?: string;
+  /** openai-compatible: secret sent as "Authorization: Bearer <key>". */
+  UPSTREAM_API_KEY?: string;
+  /** workers-ai: the Workers AI binding. */
+  AI?: AiBinding;
+  /** JSON object (or table): client model name -> provider model name (Workers AI id or upstream name). */
+  MODEL_MAP?: string | Record<string, string>;
+}

@@ -1,0 +1,107 @@
+// Runs the backend template as it deploys: the bundle `wrangler deploy --dry-run` produces, loaded
+// into Miniflare next to a caller Worker that reaches it through a service binding and RPC.
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { Miniflare } from "miniflare";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+export const COMPATIBILITY_DATE = "2026-04-20";
+const CALLER_SCRIPT = join(import.meta.dirname, "workers/caller.js");
+
+/** Bundles backend-worker-template with wrangler; returns the bundle's path and a cleanup. */
+export async function bundleBackend() {
+  const dir = await mkdtemp(join(tmpdir(), "backend-bundle-"));
+  const config = [
+    `name = "backend"`,
+    `main = ${JSON.stringify(join(ROOT, "backend-worker-template/src/index.ts"))}`,
+    `compatibility_date = "${COMPATIBILITY_DATE}"`,
+    `workers_dev = false`,
+    `preview_urls = false`,
+  ].join("\n");
+  await writeFile(join(dir, "wrangler.toml"), `${config}\n`);
+  await promisify(execFile)(
+    join(ROOT, "node_modules/.bin/wrangler"),
+    ["deploy", "--dry-run", "--outdir", join(dir, "out"), "-c", join(dir, "wrangler.toml")],
+    { cwd: dir, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" } },
+  );
+  return { scriptPath: join(dir, "out/index.js"), cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Starts Miniflare with the caller Worker (first, so dispatchFetch reaches it) and one backend
+ * Worker per entry of `backends`: binding name -> {bindings, serviceBindings}. `extraWorkers` are
+ * more Miniflare worker options (e.g. a stand-in AI binding).
+ */
+export async function startBackends(scriptPath, backends, extraWorkers = []) {
+  const names = Object.keys(backends);
+  const mf = new Miniflare({
+    workers: [
+      {
+        name: "caller",
+        modules: true,
+        scriptPath: CALLER_SCRIPT,
+        modulesRoot: dirname(CALLER_SCRIPT),
+        compatibilityDate: COMPATIBILITY_DATE,
+        serviceBindings: Object.fromEntries(names.map((binding) => [binding, workerName(binding)])),
+      },
+      ...names.map((binding) => ({
+        name: workerName(binding),
+        modules: true,
+        scriptPath,
+        // Module names are paths relative to this root; the bundle lives outside the checkout.
+        modulesRoot: dirname(scriptPath),
+        compatibilityDate: COMPATIBILITY_DATE,
+        bindings: backends[binding].bindings ?? {},
+        serviceBindings: backends[binding].serviceBindings ?? {},
+      })),
+      ...extraWorkers,
+    ],
+  });
+  try {
+    await mf.ready;
+  } catch (err) {
+    await mf.dispose();
+    throw err;
+  }
+
+  /** Calls `method` of the backend behind `binding` over RPC; answers what the caller saw. */
+  async function call(binding, method, arg) {
+    const response = await mf.dispatchFetch(`http://caller/${binding}/${method}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(arg === undefined ? null : arg),
+    });
+    return response.json();
+  }
+  return { mf, call, dispose: () => mf.dispose() };
+}
+
+function workerName(binding) {
+  return `backend-${binding.toLowerCase().replaceAll("_", "-")}`;
+}
+
+/** A well-formed InferenceRequest; `overrides` replace its fields. */
+export function inferenceRequest(overrides = {}) {
+  return {
+    requestId: "req-0001",
+    path: "/v1/chat/completions",
+    model: "any-model",
+    stream: false,
+    body: { model: overrides.model ?? "any-model", messages: [{ role: "user", content: "hello there world" }] },
+    deadline: Date.now() + 30_000,
+    attempt: 1,
+    ...overrides,
+  };
+}
+
+/** The JSON payloads of an SSE text, "[DONE]" kept as the string. */
+export function sseData(text) {
+  return text
+    .split("\n\n")
+    .filter((event) => event.startsWith("data: "))
+    .map((event) => event.slice(6))
+    .map((data) => (data === "[DONE]" ? data : JSON.parse(data)));
+}

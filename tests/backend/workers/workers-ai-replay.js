@@ -1,0 +1,67 @@
+// Stands in for the Workers AI binding (there is none offline): `run(model, inputs)` answers with
+// the shapes Workers AI answers with, and GET /calls lists the inputs it was called with.
+import { WorkerEntrypoint } from "cloudflare:workers";
+
+const calls = [];
+
+/** Workers AI's streaming shape, cut at awkward places: mid-line, mid-JSON and mid-"é". */
+function recordedStream(events, endWithDone) {
+  const text = events.map((event) => `data: ${JSON.stringify(event)}\n\n`).join("") + (endWithDone ? "data: [DONE]\n\n" : "");
+  const bytes = new TextEncoder().encode(text);
+  const accent = bytes.findIndex((byte) => byte === 0xc3);
+  const cuts = [...new Set([7, accent + 1, Math.floor(bytes.length / 2), bytes.length - 3])].filter((cut) => cut > 0 && cut < bytes.length).sort((a, b) => a - b);
+  const pieces = [];
+  let start = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    pieces.push(bytes.slice(start, cut));
+    start = cut;
+  }
+  return new ReadableStream({
+    pull(controller) {
+      const piece = pieces.shift();
+      if (piece) controller.enqueue(piece);
+      else controller.close();
+    },
+  });
+}
+
+const STREAM_EVENTS = [
+  { response: "Bonjour", p: "abcdefghijklmnopqrstuvwxyz0123456789" },
+  { response: " café", p: "abcdefgh" },
+  { response: "", usage: { prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 } },
+];
+
+export default class WorkersAiReplay extends WorkerEntrypoint {
+  async run(model, inputs) {
+    calls.push({ model, inputs });
+    switch (model) {
+      case "@cf/meta/llama-3.1-8b-instruct":
+        if (inputs.stream) return recordedStream(STREAM_EVENTS, true);
+        return { response: "Bonjour café", tool_calls: [], usage: { prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 } };
+      case "@hf/nousresearch/hermes-2-pro-mistral-7b":
+        return { response: null, tool_calls: [{ name: "get_weather", arguments: { city: "Paris" } }] };
+      case "@cf/meta/llama-3.1-8b-instruct-json":
+        return { response: { answer: 4 }, usage: { prompt_tokens: 9, completion_tokens: 6, total_tokens: 15 } };
+      case "@cf/baai/bge-small-en-v1.5": {
+        const texts = Array.isArray(inputs.text) ? inputs.text : [inputs.text];
+        return { shape: [texts.length, 4], data: texts.map((_, i) => [0.25 * i, -0.5, 0.125, 1]), pooling: "mean" };
+      }
+      case "@cf/test/cut-stream":
+        return recordedStream(STREAM_EVENTS.slice(0, 2), false);
+      case "@cf/test/over-capacity":
+        throw new Error("3040: Capacity temporarily exceeded, please try again.");
+      case "@cf/test/strict-input":
+        throw new Error("AiError: 5006: Error: required properties at '/' are 'prompt'\n    at validate (internal)");
+      case "@cf/test/crash":
+        throw new Error("InferenceUpstreamError: connection reset\n    at Ai.run (internal:ai:42)");
+      case "@cf/test/wrong-shape":
+        return { result: "something else" };
+      default:
+        throw new Error(`5007: No such model ${model} or task`);
+    }
+  }
+
+  async fetch() {
+    return Response.json(calls);
+  }
+}
