@@ -31,9 +31,11 @@ struct ValidationResult {
 
 // Rules (contract section 3): body over limits.max_body_bytes -> 413; invalid UTF-8, invalid JSON,
 // nesting deeper than limits.max_depth, not an object, `model` missing / not a non-empty string,
-// `stream` present and not a boolean, endpoint-required fields of the wrong type
-// (chat: `messages` array; completions: `prompt` string or array; embeddings: `input`
-// string or array) -> 400. The depth check runs before full parsing so deep input cannot
+// `stream` present and not a boolean (null counts as absent), endpoint-required fields of the
+// wrong type (chat: `messages` non-empty array of objects with a string `role`; completions:
+// `prompt` string or array; embeddings: `input` non-empty string or array) -> 400. Raw NUL bytes
+// are invalid JSON. Duplicate keys are accepted, the last one wins. Rules and messages are
+// listed in docs/configuration.md. The depth check runs before full parsing so deep input cannot
 // exhaust the stack. Numbers that overflow a double (1E1000) are rejected with 400.
 ValidationResult validate_request(Endpoint endpoint, std::string_view body, const LimitConfig& limits);
 

@@ -21,12 +21,16 @@ struct RetryConfig {
   double retry_after_cap_ms = 10000;  // Retry-After / retry-after-ms are honoured up to this
   double budget_percent = 20;         // retries in flight <= budget_percent% of requests in flight...
   uint32_t budget_min_retries = 3;    // ...but always at least this many
+
+  bool operator==(const RetryConfig&) const = default;
 };
 
 struct TimeoutConfig {
   double per_try_ms = 60000;          // one non-streaming attempt
   double first_byte_ms = 30000;       // streaming: until the backend's first chunk
   double request_ms = 120000;         // overall deadline for all attempts and waits
+
+  bool operator==(const TimeoutConfig&) const = default;
 };
 
 struct HealthConfig {
@@ -35,15 +39,21 @@ struct HealthConfig {
   double max_ejection_ms = 300000;    // ...capped here
   double max_ejection_percent = 50;   // never eject more than this share of backends
   bool panic_routing = true;          // route to all eligible backends when none is healthy
+
+  bool operator==(const HealthConfig&) const = default;
 };
 
 struct LimitConfig {
   uint64_t max_body_bytes = 1 << 20;  // 1 MiB
   uint32_t max_depth = 64;            // JSON nesting depth
+
+  bool operator==(const LimitConfig&) const = default;
 };
 
 struct DiscoveryConfig {
   double describe_ttl_ms = 60000;     // describe() answers are cached this long per isolate
+
+  bool operator==(const DiscoveryConfig&) const = default;
 };
 
 // Per-binding override, keyed by binding name ("BACKEND_A").
@@ -51,6 +61,8 @@ struct BackendOverride {
   std::optional<double> weight;                    // > 0
   std::optional<std::vector<std::string>> models;  // replaces describe().models
   std::optional<bool> enabled;
+
+  bool operator==(const BackendOverride&) const = default;
 };
 
 struct RouterConfig {
@@ -61,6 +73,8 @@ struct RouterConfig {
   LimitConfig limits;
   DiscoveryConfig discovery;
   std::map<std::string, BackendOverride> backends;
+
+  bool operator==(const RouterConfig&) const = default;
 };
 
 struct ConfigError {
