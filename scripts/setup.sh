@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: the C++ toolchain, Emscripten (3.1.6 on Debian 12), nlohmann/json, GoogleTest,
 # Google Benchmark, binaryen (wasm-opt), clang (fuzzing) and wrk (benchmarks).
-apt_packages=(cmake g++ make emscripten binaryen nlohmann-json3-dev libgtest-dev libbenchmark-dev clang-14 wrk)
+apt_packages=(cmake g++ make emscripten binaryen nlohmann-json3-dev libgtest-dev libbenchmark-dev clang-14 libclang-rt-14-dev wrk)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

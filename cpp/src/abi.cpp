@@ -1,0 +1,211 @@
+// The whole extern "C" surface exported to Wasm (docs/architecture.md, "The Wasm ABI").
+// Handles index registries; there is no global "current request". Every export checks its
+// handles and arguments and answers an error code (< 0, 0 handle, or action kind 0) instead of
+// trapping. Nothing here throws: the core is built with -fno-exceptions.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "action.hpp"
+#include "request_head.hpp"
+#include "router.hpp"
+
+#if defined(__wasm__)
+#define RT_EXPORT(name) extern "C" __attribute__((export_name(#name)))
+#else
+#define RT_EXPORT(name) extern "C"
+#endif
+
+namespace {
+
+using router::Action;
+
+// The fixed layout the shim reads (see the action record table in docs/architecture.md).
+struct ActionRecord {
+  uint32_t kind;
+  uint32_t status_or_stream;
+  uint32_t backend;
+  uint32_t attempt;
+  double timeout_or_limit;
+  double time;
+  uint32_t out_ptr;
+  uint32_t out_len;
+};
+static_assert(offsetof(ActionRecord, timeout_or_limit) == 16 && offsetof(ActionRecord, time) == 24 &&
+              offsetof(ActionRecord, out_ptr) == 32 && offsetof(ActionRecord, out_len) == 36);
+
+struct RouterSlot {
+  router::Router router;
+  ActionRecord record{};
+  std::string out;  // the output buffer: the last action's text, logs, configure answers
+};
+
+std::vector<std::unique_ptr<RouterSlot>>& routers() {
+  static std::vector<std::unique_ptr<RouterSlot>> registry;
+  return registry;
+}
+
+// exchange handle -> router handle
+std::map<uint32_t, uint32_t>& exchanges() {
+  static std::map<uint32_t, uint32_t> registry;
+  return registry;
+}
+
+uint32_t next_exchange_handle() {
+  static uint32_t next = 0;
+  do {
+    next++;
+  } while (next == 0 || exchanges().count(next));
+  return next;
+}
+
+RouterSlot* router_at(uint32_t handle) {
+  auto& r = routers();
+  return handle == 0 || handle > r.size() ? nullptr : r[handle - 1].get();
+}
+
+// The router owning `exchange` and the exchange itself, or nulls.
+RouterSlot* owner_of(uint32_t exchange, router::Exchange** out) {
+  auto it = exchanges().find(exchange);
+  if (it == exchanges().end()) return nullptr;
+  RouterSlot* slot = router_at(it->second);
+  if (!slot) return nullptr;
+  *out = slot->router.exchange(exchange);
+  return *out ? slot : nullptr;
+}
+
+bool valid_bytes(const void* ptr, size_t len) { return len == 0 || ptr != nullptr; }
+
+std::string_view view(const void* ptr, size_t len) {
+  return len == 0 ? std::string_view() : std::string_view(static_cast<const char*>(ptr), len);
+}
+
+uint32_t publish(RouterSlot& slot, Action action) {
+  slot.out = std::move(action.out);
+  ActionRecord& r = slot.record;
+  r.kind = static_cast<uint32_t>(action.kind);
+  r.status_or_stream = action.kind == router::ActionKind::Call ? (action.stream ? 1u : 0u) : action.status;
+  r.backend = action.backend;
+  r.attempt = action.attempt;
+  r.timeout_or_limit = action.timeout_ms;
+  r.time = action.time;
+  r.out_ptr = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(slot.out.data()));
+  r.out_len = static_cast<uint32_t>(slot.out.size());
+  return r.kind;
+}
+
+uint32_t publish_error(RouterSlot& slot) { return publish(slot, Action{}); }
+
+bool finite_time(double t) { return t == t && t > -1e300 && t < 1e300; }
+
+}  // namespace
+
+RT_EXPORT(rt_alloc) void* rt_alloc(size_t len) { return std::malloc(len == 0 ? 1 : len); }
+
+RT_EXPORT(rt_free) void rt_free(void* ptr) { std::free(ptr); }
+
+RT_EXPORT(rt_router_new) uint32_t rt_router_new() {
+  routers().push_back(std::make_unique<RouterSlot>());
+  return static_cast<uint32_t>(routers().size());
+}
+
+RT_EXPORT(rt_router_configure) int32_t rt_router_configure(uint32_t router, const char* ptr, size_t len, double now) {
+  RouterSlot* slot = router_at(router);
+  if (!slot) return -2;
+  if (!valid_bytes(ptr, len) || !finite_time(now)) return -3;
+  std::string output;
+  int rc = slot->router.configure(view(ptr, len), now, output);
+  slot->out = std::move(output);
+  return rc;
+}
+
+RT_EXPORT(rt_router_describe) int32_t rt_router_describe(uint32_t router, const char* ptr, size_t len, double now) {
+  RouterSlot* slot = router_at(router);
+  if (!slot) return -2;
+  if (!valid_bytes(ptr, len) || !finite_time(now)) return -3;
+  return slot->router.describe(view(ptr, len), now);
+}
+
+RT_EXPORT(rt_router_logs) int32_t rt_router_logs(uint32_t router) {
+  RouterSlot* slot = router_at(router);
+  if (!slot) return -2;
+  slot->out = slot->router.drain_logs();
+  return static_cast<int32_t>(slot->out.size());
+}
+
+RT_EXPORT(rt_out_ptr) const char* rt_out_ptr(uint32_t router) {
+  RouterSlot* slot = router_at(router);
+  return slot ? slot->out.data() : nullptr;
+}
+
+RT_EXPORT(rt_out_len) int32_t rt_out_len(uint32_t router) {
+  RouterSlot* slot = router_at(router);
+  return slot ? static_cast<int32_t>(slot->out.size()) : -2;
+}
+
+RT_EXPORT(rt_action_ptr) const void* rt_action_ptr(uint32_t router) {
+  RouterSlot* slot = router_at(router);
+  return slot ? &slot->record : nullptr;
+}
+
+// seed: an integer up to 2^53 carried in a double, so JavaScript can pass a plain number.
+RT_EXPORT(rt_exchange_begin) uint32_t rt_exchange_begin(uint32_t router, const char* head, size_t len, double now,
+                                                        double seed) {
+  RouterSlot* slot = router_at(router);
+  if (!slot) return 0;
+  if (!valid_bytes(head, len) || !finite_time(now) || !finite_time(seed)) {
+    publish_error(*slot);
+    return 0;
+  }
+  uint32_t handle = next_exchange_handle();
+  uint64_t seed_bits = seed < 0 ? 0 : seed >= 18446744073709551615.0 ? ~0ULL : static_cast<uint64_t>(seed);
+  exchanges()[handle] = router;
+  publish(*slot, slot->router.begin(handle, router::parse_request_head(view(head, len)), now, seed_bits));
+  return handle;
+}
+
+RT_EXPORT(rt_exchange_body) uint32_t rt_exchange_body(uint32_t exchange, const char* ptr, size_t len,
+                                                      uint32_t over_limit, double now) {
+  router::Exchange* e = nullptr;
+  RouterSlot* slot = owner_of(exchange, &e);
+  if (!slot) return 0;
+  if (!valid_bytes(ptr, len) || !finite_time(now) || over_limit > 1) return publish_error(*slot);
+  return publish(*slot, e->body(view(ptr, len), over_limit == 1, now));
+}
+
+RT_EXPORT(rt_exchange_resume) uint32_t rt_exchange_resume(uint32_t exchange, double now) {
+  router::Exchange* e = nullptr;
+  RouterSlot* slot = owner_of(exchange, &e);
+  if (!slot) return 0;
+  if (!finite_time(now)) return publish_error(*slot);
+  return publish(*slot, e->resume(now));
+}
+
+RT_EXPORT(rt_exchange_outcome) uint32_t rt_exchange_outcome(uint32_t exchange, uint32_t outcome, uint32_t status,
+                                                            const char* ra_ptr, size_t ra_len, double now) {
+  router::Exchange* e = nullptr;
+  RouterSlot* slot = owner_of(exchange, &e);
+  if (!slot) return 0;
+  if (!valid_bytes(ra_ptr, ra_len) || !finite_time(now) || outcome > 2) return publish_error(*slot);
+  std::string_view ra = view(ra_ptr, ra_len);
+  size_t nl = ra.find('\n');
+  std::string_view retry_after = ra.substr(0, nl);
+  std::string_view retry_after_ms = nl == std::string_view::npos ? std::string_view() : ra.substr(nl + 1);
+  return publish(*slot, e->outcome(static_cast<router::AttemptOutcome>(outcome), status, retry_after, retry_after_ms, now));
+}
+
+RT_EXPORT(rt_exchange_end) int32_t rt_exchange_end(uint32_t exchange, uint32_t how, double now) {
+  router::Exchange* e = nullptr;
+  RouterSlot* slot = owner_of(exchange, &e);
+  if (!slot) return -2;
+  if (how > 2 || !finite_time(now)) return -3;
+  bool found = false;
+  slot->out = slot->router.end(exchange, static_cast<router::EndHow>(how), now, found);
+  exchanges().erase(exchange);
+  return static_cast<int32_t>(slot->out.size());
+}

@@ -1,0 +1,23 @@
+// Action: what the core asks the shim to do next for one exchange (see docs/architecture.md,
+// "action record"). The ABI copies it into the fixed-layout record the JS side reads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace router {
+
+enum class ActionKind : uint32_t { Error = 0, ReadBody = 1, Discover = 2, Call = 3, Wait = 4, Reply = 5, Forward = 6 };
+
+struct Action {
+  ActionKind kind = ActionKind::Error;
+  uint32_t status = 0;      // Reply, Forward
+  bool stream = false;      // Call
+  uint32_t backend = 0;     // Call, Forward
+  uint32_t attempt = 0;     // Call: attempt number; Reply, Forward: attempts made
+  double timeout_ms = 0;    // Call: per-try / first-byte timeout; ReadBody: body byte limit
+  double time = 0;          // Call: request deadline; Wait: wake-up time
+  std::string out;          // Call: "requestId\nmodel\npath"; Reply: headers, blank line, body; Forward: headers
+};
+
+}  // namespace router

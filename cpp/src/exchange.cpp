@@ -1,0 +1,395 @@
+#include "exchange.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "openai_error.hpp"
+#include "retry_after.hpp"
+#include "router.hpp"
+
+namespace router {
+
+namespace {
+
+constexpr std::string_view kChat = "/v1/chat/completions";
+constexpr std::string_view kCompletions = "/v1/completions";
+constexpr std::string_view kEmbeddings = "/v1/embeddings";
+
+bool sane_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string hex64(uint64_t v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) out[i] = kHex[v & 15];
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// application/json, or any +json media type; parameters (charset) are ignored.
+bool json_media_type(std::string_view content_type) {
+  std::string type = lower(trim(content_type.substr(0, content_type.find(';'))));
+  if (type == "application/json") return true;
+  size_t slash = type.find('/');
+  return slash != std::string::npos && type.size() > 5 && type.compare(type.size() - 5, 5, "+json") == 0 &&
+         type.compare(0, slash, "application") == 0;
+}
+
+// Decimal digits only; nullopt otherwise (or when absurdly long).
+std::optional<double> parse_content_length(std::string_view s) {
+  if (s.empty() || s.size() > 15) return std::nullopt;
+  double v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// How long the shim may wait for the describe() answers, at most what is left of the deadline.
+constexpr double kDescribeTimeoutMs = 5000;
+
+Action discover(double now, double deadline) {
+  Action a;
+  a.kind = ActionKind::Discover;
+  a.timeout_ms = std::max(0.0, std::min(kDescribeTimeoutMs, deadline - now));
+  return a;
+}
+
+std::string integer_text(double v) {
+  if (v < 0) v = 0;
+  uint64_t n = static_cast<uint64_t>(v);
+  std::string out;
+  do { out.insert(out.begin(), static_cast<char>('0' + n % 10)); n /= 10; } while (n);
+  return out;
+}
+
+// A header value the shim can set safely: printable ASCII only (no line breaks, and nothing
+// a Headers object would reject).
+bool safe_header_value(std::string_view v) {
+  if (v.empty() || v.size() > 256) return false;
+  for (char c : v)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) return false;
+  return true;
+}
+
+}  // namespace
+
+Exchange::Exchange(Router& router, const RequestHead& head, double now, uint64_t seed)
+    : router_(router),
+      head_(head),
+      rng_(seed),
+      policy_(router.retry_policy()),
+      retry_(router.backends().size(), router.retry_policy().deadline(now)) {
+  if (sane_request_id(head_.request_id)) {
+    request_id_ = head_.request_id;
+  } else {
+    request_id_ = hex64(rng_.next()) + hex64(rng_.next());
+  }
+}
+
+std::string Exchange::common_headers() const {
+  std::string h = "x-request-id: " + request_id_;
+  if (route_ == Route::Inference || route_ == Route::Models) {
+    if (produced_by_) h += "\nx-router-backend: " + router_.backends()[*produced_by_].binding;
+    h += "\nx-router-attempts: " + integer_text(retry_.attempts());
+  }
+  return h;
+}
+
+Action Exchange::reply(uint32_t status, std::string body, std::string extra_headers) {
+  phase_ = Phase::Done;
+  Action a;
+  a.kind = ActionKind::Reply;
+  a.status = status;
+  a.attempt = retry_.attempts();
+  a.out = "content-type: application/json\n" + common_headers();
+  if (!extra_headers.empty()) a.out += "\n" + extra_headers;
+  a.out += "\n\n";
+  a.out += body;
+  return a;
+}
+
+Action Exchange::error(uint32_t status, std::string_view message, std::string_view type, std::string_view param,
+                       std::string_view code, std::string extra_headers) {
+  return reply(status, openai_error_body(message, type, param, code), std::move(extra_headers));
+}
+
+Action Exchange::start(double now) {
+  std::string_view path = head_.path;
+  std::string_view allow = "POST";
+  if (path == kChat || path == kCompletions || path == kEmbeddings) {
+    route_ = Route::Inference;
+    endpoint_ = path == kChat ? Endpoint::ChatCompletions : path == kCompletions ? Endpoint::Completions : Endpoint::Embeddings;
+  } else if (path == "/v1/models") {
+    route_ = Route::Models, allow = "GET";
+  } else if (path == "/healthz") {
+    route_ = Route::Healthz, allow = "GET";
+  } else if (path == "/status") {
+    route_ = Route::Status, allow = "GET";
+  }
+
+  if (!router_.configured())
+    return error(500, "The router has not been configured", "server_error", {}, "router_not_configured");
+  if (!router_.config_error_body().empty()) return reply(500, router_.config_error_body());
+  if (route_ == Route::Unknown)
+    return error(404, "Unknown path: the router serves /v1/chat/completions, /v1/completions, /v1/embeddings, "
+                 "/v1/models, /healthz and /status", "not_found", {}, "unknown_path");
+  if (head_.method != allow)
+    return error(405, "Method " + head_.method.substr(0, 16) + " is not allowed here; use " + std::string(allow),
+                 "invalid_request_error", {}, "method_not_allowed", "allow: " + std::string(allow));
+  if (route_ == Route::Healthz) return reply(200, "{\"status\":\"ok\"}");
+
+  bool authorized = route_ == Route::Status ? router_.admin_ok(head_.auth_hash) : router_.api_key_ok(head_.auth_hash);
+  if (!authorized)
+    return error(401, head_.auth_hash.empty() ? "Missing API key: send Authorization: Bearer <key>" : "Invalid API key",
+                 "authentication_error", {}, "invalid_api_key", "www-authenticate: Bearer");
+
+  if (route_ == Route::Status) return reply(200, router_.status_json(now));
+  if (route_ == Route::Models) {
+    if (router_.backends().stale(now, router_.config().discovery.describe_ttl_ms)) {
+      phase_ = Phase::Discover;
+      return discover(now, retry_.deadline());
+    }
+    return reply(200, router_.models_json());
+  }
+
+  if (!json_media_type(head_.content_type))
+    return error(415, "Content-Type must be application/json", "invalid_request_error", {}, "unsupported_media_type");
+  const uint64_t limit = router_.config().limits.max_body_bytes;
+  if (!head_.content_length.empty()) {
+    auto length = parse_content_length(head_.content_length);
+    if (!length) return error(400, "Invalid Content-Length", "invalid_request_error", {}, {});
+    if (*length > static_cast<double>(limit))
+      return error(413, "Request body larger than " + integer_text(static_cast<double>(limit)) + " bytes",
+                   "invalid_request_error", {}, "request_too_large");
+  }
+  phase_ = Phase::ReadBody;
+  Action a;
+  a.kind = ActionKind::ReadBody;
+  a.timeout_ms = static_cast<double>(limit);
+  return a;
+}
+
+Action Exchange::body(std::string_view bytes, bool over_limit, double now) {
+  if (phase_ != Phase::ReadBody) return Action{};
+  const LimitConfig& limits = router_.config().limits;
+  if (over_limit || bytes.size() > limits.max_body_bytes)
+    return error(413, "Request body larger than " + integer_text(static_cast<double>(limits.max_body_bytes)) + " bytes",
+                 "invalid_request_error", {}, "request_too_large");
+  ValidationResult v = validate_request(endpoint_, bytes, limits);
+  if (v.error || !v.request) {
+    if (!v.error) return error(400, "Invalid request body", "invalid_request_error", {}, {});
+    return error(v.error->status, v.error->message, "invalid_request_error", v.error->param,
+                 v.error->status == 413 ? "request_too_large" : "");
+  }
+  model_ = std::move(v.request->model);
+  stream_ = v.request->stream;
+  if (router_.backends().stale(now, router_.config().discovery.describe_ttl_ms)) {
+    phase_ = Phase::Discover;
+    return discover(now, retry_.deadline());
+  }
+  return route_first(now);
+}
+
+Action Exchange::unavailable(std::string_view message, double retry_at, double now) {
+  double seconds = std::ceil((retry_at - now) / 1000.0);
+  if (!(seconds >= 1)) seconds = 1;
+  return error(503, message, "service_unavailable", {}, "no_backend_available", "retry-after: " + integer_text(seconds));
+}
+
+Action Exchange::route_first(double now) {
+  router_.health().refresh(now);
+  BackendSet& backends = router_.backends();
+  if (backends.size() == 0) return unavailable("No backends are configured", now + 60000, now);
+  std::vector<uint32_t> eligible = router_.eligible(model_);
+  if (eligible.empty()) {
+    for (const Backend& b : backends.all())
+      if (b.enabled && !b.describe_error.empty() && b.models.empty())
+        return unavailable("The backends could not be discovered; try again shortly",
+                           now + BackendSet::kFailedDescribeRetryMs, now);
+    return error(404, "The model '" + model_.substr(0, 256) + "' is not served by any backend",
+                 "invalid_request_error", "model", "model_not_found");
+  }
+  std::vector<uint32_t> candidates = router_.candidates(eligible, now);
+  if (candidates.empty())
+    return unavailable("Every backend serving this model is ejected or cooling down",
+                       router_.health().next_return(eligible, now), now);
+  auto chosen = router_.pick(candidates, rng_);
+  if (!chosen) return unavailable("No backend available", now + 1000, now);
+  return call(*chosen, now);
+}
+
+Action Exchange::call(uint32_t backend, double now) {
+  if (now >= retry_.deadline()) return deadline_exceeded();
+  double timeout = policy_.attempt_timeout_ms(stream_, now, retry_.deadline());
+  retry_.attempt_started(backend);
+  router_.health().attempt_started(backend);
+  current_backend_ = backend;
+  phase_ = Phase::Call;
+  Action a;
+  a.kind = ActionKind::Call;
+  a.stream = stream_;
+  a.backend = backend;
+  a.attempt = retry_.attempts();
+  a.timeout_ms = timeout;
+  a.time = retry_.deadline();
+  a.out = request_id_ + "\n" + model_ + "\n" + head_.path;
+  return a;
+}
+
+void Exchange::release_retry() {
+  if (holds_retry_) router_.budget().release();
+  holds_retry_ = false;
+}
+
+Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, std::string_view retry_after,
+                         std::string_view retry_after_ms, double now) {
+  if (phase_ != Phase::Call) return Action{};
+  if (outcome == AttemptOutcome::Answered && (status < 100 || status > 599)) return Action{};
+  release_retry();
+  std::optional<double> wait = parse_retry_after(retry_after, retry_after_ms, now);
+  double capped = wait ? policy_.cap_retry_after(*wait) : -1;
+  retry_.attempt_finished(outcome, status, capped, now);
+
+  if (!RetryPolicy::retriable(outcome, status)) {
+    // The backend's own answer goes to the client; it stays in flight until the body is delivered.
+    phase_ = Phase::Forwarded;
+    produced_by_ = current_backend_;
+    Action a;
+    a.kind = ActionKind::Forward;
+    a.status = status;
+    a.backend = current_backend_;
+    a.attempt = retry_.attempts();
+    bool event_stream = stream_ && status >= 200 && status < 300;
+    a.out = event_stream ? "content-type: text/event-stream\ncache-control: no-cache\n"
+                         : "content-type: application/json\n";
+    a.out += common_headers();
+    if (safe_header_value(trim(retry_after))) a.out += "\nretry-after: " + std::string(trim(retry_after));
+    return a;
+  }
+
+  router_.health().attempt_finished(current_backend_, RetryPolicy::health_result(outcome, status), now,
+                                    status == 429 ? capped : -1);
+  return after_failure(now);
+}
+
+Action Exchange::after_failure(double now) {
+  if (retry_.attempts() >= policy_.max_attempts()) return give_up("All attempts failed", "all_attempts_failed");
+  if (now >= retry_.deadline()) return deadline_exceeded();
+  router_.health().refresh(now);
+  std::vector<uint32_t> candidates = router_.candidates(router_.eligible(model_), now);
+  if (candidates.empty()) return give_up("No other backend is available", "all_attempts_failed");
+  bool revisit = false;
+  std::vector<uint32_t> pool = retry_.pool(candidates, revisit);
+  auto chosen = router_.pick(pool, rng_);
+  if (!chosen) return give_up("No other backend is available", "all_attempts_failed");
+  auto start = retry_.start_time(policy_, *chosen, revisit, now, rng_);
+  if (!start) return give_up("No time is left for another attempt before the deadline", "all_attempts_failed");
+  if (!router_.budget().try_acquire(router_.requests_in_flight()))
+    return give_up("The retry budget is exhausted", "retry_budget_exhausted");
+  holds_retry_ = true;
+  if (*start > now) {
+    phase_ = Phase::Wait;
+    pending_backend_ = *chosen;
+    wait_until_ = *start;
+    Action a;
+    a.kind = ActionKind::Wait;
+    a.time = *start;
+    return a;
+  }
+  return call(*chosen, now);
+}
+
+Action Exchange::resume(double now) {
+  if (phase_ == Phase::Discover) {
+    if (route_ == Route::Models) return reply(200, router_.models_json());
+    return route_first(now);
+  }
+  if (phase_ != Phase::Wait) return Action{};
+  if (now >= retry_.deadline()) return deadline_exceeded();
+  if (now < wait_until_) {
+    Action a;
+    a.kind = ActionKind::Wait;
+    a.time = wait_until_;
+    return a;
+  }
+  // While we waited, an untried backend may have come back: it goes first.
+  router_.health().refresh(now);
+  bool revisit = false;
+  std::vector<uint32_t> pool = retry_.pool(router_.candidates(router_.eligible(model_), now), revisit);
+  if (!revisit) {
+    if (auto fresh = router_.pick(pool, rng_)) return call(*fresh, now);
+  }
+  return call(pending_backend_, now);
+}
+
+std::string Exchange::attempt_trace() const {
+  std::string trace;
+  const BackendSet& backends = router_.backends();
+  for (const AttemptRecord& r : retry_.trace()) {
+    if (!trace.empty()) trace += "; ";
+    trace += r.backend < backends.size() ? backends[r.backend].binding : std::string("?");
+    switch (r.outcome) {
+      case AttemptOutcome::Threw: trace += " failed (threw)"; break;
+      case AttemptOutcome::TimedOut: trace += " timed out"; break;
+      default: trace += " answered " + integer_text(r.status); break;
+    }
+  }
+  return trace;
+}
+
+Action Exchange::give_up(std::string_view why, std::string_view code) {
+  release_retry();
+  std::string message = std::string(why) + " after " + integer_text(retry_.attempts()) + " attempt" +
+                        (retry_.attempts() == 1 ? "" : "s") + ": " + attempt_trace();
+  return error(502, message, "upstream_error", {}, code);
+}
+
+Action Exchange::deadline_exceeded() {
+  release_retry();
+  std::string message = "The request deadline was exceeded after " + integer_text(retry_.attempts()) + " attempt" +
+                        (retry_.attempts() == 1 ? "" : "s");
+  if (retry_.attempts() > 0) message += ": " + attempt_trace();
+  return error(504, message, "timeout", {}, "deadline_exceeded");
+}
+
+std::string Exchange::end(EndHow how, double now) {
+  release_retry();
+  std::string out;
+  if (phase_ == Phase::Call) {
+    router_.health().attempt_finished(current_backend_, AttemptResult::Abandoned, now);
+  } else if (phase_ == Phase::Forwarded) {
+    router_.health().attempt_finished(current_backend_,
+                                      how == EndHow::StreamFailed ? AttemptResult::Failure : AttemptResult::Success, now);
+  }
+  if (how == EndHow::StreamFailed) {
+    out = "data: " +
+          openai_error_body("The backend's stream failed after the response had started", "upstream_error", {},
+                            "stream_interrupted") +
+          "\n\n";
+  }
+  phase_ = Phase::Done;
+  return out;
+}
+
+}  // namespace router

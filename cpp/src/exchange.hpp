@@ -1,0 +1,72 @@
+// Exchange: one client request's state machine. Driven by events (begin, body, resume, outcome,
+// end) that carry `now`; every event answers with the next Action. It never touches another
+// exchange; shared state (health, balancer, budget) lives in the Router.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "action.hpp"
+#include "request_head.hpp"
+#include "request_validator.hpp"
+#include "retry_policy.hpp"
+#include "split_mix64.hpp"
+
+namespace router {
+
+class Router;
+
+enum class EndHow : uint32_t { Completed = 0, StreamFailed = 1, ClientGone = 2 };
+
+class Exchange {
+ public:
+  Exchange(Router& router, const RequestHead& head, double now, uint64_t seed);
+
+  Action start(double now);
+  Action body(std::string_view bytes, bool over_limit, double now);
+  Action resume(double now);
+  Action outcome(AttemptOutcome outcome, uint32_t status, std::string_view retry_after,
+                 std::string_view retry_after_ms, double now);
+  // Releases what the exchange holds; returns the SSE error event to write when how = StreamFailed.
+  std::string end(EndHow how, double now);
+
+  const std::string& request_id() const { return request_id_; }
+
+ private:
+  enum class Phase { ReadBody, Discover, Call, Wait, Forwarded, Done };
+  enum class Route { Unknown, Inference, Models, Healthz, Status };
+
+  Action route_first(double now);
+  Action after_failure(double now);
+  Action call(uint32_t backend, double now);
+  Action give_up(std::string_view why, std::string_view code);
+  Action deadline_exceeded();
+  Action unavailable(std::string_view message, double retry_at, double now);
+  Action reply(uint32_t status, std::string body, std::string extra_headers = {});
+  Action error(uint32_t status, std::string_view message, std::string_view type, std::string_view param,
+               std::string_view code, std::string extra_headers = {});
+  std::string common_headers() const;
+  std::string attempt_trace() const;
+  void release_retry();
+
+  Router& router_;
+  RequestHead head_;
+  Route route_ = Route::Unknown;
+  Endpoint endpoint_ = Endpoint::ChatCompletions;
+  Phase phase_ = Phase::Done;
+  SplitMix64 rng_;
+  std::string request_id_;
+  RetryPolicy policy_;
+  RetryState retry_;
+  std::string model_;
+  bool stream_ = false;
+  uint32_t current_backend_ = 0;  // the attempt in flight (Call) or the answer forwarded (Forwarded)
+  std::optional<uint32_t> produced_by_;
+  uint32_t pending_backend_ = 0;  // Wait: who to call when it ends
+  double wait_until_ = 0;
+  bool holds_retry_ = false;      // this exchange counts in the router's retries in flight
+};
+
+}  // namespace router

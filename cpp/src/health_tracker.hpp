@@ -1,0 +1,76 @@
+// HealthTracker: passive health per backend. Consecutive counted failures eject a backend for
+// base * times-ejected (capped); it returns by itself at that exact time. A 429 puts it in a
+// cooldown for its Retry-After. Never more than max-ejection-percent of backends are ejected.
+// Also keeps in-flight counts and the attempt counters shown by /status.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "log_buffer.hpp"
+#include "router_config.hpp"
+
+namespace router {
+
+// How one finished attempt affects a backend's health.
+enum class AttemptResult {
+  Success,      // the backend gave a final answer (2xx, or a non-retriable status passed through)
+  Failure,      // threw, timed out, 502, 503, 504, or a stream that broke: counts towards ejection
+  NotCounted,   // 500: retried, but not held against the backend
+  RateLimited,  // 429: cooldown, not a failure
+  Abandoned,    // the client went away before the backend answered: only in-flight changes
+};
+
+enum class BackendState { Healthy, Ejected, Cooldown };
+
+struct BackendHealth {
+  uint32_t consecutive_failures = 0;
+  uint32_t times_ejected = 0;
+  double ejected_until = 0;   // valid while state == Ejected
+  double cooldown_until = 0;  // valid while state == Cooldown
+  double returned_at = 0;     // when the last ejection ended (to forget old ejections)
+  BackendState state = BackendState::Healthy;
+  uint32_t in_flight = 0;
+  uint64_t attempts = 0;
+  uint64_t successes = 0;
+  uint64_t failures = 0;      // every attempt that did not give a final answer (429 and 500 too)
+};
+
+class HealthTracker {
+ public:
+  static constexpr double kDefaultCooldownMs = 1000;  // a 429 without Retry-After
+
+  HealthTracker(HealthConfig config, LogBuffer* logs) : config_(config), logs_(logs) {}
+
+  void set_config(const HealthConfig& config) { config_ = config; }
+  // Resets all state for a new list of backends.
+  void reset(const std::vector<std::string>& bindings);
+
+  void attempt_started(size_t i);
+  // cooldown_ms: how long a 429 asked us to wait (already capped), or < 0 when it did not say.
+  void attempt_finished(size_t i, AttemptResult result, double now, double cooldown_ms = -1);
+
+  // Brings back backends whose ejection or cooldown has ended (logs the returns).
+  void refresh(double now);
+
+  bool healthy(size_t i, double now) const;
+  BackendState state(size_t i, double now) const;
+  double until(size_t i) const;  // end of the ejection / cooldown
+  // The earliest time an unhealthy backend among `indices` becomes healthy (now when none).
+  double next_return(const std::vector<uint32_t>& indices, double now) const;
+  size_t ejected_count() const;
+
+  const BackendHealth& operator[](size_t i) const { return health_[i]; }
+  size_t size() const { return health_.size(); }
+
+ private:
+  void maybe_eject(size_t i, double now);
+
+  HealthConfig config_;
+  LogBuffer* logs_;
+  std::vector<std::string> bindings_;
+  std::vector<BackendHealth> health_;
+};
+
+}  // namespace router

@@ -1,0 +1,22 @@
+// RequestHead: the parts of a client request the core needs before the body, as the shim sends
+// them: "method\npathname\ncontent-type\ncontent-length\nx-request-id\nauthorization-sha256-hex".
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace router {
+
+struct RequestHead {
+  std::string method;
+  std::string path;
+  std::string content_type;    // "" when absent
+  std::string content_length;  // "" when absent
+  std::string request_id;      // "" when absent
+  std::string auth_hash;       // SHA-256 hex of the whole Authorization value; "" when absent
+};
+
+// Missing trailing fields are taken as absent.
+RequestHead parse_request_head(std::string_view text);
+
+}  // namespace router

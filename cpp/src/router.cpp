@@ -1,0 +1,219 @@
+#include "router.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "json_writer.hpp"
+#include "openai_error.hpp"
+
+namespace router {
+
+using nlohmann::json;
+
+namespace {
+const char* state_name(BackendState s) {
+  switch (s) {
+    case BackendState::Ejected: return "ejected";
+    case BackendState::Cooldown: return "cooldown";
+    default: return "healthy";
+  }
+}
+}  // namespace
+
+Router::Router() : retry_policy_(RetryConfig{}, TimeoutConfig{}), health_(HealthConfig{}, &logs_) {}
+Router::~Router() = default;
+
+int Router::configure(std::string_view input, double now, std::string& output) {
+  (void)now;
+  json in = json::parse(input.data(), input.data() + input.size(), nullptr, false);
+  if (in.is_discarded() || !in.is_object()) return -1;
+  auto field = [&](const char* name) -> const json* {
+    auto it = in.find(name);
+    return it == in.end() || it->is_null() ? nullptr : &*it;
+  };
+  const json* raw_config = field("routerConfig");
+  const json* key_hashes = field("apiKeyHashes");
+  const json* admin_hash = field("adminKeyHash");
+  const json* env_names = field("envNames");
+  if ((raw_config && !raw_config->is_string()) || (admin_hash && !admin_hash->is_string()) ||
+      (key_hashes && !key_hashes->is_array()) || (env_names && !env_names->is_array()))
+    return -1;
+  std::vector<std::string> hashes, names;
+  for (const json* list : {key_hashes, env_names}) {
+    if (!list) continue;
+    for (const auto& item : *list) {
+      if (!item.is_string()) return -1;
+      (list == key_hashes ? hashes : names).push_back(item.get_ref<const std::string&>());
+    }
+  }
+
+  std::vector<std::string> warnings;
+  std::string error_object;
+  ConfigResult parsed = parse_router_config(raw_config ? std::string_view(raw_config->get_ref<const std::string&>()) : "");
+  if (parsed.error) {
+    config_error_body_ = openai_error_body(parsed.error->message, "server_error", parsed.error->field, "invalid_router_config");
+    json body = json::parse(config_error_body_.data(), config_error_body_.data() + config_error_body_.size(), nullptr, false);
+    auto inner = body.is_object() ? body.find("error") : body.end();
+    error_object = inner != body.end() ? inner->dump(-1, ' ', false, json::error_handler_t::replace)
+                                       : json_quote(parsed.error->message);
+    logs_.add("error", "invalid_router_config", {{"field", parsed.error->field}, {"message", parsed.error->message}});
+    config_ = RouterConfig{};  // requests answer 500 anyway; keep defaults for /status internals
+  } else {
+    config_error_body_.clear();
+    config_ = std::move(*parsed.config);
+  }
+
+  api_keys_.set(hashes);
+  admin_key_hash_.reset();
+  if (admin_hash) admin_key_hash_ = normalize_sha256_hex(admin_hash->get_ref<const std::string&>());
+  if (!api_keys_.required()) {
+    const char* text = "no API keys configured: the router accepts requests from anyone";
+    warnings.push_back(text);
+    logs_.add("warn", "no_api_keys", {{"message", text}});
+  }
+
+  if (backends_.set_bindings(names)) {
+    health_.reset(backends_.bindings());
+    balancer_.reset(backends_.size());
+  }
+  backends_.apply_overrides(config_);
+  for (const auto& [binding, override_] : config_.backends) {
+    auto bindings = backends_.bindings();
+    if (std::find(bindings.begin(), bindings.end(), binding) == bindings.end()) {
+      std::string text = "ROUTER_CONFIG.backends." + binding + " names no BACKEND_ binding";
+      warnings.push_back(text);
+      logs_.add("warn", "unknown_backend_override", {{"backend", binding}});
+    }
+  }
+  if (backends_.size() == 0) {
+    const char* text = "no BACKEND_* bindings: every routed request will answer 503";
+    warnings.push_back(text);
+    logs_.add("warn", "no_backends", {{"message", text}});
+  }
+  health_.set_config(config_.health);
+  balancer_.set_strategy(config_.strategy);
+  budget_.configure(config_.retry.budget_percent, config_.retry.budget_min_retries);
+  retry_policy_ = RetryPolicy(config_.retry, config_.timeouts);
+  configured_ = true;
+
+  JsonWriter w;
+  w.begin_object().key("backends").strings(backends_.bindings());
+  // authRequired tells the shim to send the Authorization hash: some path (maybe only /status) needs it.
+  w.key("authRequired").value(api_keys_.required() || admin_key_hash_.has_value()).key("warnings").strings(warnings);
+  if (!error_object.empty()) w.key("error").raw(error_object);
+  output = w.end_object().take();
+  return 0;
+}
+
+int Router::describe(std::string_view answers, double now) {
+  std::vector<std::string> errors;
+  if (!backends_.apply_descriptions(answers, config_, now, errors)) return -1;
+  for (const auto& e : errors) logs_.add("warn", "describe_failed", {{"detail", e}});
+  return 0;
+}
+
+Action Router::begin(uint32_t handle, const RequestHead& head, double now, uint64_t seed) {
+  balancer_.seed_once(seed);
+  health_.refresh(now);
+  auto exchange = std::make_unique<Exchange>(*this, head, now, seed);
+  Exchange* e = exchange.get();
+  exchanges_[handle] = std::move(exchange);
+  return e->start(now);
+}
+
+Exchange* Router::exchange(uint32_t handle) {
+  auto it = exchanges_.find(handle);
+  return it == exchanges_.end() ? nullptr : it->second.get();
+}
+
+std::string Router::end(uint32_t handle, EndHow how, double now, bool& found) {
+  auto it = exchanges_.find(handle);
+  found = it != exchanges_.end();
+  if (!found) return {};
+  std::string out = it->second->end(how, now);
+  exchanges_.erase(it);
+  return out;
+}
+
+bool Router::api_key_ok(std::string_view auth_hash) const {
+  return !api_keys_.required() || api_keys_.matches(auth_hash);
+}
+
+bool Router::admin_ok(std::string_view auth_hash) const {
+  if (!admin_key_hash_) return api_key_ok(auth_hash);
+  std::string candidate = normalize_sha256_hex(auth_hash);
+  return !admin_key_hash_->empty() && !candidate.empty() && constant_time_equal(*admin_key_hash_, candidate);
+}
+
+std::vector<uint32_t> Router::eligible(std::string_view model) const {
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < backends_.size(); ++i)
+    if (backends_[i].enabled && backends_[i].serves(model)) out.push_back(static_cast<uint32_t>(i));
+  return out;
+}
+
+std::vector<uint32_t> Router::candidates(const std::vector<uint32_t>& eligible, double now) const {
+  std::vector<uint32_t> out;
+  for (uint32_t i : eligible)
+    if (health_.healthy(i, now)) out.push_back(i);
+  if (out.empty() && config_.health.panic_routing) return eligible;
+  return out;
+}
+
+std::optional<uint32_t> Router::pick(const std::vector<uint32_t>& pool, SplitMix64& rng) {
+  std::vector<Candidate> candidates;
+  candidates.reserve(pool.size());
+  for (uint32_t i : pool)
+    candidates.push_back({i, backends_[i].weight, i < health_.size() ? health_[i].in_flight : 0});
+  return balancer_.pick(candidates, rng);
+}
+
+std::string Router::status_json(double now) const {
+  JsonWriter w;
+  w.begin_object().key("backends").begin_array();
+  for (size_t i = 0; i < backends_.size(); ++i) {
+    const Backend& b = backends_[i];
+    const BackendHealth& h = health_[i];
+    BackendState state = health_.state(i, now);
+    w.begin_object();
+    w.key("binding").value(b.binding).key("name").value(b.name).key("models").strings(b.models);
+    w.key("weight").value(b.weight).key("enabled").value(b.enabled);
+    if (!b.version.empty()) w.key("version").value(b.version);
+    if (!b.describe_error.empty()) w.key("describeError").value(b.describe_error);
+    w.key("state").value(state_name(state)).key("until");
+    if (state == BackendState::Healthy) w.null(); else w.value(health_.until(i));
+    w.key("inFlight").value(h.in_flight).key("consecutiveFailures").value(h.consecutive_failures);
+    w.key("timesEjected").value(h.times_ejected).key("attempts").value(h.attempts);
+    w.key("successes").value(h.successes).key("failures").value(h.failures);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("policy").raw(router_config_to_json(config_));
+  w.key("discoveredAt");
+  if (backends_.described()) w.value(backends_.described_at()); else w.null();
+  w.key("requestsInFlight").value(static_cast<uint64_t>(exchanges_.size()));
+  w.key("retriesInFlight").value(budget_.retries_in_flight());
+  w.key("now").value(now);
+  return w.end_object().take();
+}
+
+std::string Router::models_json() const {
+  // Sorted, unique; "*" is a capability, not a model.
+  std::map<std::string, std::string> owners;
+  for (const Backend& b : backends_.all()) {
+    if (!b.enabled) continue;
+    for (const auto& m : b.models)
+      if (m != "*") owners.emplace(m, b.name.empty() ? b.binding : b.name);
+  }
+  double created = backends_.described() ? std::floor(backends_.described_at() / 1000) : 0;
+  JsonWriter w;
+  w.begin_object().key("object").value("list").key("data").begin_array();
+  for (const auto& [id, owner] : owners)
+    w.begin_object().key("id").value(id).key("object").value("model").key("created").value(created)
+        .key("owned_by").value(owner).end_object();
+  return w.end_array().end_object().take();
+}
+
+}  // namespace router

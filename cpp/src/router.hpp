@@ -1,0 +1,85 @@
+// Router: one per isolate. Owns the configuration, the backends, their health, the balancer, the
+// retry budget, the live exchanges and the pending log lines. Exchanges ask it which backends may
+// serve a model and which one to take.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "action.hpp"
+#include "api_keys.hpp"
+#include "backend_set.hpp"
+#include "balancer.hpp"
+#include "exchange.hpp"
+#include "health_tracker.hpp"
+#include "log_buffer.hpp"
+#include "request_head.hpp"
+#include "retry_policy.hpp"
+#include "router_config.hpp"
+
+namespace router {
+
+class Router {
+ public:
+  Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+  ~Router();
+
+  // Input and output JSON as in docs/architecture.md (rt_router_configure). Returns 0, or -1 when
+  // the input is not the expected JSON. An invalid ROUTER_CONFIG is not -1: the output names the
+  // field and every request then answers 500 with that error.
+  int configure(std::string_view input, double now, std::string& output);
+  // describe() answers aligned with the backend list; 0, or -1 when malformed.
+  int describe(std::string_view answers, double now);
+  std::string drain_logs() { return logs_.drain(); }
+
+  // Exchanges, keyed by a handle the caller chose (unique, non-zero).
+  Action begin(uint32_t handle, const RequestHead& head, double now, uint64_t seed);
+  Exchange* exchange(uint32_t handle);
+  // Forgets the exchange; `found` is false for an unknown handle.
+  std::string end(uint32_t handle, EndHow how, double now, bool& found);
+
+  // --- for Exchange ---
+  bool configured() const { return configured_; }
+  const std::string& config_error_body() const { return config_error_body_; }
+  const RouterConfig& config() const { return config_; }
+  const RetryPolicy& retry_policy() const { return retry_policy_; }
+  BackendSet& backends() { return backends_; }
+  HealthTracker& health() { return health_; }
+  RetryBudget& budget() { return budget_; }
+  LogBuffer& logs() { return logs_; }
+  size_t requests_in_flight() const { return exchanges_.size(); }
+  bool api_key_ok(std::string_view auth_hash) const;
+  bool admin_ok(std::string_view auth_hash) const;
+
+  // Backends serving `model` and enabled.
+  std::vector<uint32_t> eligible(std::string_view model) const;
+  // The healthy ones among `eligible`; all of them when none is (panic, when allowed).
+  std::vector<uint32_t> candidates(const std::vector<uint32_t>& eligible, double now) const;
+  std::optional<uint32_t> pick(const std::vector<uint32_t>& pool, SplitMix64& rng);
+
+  std::string status_json(double now) const;
+  std::string models_json() const;
+
+ private:
+  bool configured_ = false;
+  RouterConfig config_;
+  std::string config_error_body_;  // non-empty while ROUTER_CONFIG is invalid
+  RetryPolicy retry_policy_;
+  ApiKeys api_keys_;
+  std::optional<std::string> admin_key_hash_;
+  BackendSet backends_;
+  LogBuffer logs_;
+  HealthTracker health_;
+  Balancer balancer_;
+  RetryBudget budget_;
+  std::map<uint32_t, std::unique_ptr<Exchange>> exchanges_;
+};
+
+}  // namespace router

@@ -1,0 +1,547 @@
+// The per-request state machine: HTTP dispatch errors, discovery, failover, health effects,
+// deadlines, budgets and the response headers, driven through a Router with a fake clock.
+#include "exchange.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "router_harness.hpp"
+
+namespace router {
+namespace {
+
+using testing::chat_body;
+using testing::fake_hash;
+using testing::header;
+using testing::reply_body;
+using testing::RouterHarness;
+
+nlohmann::json error_of(const Action& a) {
+  auto body = nlohmann::json::parse(reply_body(a), nullptr, false);
+  EXPECT_FALSE(body.is_discarded()) << a.out;
+  return body.is_object() && body.contains("error") ? body["error"] : nlohmann::json();
+}
+
+TEST(ExchangeDispatch, UnknownPathIs404) {
+  RouterHarness h;
+  h.backends(1);
+  auto [e, a] = h.begin("GET", "/v2/whatever");
+  EXPECT_EQ(a.kind, ActionKind::Reply);
+  EXPECT_EQ(a.status, 404u);
+  EXPECT_EQ(error_of(a)["type"], "not_found");
+}
+
+TEST(ExchangeDispatch, WrongMethodIs405WithAllow) {
+  RouterHarness h;
+  h.backends(1);
+  struct Case { const char* method; const char* path; const char* allow; };
+  for (Case c : {Case{"GET", "/v1/chat/completions", "POST"}, Case{"PUT", "/v1/embeddings", "POST"},
+                 Case{"POST", "/v1/models", "GET"}, Case{"DELETE", "/healthz", "GET"}, Case{"POST", "/status", "GET"}}) {
+    auto [e, a] = h.begin(c.method, c.path);
+    EXPECT_EQ(a.status, 405u) << c.path;
+    EXPECT_EQ(header(a, "allow"), c.allow);
+    EXPECT_EQ(error_of(a)["type"], "invalid_request_error");
+  }
+}
+
+TEST(ExchangeDispatch, HealthzNeedsNoKeyAndNoBackend) {
+  RouterHarness h;
+  h.configure({"BACKEND_A"}, "", {fake_hash('a')});
+  auto [e, a] = h.begin("GET", "/healthz");
+  EXPECT_EQ(a.kind, ActionKind::Reply);
+  EXPECT_EQ(a.status, 200u);
+  EXPECT_EQ(reply_body(a), R"({"status":"ok"})");
+}
+
+TEST(ExchangeDispatch, KeysAreRequiredWhenConfigured) {
+  RouterHarness h;
+  std::string out = h.configure({"BACKEND_A"}, "", {fake_hash('a'), fake_hash('b')});
+  EXPECT_NE(out.find("\"authRequired\":true"), std::string::npos);
+  h.describe({{"a", {"m"}}});
+  for (std::string hash : {std::string(), fake_hash('c'), std::string("not-a-hash")}) {
+    auto [e, a] = h.post(chat_body(), "/v1/chat/completions", hash);
+    EXPECT_EQ(a.status, 401u);
+    EXPECT_EQ(header(a, "www-authenticate"), "Bearer");
+    EXPECT_EQ(error_of(a)["type"], "authentication_error");
+  }
+  // Either key works (rotation); hex case does not matter.
+  auto [e1, ok1] = h.post(chat_body(), "/v1/chat/completions", fake_hash('b'));
+  EXPECT_EQ(ok1.kind, ActionKind::Call);
+  auto [e2, ok2] = h.post(chat_body(), "/v1/chat/completions", std::string(64, 'A'));
+  EXPECT_EQ(ok2.kind, ActionKind::Call);
+  auto [e3, models] = h.begin("GET", "/v1/models", "", "", "", fake_hash('c'));
+  EXPECT_EQ(models.status, 401u);
+}
+
+TEST(ExchangeDispatch, StatusIsBehindTheAdminKeyWhenSet) {
+  RouterHarness h;
+  h.configure({"BACKEND_A"}, "", {fake_hash('a')}, fake_hash('d'));
+  auto [e1, user] = h.begin("GET", "/status", "", "", "", fake_hash('a'));
+  EXPECT_EQ(user.status, 401u) << "an API key is not the admin key";
+  auto [e2, admin] = h.begin("GET", "/status", "", "", "", fake_hash('d'));
+  EXPECT_EQ(admin.status, 200u);
+  auto status = nlohmann::json::parse(reply_body(admin), nullptr, false);
+  ASSERT_TRUE(status.is_object());
+  EXPECT_EQ(status["backends"][0]["binding"], "BACKEND_A");
+  EXPECT_EQ(status["policy"]["retry"]["maxAttempts"], 3);
+
+  RouterHarness admin_only;
+  std::string out = admin_only.configure({"BACKEND_A"}, "", {}, fake_hash('d'));
+  EXPECT_NE(out.find("\"authRequired\":true"), std::string::npos) << "the shim must hash Authorization for /status";
+  admin_only.describe({{"a", {"m"}}});
+  EXPECT_EQ(admin_only.post(chat_body()).second.kind, ActionKind::Call) << "no API keys: /v1 is open";
+  EXPECT_EQ(admin_only.begin("GET", "/status").second.status, 401u);
+
+  RouterHarness open;
+  open.configure({"BACKEND_A"}, "", {fake_hash('a')});
+  auto [e3, no_admin] = open.begin("GET", "/status", "", "", "", fake_hash('a'));
+  EXPECT_EQ(no_admin.status, 200u) << "without an admin key the API keys guard /status";
+}
+
+TEST(ExchangeDispatch, NonJsonContentTypeIs415) {
+  RouterHarness h;
+  h.backends(1);
+  for (const char* type : {"text/plain", "", "application/x-www-form-urlencoded", "multipart/form-data"}) {
+    auto [e, a] = h.begin("POST", "/v1/chat/completions", type);
+    EXPECT_EQ(a.status, 415u) << type;
+  }
+  for (const char* type : {"application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json"}) {
+    auto [e, a] = h.begin("POST", "/v1/chat/completions", type);
+    EXPECT_EQ(a.kind, ActionKind::ReadBody) << type;
+  }
+}
+
+TEST(ExchangeDispatch, OversizedBodyIs413BeforeAndWhileReading) {
+  RouterHarness h;
+  h.backends(1, R"({"limits":{"maxBodyBytes":100}})");
+  auto [e1, by_length] = h.begin("POST", "/v1/chat/completions", "application/json", "101");
+  EXPECT_EQ(by_length.status, 413u);
+  auto [e2, read] = h.begin("POST", "/v1/chat/completions", "application/json", "100");
+  ASSERT_EQ(read.kind, ActionKind::ReadBody);
+  EXPECT_EQ(read.timeout_ms, 100) << "READ_BODY carries the byte limit";
+  Action over = h.exchange(e2).body(std::string(50, ' '), true, h.now);
+  EXPECT_EQ(over.status, 413u);
+  EXPECT_EQ(error_of(over)["type"], "invalid_request_error");
+}
+
+TEST(ExchangeDispatch, BadBodiesAre400) {
+  RouterHarness h;
+  h.backends(1);
+  for (std::string body : {std::string("{"), std::string("[]"), std::string(R"({"messages":[]})"),
+                           std::string(R"({"model":5,"messages":[]})"), std::string("{\"model\":\"\xff\"}"),
+                           std::string(70, '[') + std::string(70, ']')}) {
+    auto [e, a] = h.post(body);
+    EXPECT_EQ(a.status, 400u) << body;
+    EXPECT_EQ(error_of(a)["type"], "invalid_request_error");
+  }
+  auto [e, missing] = h.post(R"({"messages":[]})");
+  EXPECT_EQ(error_of(missing)["param"], "model");
+}
+
+TEST(ExchangeDispatch, RequestIdIsKeptWhenSaneElseGenerated) {
+  RouterHarness h;
+  h.backends(1);
+  auto [e1, kept] = h.begin("GET", "/healthz", "", "", "abc-123_x.y:z");
+  EXPECT_EQ(header(kept, "x-request-id"), "abc-123_x.y:z");
+  for (std::string bad : {std::string("has space"), std::string(129, 'a'), std::string("<script>"), std::string()}) {
+    auto [e, a] = h.begin("GET", "/healthz", "", "", bad);
+    auto id = header(a, "x-request-id");
+    ASSERT_TRUE(id.has_value());
+    EXPECT_NE(*id, bad);
+    EXPECT_EQ(id->size(), 32u);
+  }
+  // Generated ids differ between requests (different seeds).
+  auto [e2, a2] = h.begin("GET", "/healthz");
+  auto [e3, a3] = h.begin("GET", "/healthz");
+  EXPECT_NE(header(a2, "x-request-id"), header(a3, "x-request-id"));
+}
+
+TEST(ExchangeDispatch, InvalidRouterConfigAnswers500NamingTheField) {
+  RouterHarness h;
+  std::string out = h.configure({"BACKEND_A"}, R"({"retry":{"maxAttempts":"three"}})");
+  EXPECT_NE(out.find("retry.maxAttempts"), std::string::npos) << out;
+  auto [e, a] = h.post(chat_body());
+  EXPECT_EQ(a.status, 500u);
+  EXPECT_EQ(error_of(a)["param"], "retry.maxAttempts");
+  EXPECT_NE(h.router.drain_logs().find("invalid_router_config"), std::string::npos);
+}
+
+TEST(ExchangeDispatch, NotConfiguredAnswers500) {
+  RouterHarness h;
+  auto [e, a] = h.begin("GET", "/v1/models");
+  EXPECT_EQ(a.status, 500u);
+}
+
+TEST(ExchangeDiscovery, DiscoversWhenTheCacheIsEmptyOrStale) {
+  RouterHarness h;
+  h.configure({"BACKEND_A", "BACKEND_B"});
+  auto [e, a] = h.post(chat_body("m2"));
+  ASSERT_EQ(a.kind, ActionKind::Discover);
+  EXPECT_EQ(a.timeout_ms, 5000) << "how long describe() may take";
+  h.describe({{"a", {"m1"}}, {"b", {"m2"}}});
+  Action call = h.exchange(e).resume(h.now);
+  ASSERT_EQ(call.kind, ActionKind::Call);
+  EXPECT_EQ(call.backend, 1u);
+  EXPECT_NE(call.out.find("\nm2\n/v1/chat/completions"), std::string::npos);
+  h.answered(e, 200);
+  h.end(e);
+  h.now += 59999;
+  EXPECT_EQ(h.post(chat_body("m2")).second.kind, ActionKind::Call);
+  h.now += 1;
+  EXPECT_EQ(h.post(chat_body("m2")).second.kind, ActionKind::Discover) << "TTL 60 s";
+}
+
+TEST(ExchangeDiscovery, UnknownModelIs404ModelNotFound) {
+  RouterHarness h;
+  h.backends(2);
+  auto [e, a] = h.post(chat_body("nope"));
+  EXPECT_EQ(a.status, 404u);
+  EXPECT_EQ(error_of(a)["code"], "model_not_found");
+  EXPECT_EQ(error_of(a)["type"], "invalid_request_error");
+}
+
+TEST(ExchangeDiscovery, WildcardAndOverridesDecideWhoServes) {
+  RouterHarness h;
+  h.configure({"BACKEND_A", "BACKEND_B", "BACKEND_C"},
+              R"({"backends":{"BACKEND_A":{"enabled":false},"BACKEND_C":{"models":["special"]}}})");
+  h.describe({{"a", {"*"}}, {"b", {"*"}}, {"c", {"*"}}});
+  for (int i = 0; i < 6; ++i) {
+    auto [e, a] = h.post(chat_body("x"));
+    ASSERT_EQ(a.kind, ActionKind::Call);
+    EXPECT_EQ(a.backend, 1u) << "A is disabled, C only serves 'special'";
+    h.answered(e, 200);
+    h.end(e);
+  }
+  auto [e, special] = h.post(chat_body("special"));
+  EXPECT_EQ(special.kind, ActionKind::Call);
+}
+
+TEST(ExchangeDiscovery, FailedDiscoveryIs503NotModelNotFound) {
+  RouterHarness h;
+  h.configure({"BACKEND_A"});
+  ASSERT_EQ(h.router.describe(R"([{"error":"boom"}])", h.now), 0);
+  auto [e, a] = h.post(chat_body());
+  EXPECT_EQ(a.status, 503u);
+  EXPECT_TRUE(header(a, "retry-after").has_value());
+  h.now += BackendSet::kFailedDescribeRetryMs;
+  EXPECT_EQ(h.post(chat_body()).second.kind, ActionKind::Discover) << "a failed describe is retried sooner";
+}
+
+TEST(ExchangeDiscovery, NoBackendsIs503) {
+  RouterHarness h;
+  h.configure({"AI", "ROUTER_CONFIG"});
+  auto [e, a] = h.post(chat_body());
+  EXPECT_EQ(a.status, 503u);
+  EXPECT_EQ(error_of(a)["type"], "service_unavailable");
+  EXPECT_EQ(header(a, "retry-after").has_value(), true);
+}
+
+TEST(ExchangeModels, ListsTheUnionOfModels) {
+  RouterHarness h;
+  h.configure({"BACKEND_A", "BACKEND_B"});
+  auto [e, first] = h.begin("GET", "/v1/models");
+  ASSERT_EQ(first.kind, ActionKind::Discover);
+  h.describe({{"alpha", {"m1", "m2"}}, {"beta", {"m2", "m3", "*"}}});
+  Action a = h.exchange(e).resume(h.now);
+  ASSERT_EQ(a.status, 200u);
+  auto list = nlohmann::json::parse(reply_body(a), nullptr, false);
+  ASSERT_TRUE(list.is_object());
+  EXPECT_EQ(list["object"], "list");
+  std::vector<std::string> ids;
+  for (auto& m : list["data"]) {
+    ids.push_back(m["id"]);
+    EXPECT_EQ(m["object"], "model");
+    EXPECT_TRUE(m["created"].is_number_integer());
+    EXPECT_TRUE(m["owned_by"].is_string());
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"m1", "m2", "m3"}));
+  EXPECT_EQ(header(a, "x-router-attempts"), "0");
+}
+
+TEST(ExchangeRouting, FailsOverToAnUntriedBackendAndForwards) {
+  RouterHarness h;
+  h.backends(3);
+  auto [e, call1] = h.post(chat_body());
+  ASSERT_EQ(call1.kind, ActionKind::Call);
+  EXPECT_EQ(call1.attempt, 1u);
+  Action call2 = h.threw(e);
+  ASSERT_EQ(call2.kind, ActionKind::Call);
+  EXPECT_NE(call2.backend, call1.backend);
+  h.now += 10;
+  Action call3 = h.outcome(e, AttemptOutcome::TimedOut);
+  ASSERT_EQ(call3.kind, ActionKind::Call);
+  EXPECT_NE(call3.backend, call1.backend);
+  EXPECT_NE(call3.backend, call2.backend);
+  Action fwd = h.answered(e, 200);
+  ASSERT_EQ(fwd.kind, ActionKind::Forward);
+  EXPECT_EQ(fwd.status, 200u);
+  EXPECT_EQ(fwd.backend, call3.backend);
+  EXPECT_EQ(header(fwd, "x-router-backend"), "BACKEND_" + std::to_string(call3.backend));
+  EXPECT_EQ(header(fwd, "x-router-attempts"), "3");
+  EXPECT_EQ(header(fwd, "content-type"), "application/json");
+  EXPECT_TRUE(header(fwd, "x-request-id").has_value());
+  EXPECT_EQ(h.end(e), "");
+}
+
+TEST(ExchangeRouting, NonRetriableAnswersPassThrough) {
+  RouterHarness h;
+  h.backends(2);
+  for (uint32_t status : {400u, 401u, 403u, 404u, 409u, 413u, 422u}) {
+    auto [e, call] = h.post(chat_body());
+    Action fwd = h.answered(e, status, "7");
+    ASSERT_EQ(fwd.kind, ActionKind::Forward) << status;
+    EXPECT_EQ(fwd.status, status);
+    EXPECT_EQ(fwd.attempt, 1u);
+    EXPECT_EQ(header(fwd, "retry-after"), "7") << "the backend's Retry-After is passed on";
+    h.end(e);
+  }
+  auto [e, call] = h.post(chat_body());
+  Action fwd = h.answered(e, 400, "soon\r\nx-evil: 1\xc3\xa9");
+  EXPECT_FALSE(header(fwd, "retry-after").has_value()) << "an unsafe header value is dropped";
+  EXPECT_FALSE(header(fwd, "x-evil").has_value());
+}
+
+TEST(ExchangeRouting, AllAttemptsFailingIs502WithATrace) {
+  RouterHarness h;
+  h.backends(2);
+  auto [e, c1] = h.post(chat_body());
+  ASSERT_EQ(h.answered(e, 503).kind, ActionKind::Call);
+  Action next = h.threw(e);
+  // Both backends tried: the third attempt revisits after a backoff wait.
+  ASSERT_EQ(next.kind, ActionKind::Wait);
+  EXPECT_GE(next.time, h.now);
+  EXPECT_LE(next.time, h.now + 25);
+  h.now = next.time;
+  Action c3 = h.exchange(e).resume(h.now);
+  ASSERT_EQ(c3.kind, ActionKind::Call);
+  EXPECT_EQ(c3.attempt, 3u);
+  Action fail = h.outcome(e, AttemptOutcome::TimedOut);
+  ASSERT_EQ(fail.kind, ActionKind::Reply);
+  EXPECT_EQ(fail.status, 502u);
+  auto err = error_of(fail);
+  EXPECT_EQ(err["type"], "upstream_error");
+  std::string message = err["message"];
+  EXPECT_NE(message.find("answered 503"), std::string::npos) << message;
+  EXPECT_NE(message.find("threw"), std::string::npos) << message;
+  EXPECT_NE(message.find("timed out"), std::string::npos) << message;
+  EXPECT_NE(message.find("BACKEND_"), std::string::npos) << message;
+  EXPECT_EQ(header(fail, "x-router-attempts"), "3");
+  EXPECT_FALSE(header(fail, "x-router-backend").has_value()) << "no backend produced this answer";
+}
+
+TEST(ExchangeRouting, ResumingAWaitEarlyKeepsWaiting) {
+  RouterHarness h;
+  h.backends(1, R"({"health":{"maxEjectionPercent":100}})");
+  auto [e, c1] = h.post(chat_body());
+  Action wait = h.answered(e, 503, "2");
+  ASSERT_EQ(wait.kind, ActionKind::Wait);
+  EXPECT_GE(wait.time, h.now + 2000) << "Retry-After 2 s on the only backend";
+  Action again = h.exchange(e).resume(h.now + 1000);
+  EXPECT_EQ(again.kind, ActionKind::Wait);
+  EXPECT_EQ(again.time, wait.time);
+}
+
+TEST(ExchangeRouting, DeadlineIs504AndBoundsTimeouts) {
+  RouterHarness h;
+  h.backends(2, R"({"timeouts":{"requestMs":1000,"perTryMs":800}})");
+  auto [e, c1] = h.post(chat_body());
+  ASSERT_EQ(c1.kind, ActionKind::Call);
+  EXPECT_EQ(c1.timeout_ms, 800);
+  EXPECT_EQ(c1.time, h.now + 1000);
+  h.now += 700;
+  Action c2 = h.outcome(e, AttemptOutcome::TimedOut);
+  ASSERT_EQ(c2.kind, ActionKind::Call);
+  EXPECT_EQ(c2.timeout_ms, 300) << "clamped to what is left of the deadline";
+  h.now += 300;
+  Action late = h.outcome(e, AttemptOutcome::TimedOut);
+  EXPECT_EQ(late.status, 504u);
+  EXPECT_EQ(error_of(late)["type"], "timeout");
+}
+
+TEST(ExchangeRouting, RetryAfterPastTheDeadlineIsNotWaitedOn) {
+  RouterHarness h;
+  h.backends(1, R"({"timeouts":{"requestMs":3000},"health":{"maxEjectionPercent":100}})");
+  auto [e, c1] = h.post(chat_body());
+  Action a = h.answered(e, 429, "10");
+  EXPECT_EQ(a.kind, ActionKind::Reply);
+  EXPECT_EQ(a.status, 502u);
+}
+
+TEST(ExchangeRouting, StreamingUsesTheFirstByteTimeoutAndEndsWithAnSseError) {
+  RouterHarness h;
+  h.backends(2, R"({"timeouts":{"firstByteMs":1500}})");
+  auto [e, call] = h.post(chat_body("m", true));
+  ASSERT_EQ(call.kind, ActionKind::Call);
+  EXPECT_TRUE(call.stream);
+  EXPECT_EQ(call.timeout_ms, 1500);
+  Action fwd = h.answered(e, 200);
+  EXPECT_EQ(header(fwd, "content-type"), "text/event-stream");
+  std::string tail = h.end(e, EndHow::StreamFailed);
+  EXPECT_EQ(tail.rfind("data: {\"error\":{", 0), 0u) << tail;
+  EXPECT_EQ(tail.substr(tail.size() - 2), "\n\n");
+  EXPECT_EQ(tail.find("[DONE]"), std::string::npos);
+  auto status = nlohmann::json::parse(h.router.status_json(h.now), nullptr, false);
+  EXPECT_EQ(status["backends"][call.backend]["failures"], 1) << "a broken stream counts as a failure";
+  EXPECT_EQ(status["backends"][call.backend]["consecutiveFailures"], 1);
+  EXPECT_EQ(status["backends"][call.backend]["inFlight"], 0);
+}
+
+TEST(ExchangeRouting, ClientGoneReleasesEverything) {
+  RouterHarness h;
+  h.backends(2);
+  auto [e, call] = h.post(chat_body());
+  h.threw(e);  // now retrying: holds a retry and an attempt in flight
+  EXPECT_EQ(h.router.budget().retries_in_flight(), 1u);
+  h.end(e, EndHow::ClientGone);
+  EXPECT_EQ(h.router.budget().retries_in_flight(), 0u);
+  EXPECT_EQ(h.router.requests_in_flight(), 0u);
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(h.router.health()[i].in_flight, 0u);
+  EXPECT_EQ(h.router.exchange(e), nullptr);
+}
+
+TEST(ExchangeHealth, EjectedBackendsAreSkippedUntilTheyReturn) {
+  RouterHarness h;
+  h.backends(2, R"({"retry":{"maxAttempts":1}})");
+  // Five failures in a row on backend 0 (each request has one attempt).
+  int failures = 0;
+  while (failures < 5) {
+    auto [e, call] = h.post(chat_body());
+    if (call.backend == 0) {
+      h.threw(e);
+      ++failures;
+    } else {
+      h.answered(e, 200);
+    }
+    h.end(e);
+  }
+  EXPECT_EQ(h.router.health().state(0, h.now), BackendState::Ejected);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(h.serve_one(), 1u);
+  h.now += 30000;
+  std::set<uint32_t> seen;
+  for (int i = 0; i < 4; ++i) seen.insert(h.serve_one());
+  EXPECT_EQ(seen.size(), 2u) << "back after 30 s";
+}
+
+TEST(ExchangeHealth, RateLimitedBackendCoolsDown) {
+  RouterHarness h;
+  h.backends(2);
+  auto [e, call] = h.post(chat_body());
+  Action next = h.answered(e, 429);
+  ASSERT_EQ(next.kind, ActionKind::Call);
+  h.answered(e, 200);
+  h.end(e);
+  uint32_t limited = call.backend;
+  EXPECT_EQ(h.router.health().state(limited, h.now), BackendState::Cooldown);
+  for (int i = 0; i < 5; ++i) EXPECT_NE(h.serve_one(), limited);
+  h.now += HealthTracker::kDefaultCooldownMs;
+  std::set<uint32_t> seen;
+  for (int i = 0; i < 4; ++i) seen.insert(h.serve_one());
+  EXPECT_EQ(seen.size(), 2u);
+}
+
+TEST(ExchangeHealth, RetryAfterMsSetsTheCooldownCapped) {
+  RouterHarness h;
+  h.backends(2, R"({"retry":{"retryAfterCapMs":5000}})");
+  auto [e, call] = h.post(chat_body());
+  h.outcome(e, AttemptOutcome::Answered, 429, "", "750");
+  EXPECT_EQ(h.router.health().until(call.backend), h.now + 750);
+  h.answered(e, 200);
+  h.end(e);
+  auto [e2, call2] = h.post(chat_body());
+  h.answered(e2, 429, "3600");
+  EXPECT_EQ(h.router.health().until(call2.backend), h.now + 5000) << "capped";
+}
+
+TEST(ExchangeHealth, PanicRoutesToAllWhenNoneIsHealthy) {
+  RouterHarness h;
+  h.backends(2, R"({"retry":{"maxAttempts":1},"health":{"maxEjectionPercent":100}})");
+  for (int i = 0; i < 10; ++i) {
+    auto [e, call] = h.post(chat_body());
+    h.threw(e);
+    h.end(e);
+  }
+  EXPECT_FALSE(h.router.health().healthy(0, h.now));
+  EXPECT_FALSE(h.router.health().healthy(1, h.now));
+  auto [e, call] = h.post(chat_body());
+  EXPECT_EQ(call.kind, ActionKind::Call) << "panic: route to all eligible rather than refuse";
+}
+
+TEST(ExchangeHealth, WithoutPanicNoHealthyBackendIs503WithRetryAfter) {
+  RouterHarness h;
+  h.backends(2, R"({"retry":{"maxAttempts":1},"health":{"maxEjectionPercent":100,"panicRouting":false}})");
+  for (int i = 0; i < 10; ++i) {
+    auto [e, call] = h.post(chat_body());
+    h.threw(e);
+    h.end(e);
+  }
+  auto [e, a] = h.post(chat_body());
+  EXPECT_EQ(a.status, 503u);
+  EXPECT_EQ(header(a, "retry-after"), "30");
+}
+
+TEST(ExchangeBudget, RetriesStopWhenTheBudgetIsExhausted) {
+  RouterHarness h;
+  h.backends(3);
+  std::vector<uint32_t> live;
+  for (int i = 0; i < 10; ++i) {
+    auto [e, call] = h.post(chat_body());
+    ASSERT_EQ(call.kind, ActionKind::Call);
+    live.push_back(e);
+  }
+  // 10 requests in flight: 20% is 2, the minimum of 3 applies.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(h.answered(live[i], 503).kind, ActionKind::Call) << i;
+  Action refused = h.answered(live[3], 503);
+  EXPECT_EQ(refused.status, 502u);
+  EXPECT_EQ(error_of(refused)["code"], "retry_budget_exhausted");
+  // A retry finishing frees its slot.
+  h.answered(live[0], 200);
+  EXPECT_EQ(h.answered(live[4], 503).kind, ActionKind::Call);
+}
+
+TEST(ExchangeConcurrency, InterleavedExchangesDoNotInterfere) {
+  RouterHarness h;
+  h.backends(3);
+  auto [a, ca] = h.post(chat_body());
+  auto [b, cb] = h.post(chat_body("m", true));
+  auto [c, cc] = h.begin("GET", "/healthz");
+  EXPECT_EQ(cc.status, 200u);
+  EXPECT_NE(ca.backend, cb.backend) << "round-robin across requests";
+  Action b2 = h.threw(b);
+  EXPECT_TRUE(b2.stream);
+  Action a_fwd = h.answered(a, 200);
+  EXPECT_EQ(header(a_fwd, "x-router-attempts"), "1");
+  EXPECT_EQ(header(a_fwd, "content-type"), "application/json");
+  Action b_fwd = h.answered(b, 200);
+  EXPECT_EQ(header(b_fwd, "x-router-attempts"), "2");
+  EXPECT_EQ(header(b_fwd, "content-type"), "text/event-stream");
+  EXPECT_NE(header(a_fwd, "x-request-id"), header(b_fwd, "x-request-id"));
+  // Events for a finished phase are refused, not applied to someone else.
+  EXPECT_EQ(h.exchange(a).outcome(AttemptOutcome::Threw, 0, "", "", h.now).kind, ActionKind::Error);
+  EXPECT_EQ(h.exchange(a).body("{}", false, h.now).kind, ActionKind::Error);
+  h.end(a);
+  h.end(b);
+  h.end(c);
+  EXPECT_EQ(h.router.requests_in_flight(), 0u);
+}
+
+TEST(ExchangeLogs, NoKeysIsWarnedAndLogsHoldNoSecrets) {
+  RouterHarness h;
+  std::string out = h.configure({"BACKEND_A"});
+  EXPECT_NE(out.find("no API keys configured"), std::string::npos);
+  EXPECT_NE(h.router.drain_logs().find("\"event\":\"no_api_keys\""), std::string::npos);
+  RouterHarness keyed;
+  keyed.configure({"BACKEND_A"}, "", {fake_hash('7')}, fake_hash('8'));
+  keyed.describe({{"a", {"m"}}});
+  auto [e, call] = keyed.post(chat_body("m"), "/v1/chat/completions", fake_hash('7'));
+  keyed.threw(e);
+  std::string logs = keyed.router.drain_logs();
+  EXPECT_EQ(logs.find(fake_hash('7')), std::string::npos);
+  EXPECT_EQ(logs.find(fake_hash('8')), std::string::npos);
+  EXPECT_EQ(logs.find("\"content\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace router

@@ -1,0 +1,432 @@
+// @ts-check
+// RouterCore: the JavaScript face of router.wasm (see docs/architecture.md, "The Wasm ABI").
+// It only moves bytes: strings in through a reusable scratch buffer, action records out. It makes
+// no decision. Runs in Node 20 and in workerd (which cannot compile Wasm from bytes, hence
+// fromModule with an already compiled WebAssembly.Module).
+
+/** @typedef {"error"|"read_body"|"discover"|"call"|"wait"|"reply"|"forward"} ActionKind */
+/**
+ * @typedef {object} Action
+ * @property {ActionKind} kind
+ * @property {number} status      reply, forward: HTTP status
+ * @property {number} backend     call, forward: backend index (into configure().backends)
+ * @property {string} binding     call, forward: that backend's binding name ("" otherwise)
+ * @property {number} attempt     call: attempt number; reply, forward: attempts made
+ * @property {number} timeoutMs   call: per-try (or first-byte, when streaming) timeout; discover: describe() timeout
+ * @property {number} limit       read_body: body byte limit
+ * @property {number} deadline    call: overall request deadline (epoch ms)
+ * @property {number} until       wait: wake-up time (epoch ms)
+ * @property {boolean} stream     call: the client asked for a stream
+ * @property {string} requestId   call
+ * @property {string} model       call
+ * @property {string} path        call
+ * @property {[string, string][]} headers  reply, forward
+ * @property {Uint8Array} body    reply
+ */
+/**
+ * @typedef {object} RequestHead
+ * @property {string} method
+ * @property {string} path
+ * @property {string} [contentType]
+ * @property {string|number} [contentLength]
+ * @property {string} [requestId]
+ * @property {string} [authHash]  SHA-256 hex of the whole Authorization header value
+ */
+/**
+ * @typedef {object} ConfigureInput
+ * @property {string|null} [routerConfig]
+ * @property {string[]} [apiKeyHashes]
+ * @property {string|null} [adminKeyHash]
+ * @property {string[]} [envNames]
+ */
+/**
+ * @typedef {object} ConfigureResult
+ * @property {string[]} backends
+ * @property {boolean} authRequired
+ * @property {string[]} warnings
+ * @property {{message: string, type: string, param: string|null, code: string|null}} [error]
+ */
+/**
+ * @typedef {object} Outcome
+ * @property {0|1|2} outcome  0 answered with `status`, 1 threw (or the stream closed before its first byte), 2 timed out
+ * @property {number} [status]
+ * @property {string|null} [retryAfter]    raw Retry-After header value
+ * @property {string|null} [retryAfterMs]  raw retry-after-ms header value
+ */
+
+/** @type {ActionKind[]} */
+const KINDS = ["error", "read_body", "discover", "call", "wait", "reply", "forward"];
+const HANDLE_SPAN = 2 ** 32; // exchange ids carry the instance generation above the Wasm handle
+const ENOSYS = 52;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const TRAP_BODY = encoder.encode(
+  JSON.stringify({
+    error: {
+      message: "The router core failed while handling this request",
+      type: "server_error",
+      param: null,
+      code: "core_trapped",
+    },
+  }),
+);
+
+/** @param {WebAssembly.Module} module */
+function stubImports(module) {
+  /** @type {Record<string, Record<string, Function>>} */
+  const imports = {};
+  for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
+    if (kind !== "function") continue;
+    imports[from] ??= {};
+    if (name === "proc_exit") {
+      imports[from][name] = (/** @type {number} */ code) => {
+        throw new WebAssembly.RuntimeError(`router.wasm called proc_exit(${code})`);
+      };
+    } else if (name === "emscripten_notify_memory_growth") {
+      imports[from][name] = () => {}; // views are re-created lazily, see #bytes()
+    } else {
+      imports[from][name] = () => ENOSYS; // the core does no I/O
+    }
+  }
+  return imports;
+}
+
+export class RouterCore {
+  /**
+   * Instantiates synchronously (workerd allows that for a compiled module at module scope).
+   * @param {WebAssembly.Module} module
+   */
+  static fromModule(module) {
+    return new RouterCore(module);
+  }
+
+  /** @param {WebAssembly.Module} module */
+  constructor(module) {
+    this.module = module;
+    this.imports = stubImports(module);
+    this.generation = 0;
+    /** @type {string[]} the backend bindings in index order */
+    this.backends = [];
+    /** @type {{json: string, now: number} | null} */
+    this.lastConfigure = null;
+    /** @type {{json: string, now: number} | null} */
+    this.lastDescribe = null;
+    /** @type {string[]} log lines produced on the JS side (traps) */
+    this.pendingLogs = [];
+    // Set by #instantiate(), declared here for the type checker.
+    /** @type {any} the instance's exports */
+    this.exports = null;
+    /** @type {WebAssembly.Memory} */
+    this.memory = new WebAssembly.Memory({ initial: 0 });
+    this.router = 0;
+    this.scratchPtr = 0;
+    this.scratchSize = 0;
+    /** @type {ArrayBuffer | null} the buffer the views below were made for */
+    this.buffer = null;
+    this.view = new DataView(new ArrayBuffer(0));
+    this.u8 = new Uint8Array(0);
+    this.#instantiate();
+  }
+
+  #instantiate() {
+    const instance = new WebAssembly.Instance(this.module, /** @type {any} */ (this.imports));
+    this.exports = instance.exports;
+    this.memory = this.exports.memory;
+    this.exports._initialize?.();
+    this.router = this.exports.rt_router_new();
+    this.scratchPtr = 0;
+    this.scratchSize = 0;
+    this.buffer = null; // views are re-made on first use
+    this.generation++;
+  }
+
+  /** Memory views, re-created when the memory has grown (its old buffer is then detached). */
+  #bytes() {
+    if (this.buffer !== this.memory.buffer) {
+      this.buffer = this.memory.buffer;
+      this.view = new DataView(this.buffer);
+      this.u8 = new Uint8Array(this.buffer);
+    }
+    return this.u8;
+  }
+
+  /** @param {number} size */
+  #scratch(size) {
+    if (size > this.scratchSize) {
+      if (this.scratchPtr) this.exports.rt_free(this.scratchPtr);
+      const grown = Math.max(size, this.scratchSize * 2, 4096);
+      this.scratchPtr = this.exports.rt_alloc(grown);
+      if (!this.scratchPtr) throw new Error(`router.wasm could not allocate ${grown} bytes`);
+      this.scratchSize = grown;
+    }
+    return this.scratchPtr;
+  }
+
+  /** Copies a string into the scratch buffer; returns its byte length. @param {string} text */
+  #putString(text) {
+    const ptr = this.#scratch(text.length * 3);
+    return encoder.encodeInto(text, this.#bytes().subarray(ptr, ptr + this.scratchSize)).written;
+  }
+
+  /** @param {Uint8Array} bytes */
+  #putBytes(bytes) {
+    const ptr = this.#scratch(bytes.length);
+    this.#bytes().set(bytes, ptr);
+    return bytes.length;
+  }
+
+  #outText() {
+    const ptr = this.exports.rt_out_ptr(this.router);
+    const len = this.exports.rt_out_len(this.router);
+    return decoder.decode(this.#bytes().subarray(ptr, ptr + len));
+  }
+
+  /**
+   * @param {ConfigureInput} input
+   * @param {number} now epoch ms
+   * @returns {ConfigureResult}
+   */
+  configure(input, now) {
+    const json = JSON.stringify({
+      routerConfig: input.routerConfig ?? null,
+      apiKeyHashes: input.apiKeyHashes ?? [],
+      adminKeyHash: input.adminKeyHash ?? null,
+      envNames: input.envNames ?? [],
+    });
+    const before = this.backends.join("\n");
+    const result = this.#guard(() => this.#configureRaw(json, now), null);
+    if (!result) throw new Error("router.wasm trapped while configuring");
+    this.lastConfigure = { json, now };
+    if (result.backends.join("\n") !== before) this.lastDescribe = null; // new backends need a new discovery
+    return result;
+  }
+
+  /** @param {string} json @param {number} now */
+  #configureRaw(json, now) {
+    const len = this.#putString(json);
+    const rc = this.exports.rt_router_configure(this.router, this.scratchPtr, len, now);
+    if (rc < 0) throw new Error(`rt_router_configure failed (${rc})`);
+    /** @type {ConfigureResult} */
+    const result = JSON.parse(this.#outText());
+    this.backends = result.backends;
+    return result;
+  }
+
+  /**
+   * Feeds the describe() answers, aligned with configure().backends.
+   * @param {Array<{name: string, models: string[], weight?: number, version?: string} | {error: string}>} answers
+   * @param {number} now
+   */
+  describe(answers, now) {
+    const json = JSON.stringify(answers);
+    const ok = this.#guard(() => this.#describeRaw(json, now), false);
+    if (!ok) throw new Error("router.wasm trapped while reading describe() answers");
+    this.lastDescribe = { json, now };
+  }
+
+  /** @param {string} json @param {number} now */
+  #describeRaw(json, now) {
+    const len = this.#putString(json);
+    const rc = this.exports.rt_router_describe(this.router, this.scratchPtr, len, now);
+    if (rc < 0) throw new Error(`rt_router_describe failed (${rc}): answers must be an array aligned with the backends`);
+    return true;
+  }
+
+  /** Pending log lines (JSON text, one per entry). @returns {string[]} */
+  logs() {
+    const lines = this.pendingLogs;
+    this.pendingLogs = [];
+    const len = this.#guard(() => this.exports.rt_router_logs(this.router), 0);
+    if (len > 0) lines.push(...this.#outText().split("\n"));
+    return lines;
+  }
+
+  /**
+   * @param {RequestHead} head
+   * @param {number} now epoch ms
+   * @param {number} seed a random integer (up to 2^53)
+   * @returns {{exchange: number, action: Action}}
+   */
+  begin(head, now, seed) {
+    const text = [
+      head.method,
+      head.path,
+      head.contentType ?? "",
+      head.contentLength == null ? "" : String(head.contentLength),
+      head.requestId ?? "",
+      head.authHash ?? "",
+    ]
+      .map((field) => field.replace(/[\r\n]/g, " "))
+      .join("\n");
+    let handle = 0;
+    const generation = this.generation;
+    const action = this.#guard(() => {
+      const len = this.#putString(text);
+      handle = this.exports.rt_exchange_begin(this.router, this.scratchPtr, len, now, seed);
+      return this.#action();
+    }, null);
+    return { exchange: generation * HANDLE_SPAN + handle, action: action ?? trapAction() };
+  }
+
+  /**
+   * After a read_body action.
+   * @param {number} exchange @param {Uint8Array} bytes @param {boolean} overLimit @param {number} now
+   */
+  body(exchange, bytes, overLimit, now) {
+    return this.#exchangeCall(exchange, (h) => {
+      const len = this.#putBytes(bytes);
+      this.exports.rt_exchange_body(h, this.scratchPtr, len, overLimit ? 1 : 0, now);
+    });
+  }
+
+  /** After discover (once describe() was fed) and after wait. @param {number} exchange @param {number} now */
+  resume(exchange, now) {
+    return this.#exchangeCall(exchange, (h) => this.exports.rt_exchange_resume(h, now));
+  }
+
+  /** After call. @param {number} exchange @param {Outcome} result @param {number} now */
+  outcome(exchange, result, now) {
+    return this.#exchangeCall(exchange, (h) => {
+      const ra = `${(result.retryAfter ?? "").replace(/[\r\n]/g, " ")}\n${(result.retryAfterMs ?? "").replace(/[\r\n]/g, " ")}`;
+      const len = this.#putString(ra);
+      this.exports.rt_exchange_outcome(h, result.outcome, result.status ?? 0, this.scratchPtr, len, now);
+    });
+  }
+
+  /**
+   * The exchange is over (0 completed, 1 the upstream stream failed after its first byte, 2 the
+   * client went away). Returns the SSE error event to write before closing when how = 1.
+   * @param {number} exchange @param {0|1|2} how @param {number} now
+   * @returns {Uint8Array | null}
+   */
+  end(exchange, how, now) {
+    const handle = this.#handle(exchange);
+    if (handle === null) return how === 1 ? sseError() : null;
+    return this.#guard(() => {
+      const len = this.exports.rt_exchange_end(handle, how, now);
+      if (len <= 0) return null;
+      const ptr = this.exports.rt_out_ptr(this.router);
+      return this.#bytes().slice(ptr, ptr + len);
+    }, how === 1 ? sseError() : null);
+  }
+
+  /** The Wasm handle of an exchange of the current instance, or null. @param {number} exchange */
+  #handle(exchange) {
+    if (Math.floor(exchange / HANDLE_SPAN) !== this.generation) return null;
+    return exchange % HANDLE_SPAN;
+  }
+
+  /** @param {number} exchange @param {(handle: number) => void} call @returns {Action} */
+  #exchangeCall(exchange, call) {
+    const handle = this.#handle(exchange);
+    if (handle === null) return trapAction(); // it belonged to an instance that trapped
+    return (
+      this.#guard(() => {
+        call(handle);
+        return this.#action();
+      }, null) ?? trapAction()
+    );
+  }
+
+  /** Reads the action record. @returns {Action} */
+  #action() {
+    const u8 = this.#bytes();
+    const view = this.view;
+    const p = this.exports.rt_action_ptr(this.router);
+    const kind = KINDS[view.getUint32(p, true)] ?? "error";
+    const word = view.getUint32(p + 4, true);
+    const backend = view.getUint32(p + 8, true);
+    const f16 = view.getFloat64(p + 16, true);
+    const f24 = view.getFloat64(p + 24, true);
+    const outPtr = view.getUint32(p + 32, true);
+    const outLen = view.getUint32(p + 36, true);
+    const out = u8.subarray(outPtr, outPtr + outLen);
+    /** @type {Action} */
+    const action = {
+      kind,
+      status: kind === "call" ? 0 : word,
+      backend,
+      binding: kind === "call" || kind === "forward" ? this.backends[backend] ?? "" : "",
+      attempt: view.getUint32(p + 12, true),
+      timeoutMs: kind === "call" || kind === "discover" ? f16 : 0,
+      limit: kind === "read_body" ? f16 : 0,
+      deadline: kind === "call" ? f24 : 0,
+      until: kind === "wait" ? f24 : 0,
+      stream: kind === "call" && word === 1,
+      requestId: "",
+      model: "",
+      path: "",
+      headers: [],
+      body: new Uint8Array(0),
+    };
+    if (kind === "call") {
+      const text = decoder.decode(out);
+      const first = text.indexOf("\n");
+      const last = text.lastIndexOf("\n");
+      action.requestId = text.slice(0, first);
+      action.model = text.slice(first + 1, last);
+      action.path = text.slice(last + 1);
+    } else if (kind === "reply" || kind === "forward") {
+      let headEnd = out.length;
+      if (kind === "reply") {
+        for (let i = 0; i + 1 < out.length; i++) {
+          if (out[i] === 10 && out[i + 1] === 10) {
+            headEnd = i;
+            break;
+          }
+        }
+        action.body = out.slice(Math.min(headEnd + 2, out.length));
+      }
+      for (const line of decoder.decode(out.subarray(0, headEnd)).split("\n")) {
+        const colon = line.indexOf(":");
+        if (colon > 0) action.headers.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+      }
+    }
+    return action;
+  }
+
+  /**
+   * Runs `work`; on a trap drops the instance, starts a fresh one, replays the last configuration
+   * and discovery, and answers `fallback`. Other errors propagate.
+   * @template T @param {() => T} work @param {T} fallback @returns {T}
+   */
+  #guard(work, fallback) {
+    try {
+      return work();
+    } catch (error) {
+      if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+      this.pendingLogs.push(JSON.stringify({ level: "error", event: "core_trapped", message: String(error.message) }));
+      this.#instantiate();
+      if (this.lastConfigure) this.#configureRaw(this.lastConfigure.json, this.lastConfigure.now);
+      if (this.lastDescribe) this.#describeRaw(this.lastDescribe.json, this.lastDescribe.now);
+      return fallback;
+    }
+  }
+}
+
+/** The 500 answer for a request whose core instance trapped. @returns {Action} */
+function trapAction() {
+  return {
+    kind: "reply",
+    status: 500,
+    backend: 0,
+    binding: "",
+    attempt: 0,
+    timeoutMs: 0,
+    limit: 0,
+    deadline: 0,
+    until: 0,
+    stream: false,
+    requestId: "",
+    model: "",
+    path: "",
+    headers: [["content-type", "application/json"]],
+    body: TRAP_BODY.slice(),
+  };
+}
+
+function sseError() {
+  return encoder.encode(
+    `data: ${JSON.stringify({ error: { message: "The router core failed during the stream", type: "server_error", param: null, code: "core_trapped" } })}\n\n`,
+  );
+}
