@@ -2,12 +2,11 @@
 // through the ABI: a failover, a discovery, and recovery from a real trap inside the instance.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { RouterCore } from "../../shims/wasm-core.js";
 
 const wasmPath = fileURLToPath(new URL("../../build/wasm/router.wasm", import.meta.url));
-const skip = existsSync(wasmPath) ? false : "build/wasm/router.wasm missing: run scripts/build-wasm.sh";
 const T0 = 1_700_000_000_000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -26,7 +25,7 @@ function chatHead() {
 const chatBody = encoder.encode(JSON.stringify({ model: "m", messages: [{ role: "user", content: "hello" }] }));
 const header = (action, name) => action.headers.find(([n]) => n === name)?.[1];
 
-test("a request fails over from a throwing backend to one that answers 200", { skip }, () => {
+test("a request fails over from a throwing backend to one that answers 200", () => {
   const core = freshCore();
   const { exchange, action: first } = core.begin(chatHead(), T0, 7);
   assert.equal(first.kind, "read_body");
@@ -68,7 +67,7 @@ test("a request fails over from a throwing backend to one that answers 200", { s
   core.end(status.exchange, 0, T0 + 51);
 });
 
-test("discovery is requested when the describe cache is empty", { skip }, () => {
+test("discovery is requested when the describe cache is empty", () => {
   const core = RouterCore.fromModule(new WebAssembly.Module(readFileSync(wasmPath)));
   core.configure({ envNames: ["BACKEND_X"] }, T0);
   const { exchange } = core.begin(chatHead(), T0, 1);
@@ -83,7 +82,7 @@ test("discovery is requested when the describe cache is empty", { skip }, () => 
   core.end(exchange, 0, T0);
 });
 
-test("a streaming failure after the first byte yields an SSE error event without [DONE]", { skip }, () => {
+test("a streaming failure after the first byte yields an SSE error event without [DONE]", () => {
   const core = freshCore();
   const { exchange } = core.begin(chatHead(), T0, 3);
   const streamBody = encoder.encode(JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "hi" }] }));
@@ -97,7 +96,7 @@ test("a streaming failure after the first byte yields an SSE error event without
   assert.ok(!tail.includes("[DONE]"));
 });
 
-test("a trap inside the instance answers 500 and a fresh instance keeps serving", { skip }, () => {
+test("a trap inside the instance answers 500 and a fresh instance keeps serving", () => {
   const core = freshCore();
   const { exchange } = core.begin(chatHead(), T0, 5);
   // Make the real export read far outside linear memory: a genuine WebAssembly trap.
@@ -117,7 +116,7 @@ test("a trap inside the instance answers 500 and a fresh instance keeps serving"
   core.end(next.exchange, 2, T0 + 2);
 });
 
-test("bad handles and arguments return error codes instead of trapping", { skip }, () => {
+test("bad handles and arguments return error codes instead of trapping", () => {
   const core = freshCore();
   const x = core.exports;
   assert.equal(x.rt_exchange_resume(999, T0), 0);
