@@ -1,0 +1,240 @@
+// @ts-check
+// The action loop: performs what the routing core (router.wasm) decides, and nothing more.
+// JS here reads bytes, awaits promises, measures time and answers with what the core returned;
+// every status, header, retry, wait and routing choice comes from the core.
+
+/** @typedef {import("./wasm-core.js").RouterCore} RouterCore */
+/** @typedef {import("./wasm-core.js").Action} Action */
+/** @typedef {import("./interfaces.js").BackendBinding} BackendBinding */
+/** @typedef {Record<string, unknown>} Env */
+/** @typedef {{body?: unknown, reader?: ReadableStreamDefaultReader<Uint8Array>, first?: Uint8Array}} Answer */
+
+const TIMED_OUT = Symbol("timed out");
+const OUTCOME = /** @type {const} */ ({ answered: 0, threw: 1, timedOut: 2 });
+const END = /** @type {const} */ ({ completed: 0, upstreamFailed: 1, clientGone: 2 });
+const encoder = new TextEncoder();
+const ignore = () => {};
+
+/** @param {string} text */
+async function sha256Hex(text) {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * A timer whose `expired` promise resolves to TIMED_OUT after `ms`; 0 (no timeout from the core)
+ * never expires. One timer bounds every await of one action.
+ * @param {number} ms
+ */
+function startTimer(ms) {
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let timer = null;
+  /** @type {Promise<typeof TIMED_OUT>} */
+  const expired = new Promise((resolve) => { if (ms) timer = setTimeout(resolve, Math.max(0, ms), TIMED_OUT); });
+  return { expired, clear: () => clearTimeout(timer) };
+}
+
+/** Reads a body, stopping once it holds more than `limit` bytes. @param {ReadableStream<Uint8Array> | null} body @param {number} limit */
+async function readBody(body, limit) {
+  /** @type {Uint8Array[]} */
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of body ?? []) {
+    chunks.push(chunk);
+    size += chunk.byteLength;
+    if (size > limit) break; // leaving the loop cancels the rest of the upload
+  }
+  const bytes = new Uint8Array(size);
+  chunks.reduce((offset, c) => (bytes.set(c, offset), offset + c.byteLength), 0);
+  return { bytes: bytes.subarray(0, Math.min(size, limit)), overLimit: size > limit };
+}
+
+/**
+ * Calls infer() on a backend within the action's timeout (for a stream: until its first chunk).
+ * Returns the outcome for the core and the answer to forward.
+ * @param {BackendBinding} backend @param {Action} action @param {unknown} body
+ */
+async function callBackend(backend, action, body) {
+  const timer = startTimer(action.timeoutMs);
+  try {
+    const { requestId, path, model, stream, deadline, attempt } = action;
+    const pending = backend.infer(/** @type {any} */ ({ requestId, path, model, stream, body, deadline, attempt }));
+    const resp = await Promise.race([pending, timer.expired]);
+    if (resp === TIMED_OUT) {
+      pending.then((late) => late?.stream?.cancel().catch(ignore), ignore);
+      return { outcome: OUTCOME.timedOut };
+    }
+    /** @type {Answer} */
+    const answer = { body: resp?.body };
+    if (stream && resp?.stream) {
+      answer.reader = resp.stream.getReader();
+      const r = await Promise.race([answer.reader.read(), timer.expired]);
+      if (r === TIMED_OUT || r.done) {
+        answer.reader.cancel().catch(ignore);
+        return { outcome: r === TIMED_OUT ? OUTCOME.timedOut : OUTCOME.threw };
+      }
+      answer.first = r.value;
+    }
+    const headers = resp?.headers ?? {};
+    return { outcome: OUTCOME.answered, status: Number(resp?.status) || 0, answer,
+      retryAfter: headers["retry-after"] ?? "", retryAfterMs: headers["retry-after-ms"] ?? "" };
+  } catch {
+    return { outcome: OUTCOME.threw };
+  } finally {
+    timer.clear();
+  }
+}
+
+/**
+ * The client's stream: the backend's first chunk, then the rest as it comes (no buffering).
+ * @param {ReadableStreamDefaultReader<Uint8Array>} reader @param {Uint8Array} first
+ * @param {(how: 0 | 1 | 2) => Uint8Array | null} end
+ */
+function relay(reader, first, end) {
+  return new ReadableStream({
+    start(controller) { controller.enqueue(first); },
+    async pull(controller) {
+      try {
+        const r = await reader.read();
+        if (!r.done) return controller.enqueue(r.value);
+        end(END.completed);
+      } catch {
+        const errorEvent = end(END.upstreamFailed);
+        if (errorEvent) controller.enqueue(errorEvent);
+      }
+      controller.close();
+    },
+    cancel() {
+      end(END.clientGone);
+      return reader.cancel().catch(ignore);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * Builds the Worker's fetch handler around one RouterCore (one per isolate).
+ * @param {RouterCore} core
+ */
+export function createRouterFetch(core) {
+  /** @type {Promise<{backends: string[], authRequired: boolean}> | undefined} */
+  let configured;
+  /** @type {Promise<void> | undefined} */
+  let discovery;
+  const drainLogs = () => core.logs().forEach((line) => console.log(line));
+
+  /** Configures the core once per isolate from the Worker's env. @param {Env} env */
+  async function configure(env) {
+    const keys = String(env.ROUTER_API_KEYS ?? "").split(",").map((k) => k.trim()).filter(Boolean);
+    const admin = env.ROUTER_ADMIN_KEY ? String(env.ROUTER_ADMIN_KEY) : null;
+    const raw = env.ROUTER_CONFIG;
+    const result = core.configure({
+      routerConfig: raw == null ? null : typeof raw === "string" ? raw : JSON.stringify(raw),
+      apiKeyHashes: await Promise.all(keys.map((k) => sha256Hex(`Bearer ${k}`))),
+      adminKeyHash: admin === null ? null : await sha256Hex(`Bearer ${admin}`),
+      envNames: Object.keys(env),
+    }, Date.now());
+    drainLogs(); // an invalid ROUTER_CONFIG is among these lines, naming the field
+    return result;
+  }
+
+  /** describe() on every backend the core listed, once for all concurrent requests. @param {Env} env @param {string[]} backends @param {number} timeoutMs */
+  function discover(env, backends, timeoutMs) {
+    discovery ??= Promise.all(backends.map(async (binding) => {
+      const timer = startTimer(timeoutMs);
+      try {
+        const answer = await Promise.race([/** @type {BackendBinding} */ (env[binding]).describe(), timer.expired]);
+        return answer === TIMED_OUT ? { error: "describe() timed out" } : answer;
+      } catch (e) {
+        return { error: String(/** @type {Error} */ (e)?.message ?? e) };
+      } finally {
+        timer.clear();
+      }
+    })).then((answers) => core.describe(answers, Date.now())).finally(() => (discovery = undefined));
+    return discovery;
+  }
+
+  /** @param {Request} request @param {Env} env */
+  return async function fetch(request, env) {
+    const config = await (configured ??= configure(env));
+    const authorization = request.headers.get("authorization");
+    const head = {
+      method: request.method,
+      path: new URL(request.url).pathname,
+      contentType: request.headers.get("content-type") ?? "",
+      contentLength: request.headers.get("content-length") ?? "",
+      requestId: request.headers.get("x-request-id") ?? "",
+      authHash: config.authRequired && authorization ? await sha256Hex(authorization) : "",
+    };
+    const seed = crypto.getRandomValues(new Uint32Array(1))[0];
+    let { exchange, action } = core.begin(head, Date.now(), seed);
+    let ended = false;
+    const end = (/** @type {0 | 1 | 2} */ how) => {
+      if (ended) return null;
+      ended = true;
+      const bytes = core.end(exchange, how, Date.now());
+      drainLogs();
+      return bytes;
+    };
+    /** @type {Uint8Array | undefined} */
+    let bodyBytes;
+    /** @type {unknown} */
+    let body;
+    /** @type {Answer | undefined} */
+    let answer;
+    // Aborted when the client goes away (with the enable_request_signal compatibility flag).
+    request.signal?.addEventListener("abort", () => {
+      end(END.clientGone);
+      answer?.reader?.cancel().catch(ignore);
+    });
+    try {
+      for (;;) {
+        /** @type {() => Action} the core call that follows the awaited step */
+        let next;
+        switch (action.kind) {
+          case "read_body": {
+            const { bytes, overLimit } = await readBody(request.body, action.limit);
+            bodyBytes = bytes;
+            next = () => core.body(exchange, bytes, overLimit, Date.now());
+            break;
+          }
+          case "discover":
+            await discover(env, config.backends, action.timeoutMs);
+            next = () => core.resume(exchange, Date.now());
+            break;
+          case "call": {
+            answer?.reader?.cancel().catch(ignore);
+            body ??= JSON.parse(new TextDecoder().decode(bodyBytes));
+            const result = await callBackend(/** @type {BackendBinding} */ (env[action.binding]), action, body);
+            answer = result.answer;
+            next = () => core.outcome(exchange, result, Date.now());
+            break;
+          }
+          case "wait": {
+            const until = action.until;
+            await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now())));
+            next = () => core.resume(exchange, Date.now());
+            break;
+          }
+          case "reply":
+          case "forward": {
+            const init = { status: action.status, headers: action.headers };
+            if (action.kind === "forward" && answer?.reader && answer.first) {
+              return new Response(relay(answer.reader, answer.first, end), init);
+            }
+            const response = new Response(action.kind === "reply" ? action.body : JSON.stringify(answer?.body ?? null), init);
+            end(END.completed);
+            return response;
+          }
+          default:
+            throw new Error(`router core returned action ${action.kind}`);
+        }
+        // The client went away meanwhile: the exchange is over and nobody reads an answer.
+        if (ended) return new Response(null);
+        action = next();
+      }
+    } catch (e) {
+      end(END.clientGone);
+      throw e;
+    }
+  };
+}

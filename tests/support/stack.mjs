@@ -1,0 +1,130 @@
+// A running router for tests: the orchestrator's dry-run bundle plus N backend Workers in one
+// Miniflare, wired by service bindings exactly as the rendered wrangler configs wire them.
+// Backends are the template's bundle (with the vars of a rendered backend config, or test vars) or a
+// test Worker script under tests/backends/; each test file picks its own set.
+import path from "node:path";
+import { Log, LogLevel, Miniflare } from "miniflare";
+import { unstable_readConfig as readConfig } from "wrangler";
+import { buildBundle, renderConfigs, CONFIG_DIR, ROOT } from "./bundles.mjs";
+
+/**
+ * @typedef {object} BackendSpec
+ * @property {string} binding        e.g. "BACKEND_A" (the orchestrator's binding name)
+ * @property {string} [script]       a test Worker under tests/backends/ ("fault-backend.js"); default: the template bundle
+ * @property {string} [config]       a rendered backend config name whose vars it takes (template only)
+ * @property {Record<string, unknown>} [vars]  vars added over the config's
+ *
+ * @typedef {object} StackSpec
+ * @property {Record<string, unknown>} [vars]  orchestrator vars/secrets added over the rendered config's
+ * @property {BackendSpec[]} [backends]        default: the rendered backends with their bindings
+ */
+
+const MODULE_RULES = [{ type: /** @type {const} */ ("CompiledWasm"), include: ["**/*.wasm"] }];
+
+/** Reads a rendered wrangler config: name, compatibility settings, vars, service bindings. */
+function readWorkerConfig(configPath) {
+  const config = readConfig({ config: configPath }, { hideWarnings: true });
+  return {
+    name: config.name,
+    compatibilityDate: config.compatibility_date,
+    compatibilityFlags: config.compatibility_flags ?? [],
+    vars: /** @type {Record<string, unknown>} */ (config.vars ?? {}),
+    services: (config.services ?? []).map((s) => ({ binding: s.binding, service: s.service })),
+  };
+}
+
+/** Everything the stack needs from disk, built once per process. */
+let artifacts;
+async function loadArtifacts() {
+  artifacts ??= (async () => {
+    await renderConfigs();
+    const orchestratorConfig = path.join(CONFIG_DIR, "orchestrator/wrangler.toml");
+    const orchestrator = readWorkerConfig(orchestratorConfig);
+    const backendConfigs = Object.fromEntries(orchestrator.services.map(({ service }) => {
+      const file = path.join(CONFIG_DIR, "backends", service, "wrangler.toml");
+      return [service, { file, ...readWorkerConfig(file) }];
+    }));
+    const firstBackend = Object.values(backendConfigs)[0];
+    const [orchestratorBundle, templateBundle] = await Promise.all([
+      buildBundle("orchestrator", orchestratorConfig),
+      buildBundle("backend-template", firstBackend.file),
+    ]);
+    return { orchestrator, backendConfigs, orchestratorBundle, templateBundle };
+  })();
+  return artifacts;
+}
+
+/** Miniflare options for a stack spec. */
+async function miniflareOptions(spec, logs) {
+  const a = await loadArtifacts();
+  const backends = spec.backends ?? a.orchestrator.services.map(({ binding, service }) => ({ binding, config: service }));
+  const workers = backends.map((b) => {
+    const name = `test-${b.binding.toLowerCase().replaceAll("_", "-")}`;
+    if (b.script) {
+      return { name, modules: true, scriptPath: path.join(ROOT, "tests/backends", b.script),
+        compatibilityDate: a.orchestrator.compatibilityDate, compatibilityFlags: a.orchestrator.compatibilityFlags,
+        bindings: { ...b.vars } };
+    }
+    const config = a.backendConfigs[b.config ?? Object.keys(a.backendConfigs)[0]];
+    return { name, modules: true, scriptPath: path.join(a.templateBundle, "index.js"), modulesRules: MODULE_RULES,
+      compatibilityDate: config.compatibilityDate, compatibilityFlags: config.compatibilityFlags,
+      bindings: { ...config.vars, ...b.vars } };
+  });
+  const orchestrator = {
+    name: a.orchestrator.name, modules: true, modulesRules: MODULE_RULES,
+    scriptPath: path.join(a.orchestratorBundle, "index.js"),
+    compatibilityDate: a.orchestrator.compatibilityDate, compatibilityFlags: a.orchestrator.compatibilityFlags,
+    bindings: { ...a.orchestrator.vars, ...spec.vars },
+    serviceBindings: Object.fromEntries(backends.map((b, i) => [b.binding, workers[i].name])),
+  };
+  return {
+    host: "127.0.0.1", port: 0, cf: false,
+    log: new Log(LogLevel.WARN),
+    structuredWorkerdLogs: true,
+    handleStructuredLogs: (/** @type {{message: string}} */ entry) => { logs.push(entry.message); },
+    workers: [orchestrator, ...workers],
+    bindingNames: backends.map((b) => b.binding),
+  };
+}
+
+/**
+ * Starts the stack. `fetch(path, init)` talks to the orchestrator over real HTTP; `logs` collects
+ * every Worker's console output; `calls(binding)` / `reset(binding)` reach a fault backend's test API.
+ * @param {StackSpec} [spec]
+ */
+export async function startStack(spec = {}) {
+  /** @type {string[]} */
+  const logs = [];
+  const { bindingNames, ...options } = await miniflareOptions(spec, logs);
+  const mf = new Miniflare(options);
+  let url = await mf.ready;
+  let names = bindingNames;
+  const workerName = (binding) => `test-${binding.toLowerCase().replaceAll("_", "-")}`;
+  return {
+    get url() { return url.origin; },
+    /** The orchestrator's compatibility flags, as the rendered config sets them. */
+    compatibilityFlags: [...(await loadArtifacts()).orchestrator.compatibilityFlags],
+    /** The orchestrator's backend binding names, in spec order. */
+    get bindings() { return [...names]; },
+    logs,
+    /** @param {string} p @param {RequestInit} [init] */
+    fetch: (p, init) => fetch(new URL(p, url), init),
+    /** Restarts with another spec (same process, new isolates: router state starts fresh). */
+    async reconfigure(/** @type {StackSpec} */ next) {
+      const { bindingNames: nextNames, ...nextOptions } = await miniflareOptions(next, logs);
+      await mf.setOptions(nextOptions);
+      url = await mf.ready;
+      names = nextNames;
+    },
+    async calls(binding) {
+      if (!names.includes(binding)) throw new Error(`no backend ${binding}`);
+      const worker = await mf.getWorker(workerName(binding));
+      return (await worker.fetch("http://backend/calls")).json();
+    },
+    async reset(binding) {
+      const worker = await mf.getWorker(workerName(binding));
+      await (await worker.fetch("http://backend/reset", { method: "POST" })).arrayBuffer();
+    },
+    stop: () => mf.dispose(),
+  };
+}
