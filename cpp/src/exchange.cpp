@@ -265,7 +265,8 @@ void Exchange::release_retry() {
 Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, std::string_view retry_after,
                          std::string_view retry_after_ms, double now) {
   if (phase_ != Phase::Call) return Action{};
-  if (outcome == AttemptOutcome::Answered && (status < 100 || status > 599)) return Action{};
+  // An answer without a valid HTTP status is a broken backend, not a broken call: a failed attempt.
+  if (outcome == AttemptOutcome::Answered && (status < 100 || status > 599)) outcome = AttemptOutcome::Threw;
   release_retry();
   std::optional<double> wait = parse_retry_after(retry_after, retry_after_ms, now);
   double capped = wait ? policy_.cap_retry_after(*wait) : -1;

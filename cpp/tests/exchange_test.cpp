@@ -286,6 +286,22 @@ TEST(ExchangeRouting, FailsOverToAnUntriedBackendAndForwards) {
   EXPECT_EQ(h.end(e), "");
 }
 
+TEST(ExchangeRouting, AnAnswerWithoutAValidStatusIsAFailedAttempt) {
+  RouterHarness h;
+  h.backends(2);
+  for (uint32_t bad : {0u, 99u, 600u, 70000u}) {
+    auto [e, call1] = h.post(chat_body());
+    ASSERT_EQ(call1.kind, ActionKind::Call);
+    Action call2 = h.answered(e, bad);
+    ASSERT_EQ(call2.kind, ActionKind::Call) << bad;
+    EXPECT_NE(call2.backend, call1.backend);
+    Action fwd = h.answered(e, 200);
+    EXPECT_EQ(fwd.kind, ActionKind::Forward);
+    EXPECT_EQ(header(fwd, "x-router-attempts"), "2");
+    h.end(e);
+  }
+}
+
 TEST(ExchangeRouting, NonRetriableAnswersPassThrough) {
   RouterHarness h;
   h.backends(2);
