@@ -12,6 +12,7 @@
 const TIMED_OUT = Symbol("timed out");
 const OUTCOME = /** @type {const} */ ({ answered: 0, threw: 1, timedOut: 2 });
 const END = /** @type {const} */ ({ completed: 0, upstreamFailed: 1, clientGone: 2 });
+const LIMIT = /** @type {const} */ ({ overLimit: 0, allowed: 1, limiterFailed: 2 });
 const encoder = new TextEncoder();
 const ignore = () => {};
 
@@ -80,6 +81,25 @@ async function callBackend(backend, action, body) {
       retryAfter: headers["retry-after"] ?? "", retryAfterMs: headers["retry-after-ms"] ?? "" };
   } catch {
     return { outcome: OUTCOME.threw };
+  } finally {
+    timer.clear();
+  }
+}
+
+/**
+ * RATE_LIMITER.limit({key}) (the Workers Rate Limiting binding), as the core's 0 / 1 / 2.
+ * @param {Env} env @param {string} key @param {number} timeoutMs
+ * @returns {Promise<0 | 1 | 2>}
+ */
+async function askRateLimiter(env, key, timeoutMs) {
+  const timer = startTimer(timeoutMs);
+  try {
+    const limiter = /** @type {{limit(o: {key: string}): Promise<{success: boolean}>}} */ (env.RATE_LIMITER);
+    const answer = await Promise.race([limiter.limit({ key }), timer.expired]);
+    if (answer === TIMED_OUT) return LIMIT.limiterFailed;
+    return answer?.success ? LIMIT.allowed : LIMIT.overLimit;
+  } catch {
+    return LIMIT.limiterFailed;
   } finally {
     timer.clear();
   }
@@ -164,6 +184,7 @@ export function createRouterFetch(core) {
       contentLength: request.headers.get("content-length") ?? "",
       requestId: request.headers.get("x-request-id") ?? "",
       authHash: config.authRequired && authorization ? await sha256Hex(authorization) : "",
+      clientIp: request.headers.get("cf-connecting-ip") ?? "",
     };
     const seed = crypto.getRandomValues(new Uint32Array(1))[0];
     let { exchange, action } = core.begin(head, Date.now(), seed);
@@ -195,6 +216,11 @@ export function createRouterFetch(core) {
             const { bytes, overLimit } = await readBody(request.body, action.limit);
             bodyBytes = bytes;
             next = () => core.body(exchange, bytes, overLimit, Date.now());
+            break;
+          }
+          case "rate_limit": {
+            const allowed = await askRateLimiter(env, action.key, action.timeoutMs);
+            next = () => core.rateLimited(exchange, allowed, Date.now());
             break;
           }
           case "discover":

@@ -4,7 +4,7 @@
 // no decision. Runs in Node 20 and in workerd (which cannot compile Wasm from bytes, hence
 // fromModule with an already compiled WebAssembly.Module).
 
-/** @typedef {"error"|"read_body"|"discover"|"call"|"wait"|"reply"|"forward"} ActionKind */
+/** @typedef {"error"|"read_body"|"discover"|"call"|"wait"|"reply"|"forward"|"rate_limit"} ActionKind */
 /**
  * @typedef {object} Action
  * @property {ActionKind} kind
@@ -12,7 +12,8 @@
  * @property {number} backend     call, forward: backend index (into configure().backends)
  * @property {string} binding     call, forward: that backend's binding name ("" otherwise)
  * @property {number} attempt     call: attempt number; reply, forward: attempts made
- * @property {number} timeoutMs   call: per-try (or first-byte, when streaming) timeout; discover: describe() timeout
+ * @property {number} timeoutMs   call: per-try (or first-byte, when streaming) timeout; discover: describe() timeout;
+ *                                rate_limit: RATE_LIMITER.limit() timeout
  * @property {number} limit       read_body: body byte limit
  * @property {number} deadline    call: overall request deadline (epoch ms)
  * @property {number} until       wait: wake-up time (epoch ms)
@@ -20,6 +21,7 @@
  * @property {string} requestId   call
  * @property {string} model       call
  * @property {string} path        call
+ * @property {string} key         rate_limit: the key for RATE_LIMITER.limit({key})
  * @property {[string, string][]} headers  reply, forward
  * @property {Uint8Array} body    reply
  */
@@ -31,6 +33,7 @@
  * @property {string|number} [contentLength]
  * @property {string} [requestId]
  * @property {string} [authHash]  SHA-256 hex of the whole Authorization header value
+ * @property {string} [clientIp]  cf-connecting-ip (the rate-limit key when no API keys are set)
  */
 /**
  * @typedef {object} ConfigureInput
@@ -55,7 +58,7 @@
  */
 
 /** @type {ActionKind[]} */
-const KINDS = ["error", "read_body", "discover", "call", "wait", "reply", "forward"];
+const KINDS = ["error", "read_body", "discover", "call", "wait", "reply", "forward", "rate_limit"];
 const HANDLE_SPAN = 2 ** 32; // exchange ids carry the instance generation above the Wasm handle
 const ENOSYS = 52;
 const encoder = new TextEncoder();
@@ -255,6 +258,7 @@ export class RouterCore {
       head.contentLength == null ? "" : String(head.contentLength),
       head.requestId ?? "",
       head.authHash ?? "",
+      head.clientIp ?? "",
     ]
       .map((field) => field.replace(/[\r\n]/g, " "))
       .join("\n");
@@ -282,6 +286,14 @@ export class RouterCore {
   /** After discover (once describe() was fed) and after wait. @param {number} exchange @param {number} now */
   resume(exchange, now) {
     return this.#exchangeCall(exchange, (h) => this.exports.rt_exchange_resume(h, now));
+  }
+
+  /**
+   * After rate_limit: 0 over the limit, 1 allowed, 2 the limiter threw or timed out.
+   * @param {number} exchange @param {0|1|2} allowed @param {number} now
+   */
+  rateLimited(exchange, allowed, now) {
+    return this.#exchangeCall(exchange, (h) => this.exports.rt_exchange_rate_limited(h, allowed, now));
   }
 
   /** After call. @param {number} exchange @param {Outcome} result @param {number} now */
@@ -348,7 +360,7 @@ export class RouterCore {
       backend,
       binding: kind === "call" || kind === "forward" ? this.backends[backend] ?? "" : "",
       attempt: view.getUint32(p + 12, true),
-      timeoutMs: kind === "call" || kind === "discover" ? f16 : 0,
+      timeoutMs: kind === "call" || kind === "discover" || kind === "rate_limit" ? f16 : 0,
       limit: kind === "read_body" ? f16 : 0,
       deadline: kind === "call" ? f24 : 0,
       until: kind === "wait" ? f24 : 0,
@@ -356,6 +368,7 @@ export class RouterCore {
       requestId: "",
       model: "",
       path: "",
+      key: kind === "rate_limit" ? decoder.decode(out) : "",
       headers: [],
       body: new Uint8Array(0),
     };
@@ -420,6 +433,7 @@ function trapAction() {
     requestId: "",
     model: "",
     path: "",
+    key: "",
     headers: [["content-type", "application/json"]],
     body: TRAP_BODY.slice(),
   };

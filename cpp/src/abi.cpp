@@ -186,6 +186,15 @@ RT_EXPORT(rt_exchange_resume) uint32_t rt_exchange_resume(uint32_t exchange, dou
   return publish(*slot, e->resume(now));
 }
 
+// allowed: 0 over the limit, 1 allowed, 2 the limiter failed (threw or timed out).
+RT_EXPORT(rt_exchange_rate_limited) uint32_t rt_exchange_rate_limited(uint32_t exchange, uint32_t allowed, double now) {
+  router::Exchange* e = nullptr;
+  RouterSlot* slot = owner_of(exchange, &e);
+  if (!slot) return 0;
+  if (allowed > 2 || !finite_time(now)) return publish_error(*slot);
+  return publish(*slot, e->rate_limited(static_cast<router::RateLimitAnswer>(allowed), now));
+}
+
 RT_EXPORT(rt_exchange_outcome) uint32_t rt_exchange_outcome(uint32_t exchange, uint32_t outcome, uint32_t status,
                                                             const char* ra_ptr, size_t ra_len, double now) {
   router::Exchange* e = nullptr;

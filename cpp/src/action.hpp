@@ -7,7 +7,8 @@
 
 namespace router {
 
-enum class ActionKind : uint32_t { Error = 0, ReadBody = 1, Discover = 2, Call = 3, Wait = 4, Reply = 5, Forward = 6 };
+enum class ActionKind : uint32_t { Error = 0, ReadBody = 1, Discover = 2, Call = 3, Wait = 4, Reply = 5, Forward = 6,
+                                  RateLimit = 7 };
 
 struct Action {
   ActionKind kind = ActionKind::Error;
@@ -15,9 +16,11 @@ struct Action {
   bool stream = false;      // Call
   uint32_t backend = 0;     // Call, Forward
   uint32_t attempt = 0;     // Call: attempt number; Reply, Forward: attempts made
-  double timeout_ms = 0;    // Call: per-try / first-byte timeout; ReadBody: body byte limit
+  double timeout_ms = 0;    // Call: per-try / first-byte timeout; ReadBody: body byte limit;
+                            // Discover, RateLimit: how long the shim may wait for the answer
   double time = 0;          // Call: request deadline; Wait: wake-up time
-  std::string out;          // Call: "requestId\nmodel\npath"; Reply: headers, blank line, body; Forward: headers
+  std::string out;          // Call: "requestId\nmodel\npath"; Reply: headers, blank line, body; Forward: headers;
+                            // RateLimit: the key to limit on
 };
 
 }  // namespace router

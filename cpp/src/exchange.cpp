@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "openai_error.hpp"
+#include "rate_limit_key.hpp"
 #include "retry_after.hpp"
 #include "router.hpp"
 
@@ -67,6 +68,9 @@ std::optional<double> parse_content_length(std::string_view s) {
 
 // How long the shim may wait for the describe() answers, at most what is left of the deadline.
 constexpr double kDescribeTimeoutMs = 5000;
+
+// How long the shim may wait for RATE_LIMITER.limit() (a local call in the Workers runtime).
+constexpr double kRateLimitTimeoutMs = 1000;
 
 Action discover(double now, double deadline) {
   Action a;
@@ -165,6 +169,31 @@ Action Exchange::start(double now) {
                  "authentication_error", {}, "invalid_api_key", "www-authenticate: Bearer");
 
   if (route_ == Route::Status) return reply(200, router_.status_json(now));
+  if (router_.rate_limiting()) {
+    phase_ = Phase::RateLimit;
+    Action a;
+    a.kind = ActionKind::RateLimit;
+    a.timeout_ms = std::max(0.0, std::min(kRateLimitTimeoutMs, retry_.deadline() - now));
+    a.out = rate_limit_key(router_.api_keys_required(), head_.auth_hash, head_.client_ip);
+    return a;
+  }
+  return admitted(now);
+}
+
+Action Exchange::rate_limited(RateLimitAnswer answer, double now) {
+  if (phase_ != Phase::RateLimit) return Action{};
+  if (answer == RateLimitAnswer::OverLimit) {
+    std::string seconds = integer_text(router_.config().rate_limit.retry_after_seconds);
+    return error(429, "Rate limit exceeded for this client; retry after " + seconds + " seconds", "rate_limit_error",
+                 {}, "rate_limit_exceeded", "retry-after: " + seconds);
+  }
+  if (answer == RateLimitAnswer::LimiterFailed)
+    router_.logs().add("warn", "rate_limiter_failed", {{"requestId", request_id_}});
+  return admitted(now);
+}
+
+// The client may make this /v1 request (authenticated, within its rate limit).
+Action Exchange::admitted(double now) {
   if (route_ == Route::Models) {
     if (router_.backends().stale(now, router_.config().discovery.describe_ttl_ms)) {
       phase_ = Phase::Discover;

@@ -19,6 +19,9 @@ namespace router {
 class Router;
 
 enum class EndHow : uint32_t { Completed = 0, StreamFailed = 1, ClientGone = 2 };
+// What RATE_LIMITER.limit() said. A limiter that failed lets the request through (and is logged):
+// an outage of the limiter must not take the API down with it.
+enum class RateLimitAnswer : uint32_t { OverLimit = 0, Allowed = 1, LimiterFailed = 2 };
 
 class Exchange {
  public:
@@ -27,6 +30,8 @@ class Exchange {
   Action start(double now);
   Action body(std::string_view bytes, bool over_limit, double now);
   Action resume(double now);
+  // After a RateLimit action.
+  Action rate_limited(RateLimitAnswer answer, double now);
   Action outcome(AttemptOutcome outcome, uint32_t status, std::string_view retry_after,
                  std::string_view retry_after_ms, double now);
   // Releases what the exchange holds; returns the SSE error event to write when how = StreamFailed.
@@ -35,9 +40,10 @@ class Exchange {
   const std::string& request_id() const { return request_id_; }
 
  private:
-  enum class Phase { ReadBody, Discover, Call, Wait, Forwarded, Done };
+  enum class Phase { RateLimit, ReadBody, Discover, Call, Wait, Forwarded, Done };
   enum class Route { Unknown, Inference, Models, Healthz, Status };
 
+  Action admitted(double now);
   Action route_first(double now);
   Action after_failure(double now);
   Action call(uint32_t backend, double now);

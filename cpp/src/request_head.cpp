@@ -5,9 +5,9 @@ namespace router {
 RequestHead parse_request_head(std::string_view text) {
   RequestHead head;
   std::string* fields[] = {&head.method, &head.path, &head.content_type,
-                           &head.content_length, &head.request_id, &head.auth_hash};
+                           &head.content_length, &head.request_id, &head.auth_hash, &head.client_ip};
   size_t field = 0;
-  while (field < 6) {
+  while (field < 7) {
     size_t nl = text.find('\n');
     *fields[field++] = std::string(text.substr(0, nl));
     if (nl == std::string_view::npos) break;

@@ -1,5 +1,5 @@
 // RequestHead: the parts of a client request the core needs before the body, as the shim sends
-// them: "method\npathname\ncontent-type\ncontent-length\nx-request-id\nauthorization-sha256-hex".
+// them: "method\npathname\ncontent-type\ncontent-length\nx-request-id\nauthorization-sha256-hex\nclient-ip".
 #pragma once
 
 #include <string>
@@ -14,6 +14,7 @@ struct RequestHead {
   std::string content_length;  // "" when absent
   std::string request_id;      // "" when absent
   std::string auth_hash;       // SHA-256 hex of the whole Authorization value; "" when absent
+  std::string client_ip;       // cf-connecting-ip, for rate limiting without API keys; "" when absent
 };
 
 // Missing trailing fields are taken as absent.

@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <cmath>
 
-#include <nlohmann/json.hpp>
-
+#include "json_tree.hpp"
 #include "json_writer.hpp"
 #include "openai_error.hpp"
 
 namespace router {
 
-using nlohmann::json;
-
 namespace {
+// The configure request is flat: {"routerConfig": "...", "apiKeyHashes": [...], ...}.
+constexpr uint32_t kMaxInputDepth = 16;
+
 const char* state_name(BackendState s) {
   switch (s) {
     case BackendState::Ejected: return "ejected";
@@ -27,37 +27,35 @@ Router::~Router() = default;
 
 int Router::configure(std::string_view input, double now, std::string& output) {
   (void)now;
-  json in = json::parse(input.data(), input.data() + input.size(), nullptr, false);
-  if (in.is_discarded() || !in.is_object()) return -1;
-  auto field = [&](const char* name) -> const json* {
-    auto it = in.find(name);
-    return it == in.end() || it->is_null() ? nullptr : &*it;
+  const JsonParse parsed_input = parse_json(input, kMaxInputDepth);
+  const JsonValue& in = parsed_input.root;
+  if (!parsed_input.ok || !in.is_object()) return -1;
+  auto field = [&](const char* name) -> const JsonValue* {
+    const JsonValue* value = in.find(name);
+    return value == nullptr || value->is_null() ? nullptr : value;
   };
-  const json* raw_config = field("routerConfig");
-  const json* key_hashes = field("apiKeyHashes");
-  const json* admin_hash = field("adminKeyHash");
-  const json* env_names = field("envNames");
+  const JsonValue* raw_config = field("routerConfig");
+  const JsonValue* key_hashes = field("apiKeyHashes");
+  const JsonValue* admin_hash = field("adminKeyHash");
+  const JsonValue* env_names = field("envNames");
   if ((raw_config && !raw_config->is_string()) || (admin_hash && !admin_hash->is_string()) ||
       (key_hashes && !key_hashes->is_array()) || (env_names && !env_names->is_array()))
     return -1;
   std::vector<std::string> hashes, names;
-  for (const json* list : {key_hashes, env_names}) {
+  for (const JsonValue* list : {key_hashes, env_names}) {
     if (!list) continue;
-    for (const auto& item : *list) {
-      if (!item.is_string()) return -1;
-      (list == key_hashes ? hashes : names).push_back(item.get_ref<const std::string&>());
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      if (!list->item(i).is_string()) return -1;
+      (list == key_hashes ? hashes : names).push_back(list->item(i).string());
     }
   }
 
   std::vector<std::string> warnings;
   std::string error_object;
-  ConfigResult parsed = parse_router_config(raw_config ? std::string_view(raw_config->get_ref<const std::string&>()) : "");
+  ConfigResult parsed = parse_router_config(raw_config ? std::string_view(raw_config->string()) : "");
   if (parsed.error) {
-    config_error_body_ = openai_error_body(parsed.error->message, "server_error", parsed.error->field, "invalid_router_config");
-    json body = json::parse(config_error_body_.data(), config_error_body_.data() + config_error_body_.size(), nullptr, false);
-    auto inner = body.is_object() ? body.find("error") : body.end();
-    error_object = inner != body.end() ? inner->dump(-1, ' ', false, json::error_handler_t::replace)
-                                       : json_quote(parsed.error->message);
+    error_object = openai_error_object(parsed.error->message, "server_error", parsed.error->field, "invalid_router_config");
+    config_error_body_ = R"({"error":)" + error_object + "}";
     logs_.add("error", "invalid_router_config", {{"field", parsed.error->field}, {"message", parsed.error->message}});
     config_ = RouterConfig{};  // requests answer 500 anyway; keep defaults for /status internals
   } else {
@@ -67,13 +65,14 @@ int Router::configure(std::string_view input, double now, std::string& output) {
 
   api_keys_.set(hashes);
   admin_key_hash_.reset();
-  if (admin_hash) admin_key_hash_ = normalize_sha256_hex(admin_hash->get_ref<const std::string&>());
+  if (admin_hash) admin_key_hash_ = normalize_sha256_hex(admin_hash->string());
   if (!api_keys_.required()) {
     const char* text = "no API keys configured: the router accepts requests from anyone";
     warnings.push_back(text);
     logs_.add("warn", "no_api_keys", {{"message", text}});
   }
 
+  rate_limiting_ = std::find(names.begin(), names.end(), kRateLimiterBinding) != names.end();
   if (backends_.set_bindings(names)) {
     health_.reset(backends_.bindings());
     balancer_.reset(backends_.size());

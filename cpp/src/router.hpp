@@ -57,6 +57,11 @@ class Router {
   size_t requests_in_flight() const { return exchanges_.size(); }
   bool api_key_ok(std::string_view auth_hash) const;
   bool admin_ok(std::string_view auth_hash) const;
+  bool api_keys_required() const { return api_keys_.required(); }
+  // True when the Worker has the Rate Limiting binding (kRateLimiterBinding): /v1 requests then
+  // pass a RateLimit action after authentication.
+  bool rate_limiting() const { return rate_limiting_; }
+  static constexpr std::string_view kRateLimiterBinding = "RATE_LIMITER";
 
   // Backends serving `model` and enabled.
   std::vector<uint32_t> eligible(std::string_view model) const;
@@ -74,6 +79,7 @@ class Router {
   RetryPolicy retry_policy_;
   ApiKeys api_keys_;
   std::optional<std::string> admin_key_hash_;
+  bool rate_limiting_ = false;
   BackendSet backends_;
   LogBuffer logs_;
   HealthTracker health_;

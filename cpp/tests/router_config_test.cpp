@@ -44,6 +44,7 @@ TEST(RouterConfig, DefaultsMatchTheContract) {
   EXPECT_EQ(config.limits.max_body_bytes, 1048576u);
   EXPECT_EQ(config.limits.max_depth, 64u);
   EXPECT_EQ(config.discovery.describe_ttl_ms, 60000);
+  EXPECT_EQ(config.rate_limit.retry_after_seconds, 60u);
 }
 
 TEST(RouterConfig, ReadsEveryField) {
@@ -56,6 +57,7 @@ TEST(RouterConfig, ReadsEveryField) {
                "maxEjectionPercent": 75, "panicRouting": false},
     "limits": {"maxBodyBytes": 2048, "maxDepth": 16},
     "discovery": {"describeTtlMs": 0},
+    "rateLimit": {"retryAfterSeconds": 10},
     "backends": {
       "BACKEND_A": {"weight": 2.5, "models": ["gpt-4o", "*"], "enabled": true},
       "BACKEND_b_2": {"enabled": false}
@@ -79,6 +81,7 @@ TEST(RouterConfig, ReadsEveryField) {
   EXPECT_EQ(config.limits.max_body_bytes, 2048u);
   EXPECT_EQ(config.limits.max_depth, 16u);
   EXPECT_EQ(config.discovery.describe_ttl_ms, 0);
+  EXPECT_EQ(config.rate_limit.retry_after_seconds, 10u);
   ASSERT_EQ(config.backends.size(), 2u);
   const BackendOverride& a = config.backends.at("BACKEND_A");
   EXPECT_EQ(a.weight, 2.5);
@@ -204,14 +207,21 @@ INSTANTIATE_TEST_SUITE_P(
         BadField{R"({"timeouts":5})", "timeouts", "timeouts must be an object"},
         BadField{R"({"health":null})", "health", "health must be an object"},
         BadField{R"({"limits":"big"})", "limits", "limits must be an object"},
-        BadField{R"({"discovery":true})", "discovery", "discovery must be an object"}));
+        BadField{R"({"discovery":true})", "discovery", "discovery must be an object"},
+        BadField{R"({"rateLimit":{"retryAfterSeconds":0}})", "rateLimit.retryAfterSeconds",
+                 "rateLimit.retryAfterSeconds must be an integer in [1, 86400]"},
+        BadField{R"({"rateLimit":{"retryAfterSeconds":1.5}})", "rateLimit.retryAfterSeconds",
+                 "rateLimit.retryAfterSeconds must be an integer in [1, 86400]"},
+        BadField{R"({"rateLimit":{"retryAfterSeconds":86401}})", "rateLimit.retryAfterSeconds",
+                 "rateLimit.retryAfterSeconds must be an integer in [1, 86400]"},
+        BadField{R"({"rateLimit":60})", "rateLimit", "rateLimit must be an object"}));
 
 INSTANTIATE_TEST_SUITE_P(
     UnknownKeys, RouterConfigBadField,
     ::testing::Values(
         BadField{R"({"stratgy":"round-robin"})", "stratgy",
                  "stratgy is not a known setting (top level accepts: strategy, retry, timeouts, health, limits, "
-                 "discovery, backends)"},
+                 "discovery, rateLimit, backends)"},
         BadField{R"({"retry":{"maxAtempts":3}})", "retry.maxAtempts",
                  "retry.maxAtempts is not a known setting (retry accepts: maxAttempts, backoffBaseMs, backoffCapMs, "
                  "retryAfterCapMs, budgetPercent, budgetMinRetries)"},
@@ -224,6 +234,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "limits.maxBody is not a known setting (limits accepts: maxBodyBytes, maxDepth)"},
         BadField{R"({"discovery":{"ttl":1}})", "discovery.ttl",
                  "discovery.ttl is not a known setting (discovery accepts: describeTtlMs)"},
+        BadField{R"({"rateLimit":{"limit":10}})", "rateLimit.limit",
+                 "rateLimit.limit is not a known setting (rateLimit accepts: retryAfterSeconds)"},
         BadField{R"({"backends":{"BACKEND_A":{"wieght":1}}})", "backends.BACKEND_A.wieght",
                  "backends.BACKEND_A.wieght is not a known setting (backends.BACKEND_A accepts: weight, models, "
                  "enabled)"}));
@@ -289,6 +301,7 @@ TEST(RouterConfig, ToJsonRoundTripsEveryField) {
   config.health = HealthConfig{9, 1, 2, 12.5, false};
   config.limits = LimitConfig{33554432, 256};
   config.discovery = DiscoveryConfig{0};
+  config.rate_limit = RateLimitConfig{7};
   config.backends["BACKEND_A"] = BackendOverride{1.0 / 3.0, std::vector<std::string>{"m1", "caf\xC3\xA9"}, false};
   config.backends["BACKEND_B"] = BackendOverride{std::nullopt, std::nullopt, true};
   config.backends["BACKEND_C"] = BackendOverride{};
@@ -305,6 +318,7 @@ TEST(RouterConfig, ToJsonUsesTheInputShape) {
   EXPECT_EQ(document["health"]["panicRouting"], true);
   EXPECT_EQ(document["limits"]["maxBodyBytes"], 1048576);
   EXPECT_EQ(document["discovery"]["describeTtlMs"], 60000);
+  EXPECT_EQ(document["rateLimit"]["retryAfterSeconds"], 60);
   EXPECT_TRUE(document["backends"].is_object());
   EXPECT_TRUE(document["backends"].empty());
 }

@@ -13,10 +13,14 @@ import { buildBundle, renderConfigs, CONFIG_DIR, ROOT } from "./bundles.mjs";
  * @property {string} [script]       a test Worker under tests/backends/ ("fault-backend.js"); default: the template bundle
  * @property {string} [config]       a rendered backend config name whose vars it takes (template only)
  * @property {Record<string, unknown>} [vars]  vars added over the config's
+ * @property {Record<string, any>} [serviceBindings]  extra service bindings of a test Worker (`script`),
+ *                                   e.g. a Node function { CONTROL: (request) => Response }
  *
  * @typedef {object} StackSpec
  * @property {Record<string, unknown>} [vars]  orchestrator vars/secrets added over the rendered config's
  * @property {BackendSpec[]} [backends]        default: the rendered backends with their bindings
+ * @property {Record<string, unknown>} [orchestratorOptions]  extra Miniflare options of the
+ *                                             orchestrator Worker, e.g. { ratelimits: {...} }
  */
 
 const MODULE_RULES = [{ type: /** @type {const} */ ("CompiledWasm"), include: ["**/*.wasm"] }];
@@ -63,7 +67,7 @@ async function miniflareOptions(spec, logs) {
     if (b.script) {
       return { name, modules: true, scriptPath: path.join(ROOT, "tests/backends", b.script),
         compatibilityDate: a.orchestrator.compatibilityDate, compatibilityFlags: a.orchestrator.compatibilityFlags,
-        bindings: { ...b.vars } };
+        bindings: { ...b.vars }, ...(b.serviceBindings ? { serviceBindings: b.serviceBindings } : {}) };
     }
     const config = a.backendConfigs[b.config ?? Object.keys(a.backendConfigs)[0]];
     return { name, modules: true, scriptPath: path.join(a.templateBundle, "index.js"), modulesRules: MODULE_RULES,
@@ -76,6 +80,7 @@ async function miniflareOptions(spec, logs) {
     compatibilityDate: a.orchestrator.compatibilityDate, compatibilityFlags: a.orchestrator.compatibilityFlags,
     bindings: { ...a.orchestrator.vars, ...spec.vars },
     serviceBindings: Object.fromEntries(backends.map((b, i) => [b.binding, workers[i].name])),
+    ...spec.orchestratorOptions,
   };
   return {
     host: "127.0.0.1", port: 0, cf: false,
