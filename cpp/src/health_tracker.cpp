@@ -31,10 +31,10 @@ void HealthTracker::attempt_finished(size_t i, AttemptResult result, double now,
       maybe_eject(i, now);
       break;
     case AttemptResult::NotCounted:
-      h.failures++;
+      h.server_errors++;
       break;
     case AttemptResult::RateLimited:
-      h.failures++;
+      h.rate_limited++;
       if (h.state != BackendState::Ejected) {
         double until = now + (cooldown_ms >= 0 ? cooldown_ms : kDefaultCooldownMs);
         // A longer cooldown already in force is kept.

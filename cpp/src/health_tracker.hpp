@@ -34,7 +34,9 @@ struct BackendHealth {
   uint32_t in_flight = 0;
   uint64_t attempts = 0;
   uint64_t successes = 0;
-  uint64_t failures = 0;      // every attempt that did not give a final answer (429 and 500 too)
+  uint64_t failures = 0;      // attempts counted against health (the contract's failures)
+  uint64_t rate_limited = 0;  // 429 answers: cooldown, not failures
+  uint64_t server_errors = 0; // 500 answers: retried, not failures
 };
 
 class HealthTracker {

@@ -186,6 +186,7 @@ std::string Router::status_json(double now) const {
     w.key("inFlight").value(h.in_flight).key("consecutiveFailures").value(h.consecutive_failures);
     w.key("timesEjected").value(h.times_ejected).key("attempts").value(h.attempts);
     w.key("successes").value(h.successes).key("failures").value(h.failures);
+    w.key("rateLimited").value(h.rate_limited).key("serverErrors").value(h.server_errors);
     w.end_object();
   }
   w.end_array();

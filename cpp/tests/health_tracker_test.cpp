@@ -57,7 +57,8 @@ TEST(HealthTracker, SuccessAndUncountedOutcomesResetOrKeepTheStreak) {
   EXPECT_EQ(t.health.state(1, T), BackendState::Ejected);
   EXPECT_EQ(t.health[1].attempts, 13u);
   EXPECT_EQ(t.health[1].successes, 1u);
-  EXPECT_EQ(t.health[1].failures, 12u);
+  EXPECT_EQ(t.health[1].failures, 9u) << "the 500s are counted apart";
+  EXPECT_EQ(t.health[1].server_errors, 3u);
   EXPECT_EQ(t.health[1].in_flight, 0u);
 }
 
@@ -117,6 +118,8 @@ TEST(HealthTracker, RateLimitCooldownLastsItsRetryAfter) {
   EXPECT_EQ(t.health.state(0, T + 1999), BackendState::Cooldown);
   EXPECT_EQ(t.health.state(0, T + 2000), BackendState::Healthy);
   EXPECT_EQ(t.health[0].consecutive_failures, 0u) << "a 429 is not a failure";
+  EXPECT_EQ(t.health[0].failures, 0u);
+  EXPECT_EQ(t.health[0].rate_limited, 1u);
   // Without Retry-After: the default cooldown.
   t.health.attempt_started(1);
   t.health.attempt_finished(1, AttemptResult::RateLimited, T, -1);
