@@ -1,0 +1,104 @@
+// fuzz_router_config: router::parse_router_config on arbitrary text.
+// Invariants: exactly one of config / error; an error either names a field (its message starts with
+// that field's path, and the text is a JSON object whose top-level keys include the path's first
+// part) or is about the top level (an empty field: the text is not JSON, holds a NUL byte, is not
+// an object, or is nested deeper than any valid config); a parsed config is within the documented ranges, and
+// parse(router_config_to_json(c)) succeeds, equals c and prints the same JSON again.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "invariant.hpp"
+#include "json_depth.hpp"
+#include "router_config.hpp"
+
+namespace {
+
+using nlohmann::json;
+
+bool starts_with(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
+bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+
+// The field path begins with one of the document's top-level keys (keys may themselves hold dots).
+bool path_starts_at_top_level_key(const json& document, std::string_view field) {
+  for (const auto& item : document.items()) {
+    const std::string& key = item.key();
+    if (!starts_with(field, key)) continue;
+    if (field.size() == key.size() || field[key.size()] == '.' || field[key.size()] == '[') return true;
+  }
+  return false;
+}
+
+bool blank(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+std::string error_text(const router::ConfigResult& result) {
+  if (!result.error) return result.config ? "parsed" : "neither config nor error";
+  return "field '" + result.error->field + "': " + result.error->message;
+}
+
+void check_ranges(const router::RouterConfig& c, const std::string& printed) {
+  FUZZ_CHECK(c.retry.max_attempts >= 1 && c.retry.max_attempts <= 10, printed);
+  FUZZ_CHECK(c.retry.backoff_base_ms >= 0 && c.retry.backoff_base_ms <= c.retry.backoff_cap_ms, printed);
+  FUZZ_CHECK(c.retry.retry_after_cap_ms >= 0, printed);
+  FUZZ_CHECK(c.retry.budget_percent >= 0 && c.retry.budget_percent <= 100, printed);
+  FUZZ_CHECK(c.timeouts.per_try_ms >= 1 && c.timeouts.first_byte_ms >= 1 && c.timeouts.request_ms >= 1, printed);
+  FUZZ_CHECK(c.health.consecutive_failures >= 1, printed);
+  FUZZ_CHECK(c.health.base_ejection_ms >= 0 && c.health.base_ejection_ms <= c.health.max_ejection_ms, printed);
+  FUZZ_CHECK(c.health.max_ejection_percent >= 0 && c.health.max_ejection_percent <= 100, printed);
+  FUZZ_CHECK(c.limits.max_body_bytes >= 1 && c.limits.max_depth >= 1, printed);
+  FUZZ_CHECK(c.discovery.describe_ttl_ms >= 0, printed);
+  FUZZ_CHECK(c.rate_limit.retry_after_seconds >= 1, printed);
+  for (const auto& [binding, override_] : c.backends) {
+    FUZZ_CHECK(starts_with(binding, "BACKEND_") && binding.size() > 8, printed);
+    FUZZ_CHECK(!override_.weight || *override_.weight > 0, printed);
+    FUZZ_CHECK(!override_.models || !override_.models->empty(), printed);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const router::ConfigResult result = router::parse_router_config(text);
+  FUZZ_CHECK(result.config.has_value() != result.error.has_value(), error_text(result));
+
+  const bool has_nul = text.find('\0') != std::string_view::npos;
+  const json document = has_nul ? json(json::value_t::discarded) : json::parse(text.begin(), text.end(), nullptr, false);
+  const bool object = !document.is_discarded() && document.is_object();
+
+  if (result.error) {
+    const router::ConfigError& error = *result.error;
+    FUZZ_CHECK(!error.message.empty(), error_text(result));
+    // An empty field is about the top level, unless it names the key "" itself.
+    const bool names_empty_key = error.field.empty() && object && document.contains("");
+    if (error.field.empty() && !names_empty_key) {
+      // A JSON object only gets a top-level error when it is nested deeper than any valid config
+      // (four levels: {"backends":{"BACKEND_A":{"models":[...]}}}).
+      FUZZ_CHECK(!object || (json_depth(document) > 4 && contains(error.message, "nested deeper")),
+                 error_text(result) + " (a top-level error for a JSON object)");
+      FUZZ_CHECK(starts_with(error.message, "ROUTER_CONFIG"), error_text(result));
+    } else {
+      FUZZ_CHECK(object, error_text(result) + " (names a field, but the text is not a JSON object)");
+      FUZZ_CHECK(starts_with(error.message, error.field), error_text(result));
+      FUZZ_CHECK(path_starts_at_top_level_key(document, error.field), error_text(result));
+    }
+    return 0;
+  }
+
+  FUZZ_CHECK(!has_nul && (blank(text) || object), "accepted text that is not a JSON object");
+  const router::RouterConfig& config = *result.config;
+  const std::string printed = router_config_to_json(config);
+  check_ranges(config, printed);
+
+  const router::ConfigResult again = router::parse_router_config(printed);
+  FUZZ_CHECK(again.config.has_value(), "router_config_to_json output does not parse: " + error_text(again) + "\n" + printed);
+  FUZZ_CHECK(*again.config == config, "round trip changed the config:\n" + printed + "\n" +
+                                          router_config_to_json(*again.config));
+  FUZZ_CHECK(router_config_to_json(*again.config) == printed, "round trip printed differently:\n" + printed);
+  return 0;
+}

@@ -1,0 +1,152 @@
+// Writes the seed inputs of fuzz_exchange_events (cpp/fuzz/corpus/fuzz_exchange_events/): byte
+// programs in the order fuzz_exchange_events.cpp reads its choices, one per scenario worth starting
+// from. Run it again after changing how the harness decodes its input:
+//   node cpp/fuzz/write_event_seeds.mjs
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const out = join(dirname(fileURLToPath(import.meta.url)), "corpus", "fuzz_exchange_events");
+
+// Event opcodes (value % 16 in Harness::run).
+const OP = { begin: 0, proper: 3, improper: 11, badHandles: 12, advance: 13, logs: 15 };
+// Indices into the harness's option tables.
+const ROUTE = { chat: [0, 0], completions: [0, 1], embeddings: [0, 2], models: [10], healthz: [11], status: [12], unknown: [13], wrongMethod: [14, 0] };
+const MODEL = { "m-a": 0, "m-b": 1, "m-c": 2 };
+const STATUS = { 200: 0, 201: 3, 400: 4, 401: 5, 404: 6, 413: 7, 422: 8, 429: 9, 500: 11, 502: 12, 503: 13, 504: 14 };
+const STEP = { 0: 0, 1: 2, 25: 4, 100: 5, 1000: 7, 5000: 8, 30000: 9, 300000: 11 };
+
+class Program {
+  bytes = [];
+  u8(...values) { for (const v of values) this.bytes.push(v & 255); return this; }
+  u16(v) { return this.u8(v >> 8, v); }
+
+  // letters: BACKEND_<A..H> by index; sections: ROUTER_CONFIG parts as the harness decodes them.
+  configure({ letters, ai = false, bare = false, rateLimiter = false, config = {}, keys = false, admin = false, describe, start = 0 }) {
+    this.u8(letters.length - 1, ...letters, ai ? 1 : 0, bare ? 1 : 0, rateLimiter ? 1 : 0);
+    let sections = 0;
+    const parts = [];
+    if (config.strategy) { sections |= 1; parts.push(config.strategy === "least-inflight" ? 1 : 0); }
+    if (config.retry) {
+      const r = config.retry;  // base/cap/raCap/budget are table indices
+      sections |= 2;
+      parts.push(r.base ?? 2, r.cap ?? 3, r.maxAttempts - 1, r.raCap ?? 3, r.budget ?? 1, r.minRetries ?? 3);
+    }
+    if (config.timeouts) { sections |= 4; parts.push(config.timeouts.perTry, config.timeouts.firstByte, config.timeouts.request); }
+    if (config.health) {
+      const h = config.health;
+      sections |= 8;
+      parts.push(h.base ?? 2, h.max ?? 3, h.failures - 1, h.percent ?? 2, h.panic ? 1 : 0);
+    }
+    if (config.limits) { sections |= 16; parts.push(config.limits.body, config.limits.depth); }
+    if (config.ttl !== undefined) {
+      sections |= 32;
+      parts.push(config.ttl, ...(config.rateLimitSeconds === undefined ? [0] : [1, config.rateLimitSeconds]));
+    }
+    if (config.overrides) { sections |= 64; parts.push(...config.overrides); }
+    if (config.mistake !== undefined) { sections |= 128; parts.push(0, config.mistake); }
+    this.u8(sections, ...parts);
+    if (sections === 0) this.u8(1);  // routerConfig: null
+    this.u8(keys ? 1 : 0, admin ? 1 : 0);
+    // describe(): per backend in sorted order, {error} (0), 7 (1), or the models it serves
+    // (bit 0 m-a, bit 1 m-b, bit 2 "*") with a weight index.
+    for (const d of describe) {
+      if (d === "error" || d === "number") this.u8(d === "error" ? 0 : 1);
+      else this.u8(4, d.serves, d.weight ?? 0);
+    }
+    return this.u16(start);
+  }
+
+  // auth: 0 none, 1 wrong, 2 the admin key, 3 the API key; clientIp: 0 none, 1 IPv4, 2 IPv6, 3 a list.
+  begin({ route, model = "m-a", stream = 0, raw, contentLength = 4, requestId = 0, auth = 3, clientIp = 0, contentType = 0, seed = 7 }) {
+    this.u8(OP.begin, ...route);
+    if (raw !== undefined) this.u8(0, raw.length, ...Buffer.from(raw));
+    else this.u8(1, MODEL[model], stream);
+    return this.u8(contentLength, requestId, auth, clientIp, contentType).u16(seed);
+  }
+
+  // The event exchange `index` (in the live list) waits for, with its own choices. A Retry-After
+  // is [not a date (1), index into the seconds table, no retry-after-ms (0)].
+  proper(index, ...choices) { return this.u8(OP.proper, index, ...choices); }
+  body(index) { return this.proper(index, 1); }
+  discover(index) { return this.proper(index, 1); }
+  rateLimited(index, allowed) { return this.proper(index, allowed); }  // 0 over the limit, 1 allowed, 2 failed
+  answer(index, status, retryAfter = [1, 0, 0]) { return this.proper(index, 0, STATUS[status], ...retryAfter); }
+  threw(index) { return this.proper(index, 7, 1, 0, 0); }
+  timedOut(index) { return this.proper(index, 8, 1, 0, 0); }
+  resume(index, waitFully = true) { return this.proper(index, waitFully ? 1 : 0); }
+  end(index, how = 0) { return this.proper(index, how === 2 ? 0 : 1); }
+  endForward(index, how = 0) { return this.proper(index, how); }
+  improper(index, choice, ...extra) { return this.u8(OP.improper, index, choice, ...extra); }
+  advance(ms) { return this.u8(OP.advance, STEP[ms]); }
+  badHandles() { return this.u8(OP.badHandles); }
+  logs() { return this.u8(OP.logs); }
+}
+
+const seeds = {
+  // Two backends serve m-a: one chat request answered 200 and forwarded.
+  "chat-ok": new Program()
+    .configure({ letters: [0, 1], describe: [{ serves: 1 }, { serves: 1 }] })
+    .begin({ route: ROUTE.chat }).body(0).discover(0).answer(0, 200).endForward(0).logs(),
+  // Three backends: 503, a throw and a timeout, then 502 with the attempt trace.
+  "failover-502": new Program()
+    .configure({ letters: [0, 1, 2], config: { retry: { maxAttempts: 3 } }, describe: [{ serves: 4 }, { serves: 4 }, { serves: 4 }] })
+    .begin({ route: ROUTE.completions, model: "m-b" }).body(0).discover(0)
+    .answer(0, 503).threw(0).timedOut(0).end(0).logs(),
+  // One backend answers 429 with Retry-After: 1; the retry waits for it, then succeeds.
+  "retry-after-wait": new Program()
+    .configure({ letters: [3], config: { retry: { maxAttempts: 3, raCap: 3 } }, describe: [{ serves: 1 }] })
+    .begin({ route: ROUTE.chat }).body(0).discover(0)
+    .answer(0, 429, [1, 3, 0]).resume(0, false).resume(0, true).answer(0, 200).endForward(0),
+  // A stream forwarded, then broken after its first byte: the SSE error event.
+  "stream-broken": new Program()
+    .configure({ letters: [0, 1], config: { timeouts: { perTry: 1, firstByte: 2, request: 3 } }, describe: [{ serves: 3 }, { serves: 4 }] })
+    .begin({ route: ROUTE.chat, stream: 2 }).body(0).discover(0).answer(0, 500).answer(0, 200).endForward(0, 1),
+  // A short deadline: time runs out between attempts (504).
+  "deadline-504": new Program()
+    .configure({ letters: [0, 1], config: { timeouts: { perTry: 2, firstByte: 2, request: 1 } }, describe: [{ serves: 1 }, { serves: 1 }] })
+    .begin({ route: ROUTE.chat }).body(0).discover(0).advance(1000).answer(0, 502).end(0),
+  // Three concurrent exchanges interleaved, five failures in a row eject a backend, bad handles,
+  // out-of-order events, logs.
+  "concurrent-eject": new Program()
+    .configure({ letters: [0, 1, 2], config: { retry: { maxAttempts: 2, budget: 3 }, health: { failures: 1, percent: 3 } }, describe: [{ serves: 4 }, { serves: 4 }, "error"] })
+    .begin({ route: ROUTE.chat }).begin({ route: ROUTE.embeddings, seed: 99 }).begin({ route: ROUTE.completions, seed: 5 })
+    .body(0).body(1).body(2).discover(0).discover(1).discover(2)
+    .improper(0, 0).answer(0, 503).answer(1, 504).threw(2).badHandles()
+    .answer(0, 200).answer(1, 400).answer(2, 200).advance(1000)
+    .endForward(0).endForward(1, 2).endForward(2).badHandles().logs(),
+  // An invalid ROUTER_CONFIG: every request answers 500 naming the field.
+  "invalid-config": new Program()
+    .configure({ letters: [0], config: { mistake: 0 }, describe: [{ serves: 1 }] })
+    .begin({ route: ROUTE.chat }).begin({ route: ROUTE.healthz }).end(0).end(0),
+  // API keys and an admin key: a wrong key (401), /v1/models after discovery, /status, 404, 405.
+  "auth-models-status": new Program()
+    .configure({ letters: [0, 4], ai: true, keys: true, admin: true, describe: [{ serves: 3, weight: 2 }, "number"] })
+    .begin({ route: ROUTE.chat, auth: 1 }).begin({ route: ROUTE.models }).discover(1).begin({ route: ROUTE.status, auth: 2 })
+    .begin({ route: ROUTE.unknown }).begin({ route: ROUTE.wrongMethod })
+    .end(0).end(0).end(0).end(0).end(0),
+  // A RATE_LIMITER binding: allowed, over the limit (429), the limiter failing (let through),
+  // keyed by API key hash prefix.
+  "rate-limited": new Program()
+    .configure({ letters: [1], rateLimiter: true, keys: true, config: { ttl: 2, rateLimitSeconds: 0 }, describe: [{ serves: 4 }] })
+    .begin({ route: ROUTE.chat }).rateLimited(0, 1).body(0).discover(0).answer(0, 200)
+    .begin({ route: ROUTE.embeddings, clientIp: 1 }).rateLimited(1, 0)
+    .begin({ route: ROUTE.models }).rateLimited(2, 2)
+    .endForward(0).end(0).end(0).logs(),
+  // The same without API keys: the bucket is the client's address.
+  "rate-limited-by-ip": new Program()
+    .configure({ letters: [2, 3], rateLimiter: true, admin: true, describe: [{ serves: 1 }, { serves: 2 }] })
+    .begin({ route: ROUTE.completions, clientIp: 2, auth: 0 }).rateLimited(0, 1).body(0).discover(0).answer(0, 404)
+    .begin({ route: ROUTE.status, auth: 2 }).endForward(0).end(0),
+  // Raw body bytes, a tiny body limit and an over-limit body (413), a model nobody serves (404).
+  "bad-bodies": new Program()
+    .configure({ letters: [0], config: { limits: { body: 0, depth: 1 } }, describe: [{ serves: 1 }] })
+    .begin({ route: ROUTE.chat, raw: '{"model":"m-a","messages":[{"role":"user"}]}' }).body(0)
+    .begin({ route: ROUTE.embeddings, model: "m-c" }).body(1).discover(1)
+    .begin({ route: ROUTE.completions, model: "m-c", contentLength: 2 }).end(0).end(0).end(0),
+};
+
+mkdirSync(out, { recursive: true });
+for (const file of readdirSync(out)) rmSync(join(out, file));
+for (const [name, program] of Object.entries(seeds)) writeFileSync(join(out, name), Uint8Array.from(program.bytes));
+console.log(`wrote ${Object.keys(seeds).length} seeds to ${out}`);
