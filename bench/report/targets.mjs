@@ -1,0 +1,34 @@
+// The targets of issue 6, checked against one bench run's results (scripts/bench.mjs).
+const KB = 1024;
+
+/** @param {any} r results @returns {{target: string, measured: string, met: boolean | null}[]} */
+export function checkTargets(r) {
+  const rows = [];
+  const add = (target, measured, met) => rows.push({ target, measured, met });
+  const http = r.http?.results;
+  if (http) {
+    const p50 = (name, c) => http[name]?.[c]?.p50Us;
+    const rps = (name, c) => http[name]?.[c]?.rps;
+    const overForwarder = p50("router", 1) - p50("forwarder", 1);
+    add("router p50 over forwarder, c=1: <= 50 µs", `${overForwarder.toFixed(0)} µs`, overForwarder <= 50);
+    const ratio = rps("router", 16) / rps("forwarder", 16);
+    add("router req/s at c=16 >= 90% of forwarder's", `${(100 * ratio).toFixed(0)}%`, ratio >= 0.9);
+    const ours = p50("router", 1) - p50("direct", 1);
+    const peer = p50("peer-portkey", 1) - p50("peer-direct", 1);
+    add("added p50 over direct (c=1) >= 3x lower than the peer's", `router +${ours.toFixed(0)} µs, peer +${peer.toFixed(0)} µs (${(peer / ours).toFixed(2)}x)`, peer >= 3 * ours);
+  }
+  const decision = r.wasm?.decisions?.find((d) => d.backends === 16 && d.bodyBytes === 1024);
+  if (decision) add("Wasm decision incl. marshalling, 16 backends, 1 KB: median <= 10 µs", `${decision.medianUs.toFixed(2)} µs`, decision.medianUs <= 10);
+  if (r.size) {
+    add(".wasm < 100 KB raw", `${(r.size.wasm.raw / KB).toFixed(1)} KB`, r.size.wasm.raw < 100 * KB);
+    add(".wasm < 40 KB gzipped", `${(r.size.wasm.gzip / KB).toFixed(1)} KB`, r.size.wasm.gzip < 40 * KB);
+    add("orchestrator bundle < 60 KB gzipped", `${(r.size.bundle.gzip / KB).toFixed(1)} KB`, r.size.bundle.gzip < 60 * KB);
+  }
+  if (r.wasm?.instantiation) add("instantiation (Instance + _initialize + configure) < 1 ms", `${r.wasm.instantiation.medianMs.toFixed(3)} ms`, r.wasm.instantiation.medianMs < 1);
+  if (r.wasm?.memory) {
+    const sizes = Object.entries(r.wasm.memory.sizes).map(([n, bytes]) => `${Number(n).toLocaleString("en")}: ${bytes / KB} KB`);
+    const values = Object.values(r.wasm.memory.sizes);
+    add("no Wasm memory growth under steady load (after 1 000 == after the last)", sizes.join(", "), values.every((v) => v === values[0]));
+  }
+  return rows;
+}
