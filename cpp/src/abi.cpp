@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,17 +49,14 @@ std::vector<std::unique_ptr<RouterSlot>>& routers() {
   return registry;
 }
 
-// exchange handle -> router handle
-std::map<uint32_t, uint32_t>& exchanges() {
-  static std::map<uint32_t, uint32_t> registry;
-  return registry;
-}
-
 uint32_t next_exchange_handle() {
   static uint32_t next = 0;
+  bool taken;
   do {
     next++;
-  } while (next == 0 || exchanges().count(next));
+    taken = next == 0;
+    for (auto& slot : routers()) taken = taken || slot->router.exchange(next) != nullptr;
+  } while (taken);
   return next;
 }
 
@@ -69,14 +65,12 @@ RouterSlot* router_at(uint32_t handle) {
   return handle == 0 || handle > r.size() ? nullptr : r[handle - 1].get();
 }
 
-// The router owning `exchange` and the exchange itself, or nulls.
+// The router owning `exchange` and the exchange itself, or nulls. (An isolate has one router.)
 RouterSlot* owner_of(uint32_t exchange, router::Exchange** out) {
-  auto it = exchanges().find(exchange);
-  if (it == exchanges().end()) return nullptr;
-  RouterSlot* slot = router_at(it->second);
-  if (!slot) return nullptr;
-  *out = slot->router.exchange(exchange);
-  return *out ? slot : nullptr;
+  for (auto& slot : routers()) {
+    if ((*out = slot->router.exchange(exchange)) != nullptr) return slot.get();
+  }
+  return nullptr;
 }
 
 bool valid_bytes(const void* ptr, size_t len) { return len == 0 || ptr != nullptr; }
@@ -164,7 +158,6 @@ RT_EXPORT(rt_exchange_begin) uint32_t rt_exchange_begin(uint32_t router, const c
   }
   uint32_t handle = next_exchange_handle();
   uint64_t seed_bits = seed < 0 ? 0 : seed >= 18446744073709551615.0 ? ~0ULL : static_cast<uint64_t>(seed);
-  exchanges()[handle] = router;
   publish(*slot, slot->router.begin(handle, router::parse_request_head(view(head, len)), now, seed_bits));
   return handle;
 }
@@ -215,6 +208,5 @@ RT_EXPORT(rt_exchange_end) int32_t rt_exchange_end(uint32_t exchange, uint32_t h
   if (how > 2 || !finite_time(now)) return -3;
   bool found = false;
   slot->out = slot->router.end(exchange, static_cast<router::EndHow>(how), now, found);
-  exchanges().erase(exchange);
   return static_cast<int32_t>(slot->out.size());
 }

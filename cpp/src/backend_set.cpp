@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include <nlohmann/json.hpp>
+#include "json_tree.hpp"
 
 namespace router {
 
@@ -17,7 +17,9 @@ bool BackendSet::set_bindings(const std::vector<std::string>& env_names) {
   for (const auto& n : env_names)
     if (n.size() > kBindingPrefix.size() && n.compare(0, kBindingPrefix.size(), kBindingPrefix) == 0)
       names.push_back(n);
-  std::sort(names.begin(), names.end());
+  // Insertion sort: a handful of names, and in Wasm far smaller than std::sort's introsort.
+  for (size_t i = 1; i < names.size(); ++i)
+    for (size_t j = i; j > 0 && names[j] < names[j - 1]; --j) names[j].swap(names[j - 1]);
   names.erase(std::unique(names.begin(), names.end()), names.end());
   if (names == bindings()) return false;
   backends_.clear();
@@ -56,38 +58,43 @@ void BackendSet::apply_overrides(const RouterConfig& config) {
   }
 }
 
+namespace {
+// describe() answers are flat: [{"name","models":[...],...}]. Deeper is refused, not parsed.
+constexpr uint32_t kMaxDescribeDepth = 64;
+}  // namespace
+
 bool BackendSet::apply_descriptions(std::string_view answers_json, const RouterConfig& config, double now,
                                     std::vector<std::string>& errors) {
-  using nlohmann::json;
-  json answers = json::parse(answers_json.data(), answers_json.data() + answers_json.size(), nullptr, false);
-  if (answers.is_discarded() || !answers.is_array() || answers.size() != backends_.size()) return false;
+  const JsonParse parsed = parse_json(answers_json, kMaxDescribeDepth);
+  const JsonValue& answers = parsed.root;
+  if (!parsed.ok || !answers.is_array() || answers.size() != backends_.size()) return false;
   any_failed_ = false;
   for (size_t i = 0; i < backends_.size(); ++i) {
-    const json& a = answers[i];
+    const JsonValue& a = answers.item(i);
     Backend b;
     b.binding = backends_[i].binding;
     std::string problem;
     if (!a.is_object()) {
       problem = "describe() answer is not an object";
-    } else if (auto e = a.find("error"); e != a.end()) {
-      problem = e->is_string() ? e->get_ref<const std::string&>() : "describe() failed";
+    } else if (const JsonValue* e = a.find("error")) {
+      problem = e->is_string() ? e->string() : "describe() failed";
     } else {
-      auto name = a.find("name");
-      auto models = a.find("models");
-      auto weight = a.find("weight");
-      auto version = a.find("version");
-      if (name == a.end() || !name->is_string()) problem = "describe().name must be a string";
-      else if (models == a.end() || !models->is_array()) problem = "describe().models must be an array of strings";
-      else if (weight != a.end() && !weight->is_null() && (!weight->is_number() || !(weight->get<double>() > 0)))
+      const JsonValue* name = a.find("name");
+      const JsonValue* models = a.find("models");
+      const JsonValue* weight = a.find("weight");
+      const JsonValue* version = a.find("version");
+      if (name == nullptr || !name->is_string()) problem = "describe().name must be a string";
+      else if (models == nullptr || !models->is_array()) problem = "describe().models must be an array of strings";
+      else if (weight != nullptr && !weight->is_null() && (!weight->is_number() || !(weight->number() > 0)))
         problem = "describe().weight must be a number > 0";
       if (problem.empty()) {
-        b.name = name->get_ref<const std::string&>();
-        for (const auto& m : *models) {
-          if (!m.is_string()) { problem = "describe().models must be an array of strings"; break; }
-          b.models.push_back(m.get_ref<const std::string&>());
+        b.name = name->string();
+        for (std::size_t m = 0; m < models->size(); ++m) {
+          if (!models->item(m).is_string()) { problem = "describe().models must be an array of strings"; break; }
+          b.models.push_back(models->item(m).string());
         }
-        if (weight != a.end() && weight->is_number()) b.weight = weight->get<double>();
-        if (version != a.end() && version->is_string()) b.version = version->get_ref<const std::string&>();
+        if (weight != nullptr && weight->is_number()) b.weight = weight->number();
+        if (version != nullptr && version->is_string()) b.version = version->string();
       }
     }
     if (!problem.empty()) {

@@ -2,6 +2,9 @@
 
 #include <cmath>
 
+#include "decimal_conversion.hpp"
+#include "utf8.hpp"
+
 namespace router {
 
 namespace {
@@ -15,22 +18,30 @@ void append_unsigned(std::string& out, uint64_t n) {
   while (len) out += digits[--len];
 }
 
+// Control characters are escaped; a byte that is not part of well-formed UTF-8 becomes U+FFFD, so
+// the output is always valid JSON whatever text ended up in it.
 void append_quoted(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   out += '"';
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const unsigned char u = bytes[i];
+    if (u == '"' || u == '\\') {
       out += '\\';
-      out += c;
-    } else if (c == '\n') {
+      out += static_cast<char>(u);
+    } else if (u == '\n') {
       out += "\\n";
     } else if (u < 0x20 || u == 0x7f) {
       out += "\\u00";
       out += kHex[u >> 4];
       out += kHex[u & 15];
+    } else if (u < 0x80) {
+      out += static_cast<char>(u);
+    } else if (const std::size_t length = utf8_sequence_length(bytes + i, text.size() - i); length != 0) {
+      out.append(text.data() + i, length);
+      i += length - 1;
     } else {
-      out += c;
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
     }
   }
   out += '"';
@@ -96,30 +107,11 @@ JsonWriter& JsonWriter::value(uint64_t number) {
 
 JsonWriter& JsonWriter::value(double number) {
   separate();
-  if (!std::isfinite(number)) {
-    out_ += "null";
-    return *this;
-  }
-  if (number < 0) {
-    out_ += '-';
-    number = -number;
-  }
-  // Fixed point, 6 decimals at most, trailing zeros dropped: enough for weights and times.
-  double scaled = std::round(number * 1e6);
-  if (scaled >= 9007199254740992.0) {  // beyond exact integers: whole part only
-    append_unsigned(out_, static_cast<uint64_t>(number));
-    return *this;
-  }
-  uint64_t units = static_cast<uint64_t>(scaled);
-  append_unsigned(out_, units / 1000000);
-  uint64_t fraction = units % 1000000;
-  if (fraction) {
-    char digits[7] = "000000";
-    for (int i = 5; i >= 0; --i, fraction /= 10) digits[i] = static_cast<char>('0' + fraction % 10);
-    int len = 6;
-    while (digits[len - 1] == '0') --len;
-    out_ += '.';
-    out_.append(digits, static_cast<size_t>(len));
+  if (number == std::floor(number) && std::fabs(number) < 9007199254740992.0) {  // exact integers
+    if (number < 0) out_ += '-';
+    append_unsigned(out_, static_cast<uint64_t>(std::fabs(number)));
+  } else {
+    out_ += double_to_decimal(number);  // "null" when not finite
   }
   return *this;
 }

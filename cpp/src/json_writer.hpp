@@ -19,7 +19,9 @@ class JsonWriter {
   JsonWriter& key(std::string_view name);
   JsonWriter& value(std::string_view text);
   JsonWriter& value(const char* text) { return value(std::string_view(text)); }
-  JsonWriter& value(double number);  // integers exactly; others with up to 6 decimals
+  // Integers as such; others as the shortest text that reads back exactly (decimal_conversion.hpp);
+  // not finite: null.
+  JsonWriter& value(double number);
   JsonWriter& value(uint64_t number);
   JsonWriter& value(uint32_t number) { return value(static_cast<uint64_t>(number)); }
   JsonWriter& value(bool flag);
@@ -38,7 +40,8 @@ class JsonWriter {
   bool need_comma_ = false;
 };
 
-// A JSON string literal for `text` (quotes included). Bytes >= 0x80 pass through unchanged.
+// A JSON string literal for `text` (quotes included). Well-formed UTF-8 passes through unchanged;
+// any other byte >= 0x80 becomes U+FFFD.
 std::string json_quote(std::string_view text);
 
 }  // namespace router

@@ -1,35 +1,36 @@
 #include "openai_error.hpp"
 
-#include <nlohmann/json.hpp>
+#include "json_writer.hpp"
 
 namespace router {
 namespace {
 
-// A JSON string literal. Invalid UTF-8 becomes U+FFFD instead of throwing: an error body must
-// always be produced, whatever text ended up in it.
-std::string json_string(std::string_view text) {
-  return nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
+// json_quote turns invalid UTF-8 into U+FFFD: an error body must always be valid JSON, whatever
+// text ended up in it.
 std::string json_string_or_null(std::string_view text) {
-  return text.empty() ? std::string("null") : json_string(text);
+  return text.empty() ? std::string("null") : json_quote(text);
 }
 
 }  // namespace
 
 // Built by hand rather than as a json object so the keys keep OpenAI's order.
+std::string openai_error_object(std::string_view message, std::string_view type, std::string_view param,
+                                std::string_view code) {
+  std::string object = R"({"message":)";
+  object += json_quote(message);
+  object += R"(,"type":)";
+  object += json_quote(type);
+  object += R"(,"param":)";
+  object += json_string_or_null(param);
+  object += R"(,"code":)";
+  object += json_string_or_null(code);
+  object += '}';
+  return object;
+}
+
 std::string openai_error_body(std::string_view message, std::string_view type, std::string_view param,
                               std::string_view code) {
-  std::string body = R"({"error":{"message":)";
-  body += json_string(message);
-  body += R"(,"type":)";
-  body += json_string(type);
-  body += R"(,"param":)";
-  body += json_string_or_null(param);
-  body += R"(,"code":)";
-  body += json_string_or_null(code);
-  body += "}}";
-  return body;
+  return R"({"error":)" + openai_error_object(message, type, param, code) + "}";
 }
 
 }  // namespace router

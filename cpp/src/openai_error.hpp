@@ -10,4 +10,8 @@ namespace router {
 std::string openai_error_body(std::string_view message, std::string_view type,
                               std::string_view param = {}, std::string_view code = {});
 
+// The inner object alone, {"message","type","param","code"} (e.g. for the configure answer).
+std::string openai_error_object(std::string_view message, std::string_view type,
+                                std::string_view param = {}, std::string_view code = {});
+
 }  // namespace router

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "utf8.hpp"
+
 namespace router {
 namespace {
 
@@ -16,35 +18,6 @@ constexpr std::size_t kMaxModelBytes = 256;
 
 RequestError bad_request(std::string message, std::string param = {}) {
   return RequestError{400, std::move(message), std::move(param)};
-}
-
-// Length of the well-formed UTF-8 sequence starting at p[0] (a non-ASCII byte), or 0 when it is
-// ill-formed: overlong forms, UTF-16 surrogates (U+D800..U+DFFF) and code points above U+10FFFF
-// are rejected (Unicode table 3-7).
-std::size_t utf8_sequence_length(const unsigned char* p, std::size_t available) {
-  const unsigned char lead = p[0];
-  std::size_t length;
-  unsigned char second_min = 0x80;
-  unsigned char second_max = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) second_min = 0xA0;  // overlong below U+0800
-    if (lead == 0xED) second_max = 0x9F;  // surrogates
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) second_min = 0x90;  // overlong below U+10000
-    if (lead == 0xF4) second_max = 0x8F;  // above U+10FFFF
-  } else {
-    return 0;  // continuation byte, C0/C1 overlong lead, or F5..FF
-  }
-  if (available < length) return 0;
-  if (p[1] < second_min || p[1] > second_max) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
-  }
-  return length;
 }
 
 // One cheap pass over the raw bytes before any parsing: UTF-8 well-formedness of the whole body,
@@ -119,33 +92,32 @@ constexpr int kNumberOverflow = 406;
 enum class Field : uint8_t { Other, Model, Stream, Payload };
 
 // SAX handler for one nlohmann pass: records what the checks need without building a DOM.
-// Duplicate keys: like a DOM parse, the last occurrence of a key wins.
-class RequestScanner {
+// Duplicate keys: like a DOM parse, the last occurrence of a key wins. Through nlohmann's virtual
+// SAX interface, like parse_json (json_tree.hpp), so the parser is compiled once for both.
+class RequestScanner final : public json::json_sax_t {
  public:
-  using string_t = json::string_t;
-
   RequestScanner(std::string_view payload_key, bool payload_is_messages)
       : payload_key_(payload_key), payload_is_messages_(payload_is_messages) {}
 
-  bool null() { return on_scalar(Kind::Null); }
-  bool boolean(bool value) {
+  bool null() override { return on_scalar(Kind::Null); }
+  bool boolean(bool value) override {
     if (depth_ == 1 && field_ == Field::Stream) stream_value = value;
     return on_scalar(Kind::Boolean);
   }
-  bool number_integer(json::number_integer_t) { return on_scalar(Kind::Number); }
-  bool number_unsigned(json::number_unsigned_t) { return on_scalar(Kind::Number); }
-  bool number_float(json::number_float_t, const string_t&) { return on_scalar(Kind::Number); }
-  bool string(string_t& value) {
+  bool number_integer(json::number_integer_t) override { return on_scalar(Kind::Number); }
+  bool number_unsigned(json::number_unsigned_t) override { return on_scalar(Kind::Number); }
+  bool number_float(json::number_float_t, const string_t&) override { return on_scalar(Kind::Number); }
+  bool string(string_t& value) override {
     if (depth_ == 1 && field_ == Field::Model) model_value = std::move(value);
     if (depth_ == 1 && field_ == Field::Payload) payload_empty_string = value.empty();
     return on_scalar(Kind::String);
   }
-  bool binary(json::binary_t&) { return true; }  // never produced by JSON text
-  bool start_object(std::size_t) { return on_open(Kind::Object); }
-  bool start_array(std::size_t) { return on_open(Kind::Array); }
-  bool end_object() { return on_close(); }
-  bool end_array() { return on_close(); }
-  bool key(string_t& name) {
+  bool binary(json::binary_t&) override { return true; }  // never produced by JSON text
+  bool start_object(std::size_t) override { return on_open(Kind::Object); }
+  bool start_array(std::size_t) override { return on_open(Kind::Array); }
+  bool end_object() override { return on_close(); }
+  bool end_array() override { return on_close(); }
+  bool key(string_t& name) override {
     if (depth_ == 1) {
       field_ = name == "model"         ? Field::Model
                : name == "stream"      ? Field::Stream
@@ -156,7 +128,7 @@ class RequestScanner {
     }
     return true;
   }
-  bool parse_error(std::size_t position, const std::string&, const json::exception& error) {
+  bool parse_error(std::size_t position, const std::string&, const json::exception& error) override {
     syntax_error_at = position;
     non_finite_number = error.id == kNumberOverflow;
     return false;
@@ -304,7 +276,8 @@ ValidationResult validate_request(Endpoint endpoint, std::string_view body, cons
   if (auto error = prescan(body, limits.max_depth)) return failure(std::move(*error));
 
   RequestScanner scan(payload_key(endpoint), endpoint == Endpoint::ChatCompletions);
-  const bool parsed = json::sax_parse(body.data(), body.data() + body.size(), &scan);
+  json::json_sax_t* events = &scan;  // the one SAX type the core instantiates
+  const bool parsed = json::sax_parse(body.data(), body.data() + body.size(), events);
   if (scan.non_finite_number) {
     return failure(bad_request("request body contains a number too large to represent"));
   }

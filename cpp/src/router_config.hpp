@@ -56,6 +56,14 @@ struct DiscoveryConfig {
   bool operator==(const DiscoveryConfig&) const = default;
 };
 
+// Per-client rate limiting is on when the Worker has a RATE_LIMITER binding (its limit and period
+// are the binding's); this is how the refusal is answered.
+struct RateLimitConfig {
+  uint32_t retry_after_seconds = 60;  // Retry-After of a 429 for a client over its limit
+
+  bool operator==(const RateLimitConfig&) const = default;
+};
+
 // Per-binding override, keyed by binding name ("BACKEND_A").
 struct BackendOverride {
   std::optional<double> weight;                    // > 0
@@ -72,6 +80,7 @@ struct RouterConfig {
   HealthConfig health;
   LimitConfig limits;
   DiscoveryConfig discovery;
+  RateLimitConfig rate_limit;
   std::map<std::string, BackendOverride> backends;
 
   bool operator==(const RouterConfig&) const = default;
@@ -95,6 +104,7 @@ struct ConfigResult {
 //  "health":{"consecutiveFailures","baseEjectionMs","maxEjectionMs","maxEjectionPercent","panicRouting"},
 //  "limits":{"maxBodyBytes","maxDepth"},
 //  "discovery":{"describeTtlMs"},
+//  "rateLimit":{"retryAfterSeconds"},
 //  "backends":{"BACKEND_X":{"weight","models","enabled"}}}
 // Unknown keys are errors too (a typo must not be silently ignored).
 ConfigResult parse_router_config(std::string_view text);

@@ -40,5 +40,12 @@ TEST(OpenAiError, InvalidUtf8IsReplacedNotFatal) {
   EXPECT_EQ(body["error"]["message"], "bad \xEF\xBF\xBD byte");  // U+FFFD
 }
 
+TEST(OpenAiError, ObjectIsTheBodysErrorMember) {
+  const std::string object = openai_error_object("bad field", "server_error", "retry.maxAttempts", "invalid_router_config");
+  EXPECT_EQ(openai_error_body("bad field", "server_error", "retry.maxAttempts", "invalid_router_config"),
+            R"({"error":)" + object + "}");
+  EXPECT_EQ(json::parse(object)["param"], "retry.maxAttempts");
+}
+
 }  // namespace
 }  // namespace router

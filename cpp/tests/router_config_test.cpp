@@ -258,6 +258,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadField{"[]", "", "ROUTER_CONFIG must be a JSON object"},
         BadField{"null", "", "ROUTER_CONFIG must be a JSON object"},
         BadField{"\"round-robin\"", "", "ROUTER_CONFIG must be a JSON object"},
+        BadField{R"([{"a":1,"a":2}])", "", "ROUTER_CONFIG must be a JSON object"},
         BadField{R"({"retry":{"maxAttempts":3,}})", "", "ROUTER_CONFIG is not valid JSON (error near byte 27)"},
         BadField{"{\"retry\":", "", "ROUTER_CONFIG is not valid JSON (the text ends too early)"},
         BadField{R"({"timeouts":{"requestMs":1E1000}})", "",
@@ -267,6 +268,21 @@ INSTANTIATE_TEST_SUITE_P(
         BadField{R"({"retry":{},"retry":{}})", "retry", "retry appears more than once in ROUTER_CONFIG"},
         BadField{R"({"backends":{"BACKEND_A":{"weight":1,"weight":2}}})", "backends.BACKEND_A.weight",
                  "backends.BACKEND_A.weight appears more than once in ROUTER_CONFIG"}));
+
+TEST(RouterConfig, DeepNestingIsRefusedBeforeItIsBuilt) {
+  const ConfigError error = refused(R"({"retry":)" + std::string(100, '[') + std::string(100, ']') + "}");
+  EXPECT_EQ(error.field, "");
+  EXPECT_EQ(error.message, "ROUTER_CONFIG is nested deeper than 64 levels");
+}
+
+TEST(RouterConfig, FractionalValuesAreExactAndPrintedShortest) {
+  const RouterConfig config = parsed(R"({"retry":{"budgetPercent":33.3},"backends":{"BACKEND_A":{"weight":0.1}}})");
+  EXPECT_EQ(config.retry.budget_percent, 33.3);
+  EXPECT_EQ(config.backends.at("BACKEND_A").weight, 0.1);
+  const std::string text = router_config_to_json(config);
+  EXPECT_NE(text.find(R"("budgetPercent":33.3,)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("weight":0.1})"), std::string::npos) << text;
+}
 
 TEST(RouterConfig, NulByteIsInvalidJson) {
   const ConfigError error = refused(std::string_view("{}\0{\"x\":1}", 10));
