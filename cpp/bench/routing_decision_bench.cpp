@@ -6,21 +6,7 @@
 #include <cstring>
 #include <string>
 
-extern "C" {
-uint32_t rt_router_new();
-int32_t rt_router_configure(uint32_t router, const char* ptr, size_t len, double now);
-int32_t rt_router_describe(uint32_t router, const char* ptr, size_t len, double now);
-int32_t rt_router_logs(uint32_t router);
-const char* rt_out_ptr(uint32_t router);
-int32_t rt_out_len(uint32_t router);
-const void* rt_action_ptr(uint32_t router);
-uint32_t rt_exchange_begin(uint32_t router, const char* head, size_t len, double now, double seed);
-uint32_t rt_exchange_body(uint32_t exchange, const char* ptr, size_t len, uint32_t over_limit, double now);
-uint32_t rt_exchange_resume(uint32_t exchange, double now);
-uint32_t rt_exchange_outcome(uint32_t exchange, uint32_t outcome, uint32_t status, const char* ra_ptr, size_t ra_len,
-                             double now);
-int32_t rt_exchange_end(uint32_t exchange, uint32_t how, double now);
-}
+#include "abi.h"
 
 namespace {
 

@@ -9,41 +9,12 @@
 #include <string>
 #include <string_view>
 
-extern "C" {
-void* rt_alloc(size_t len);
-void rt_free(void* ptr);
-uint32_t rt_router_new();
-int32_t rt_router_configure(uint32_t router, const char* ptr, size_t len, double now);
-int32_t rt_router_describe(uint32_t router, const char* ptr, size_t len, double now);
-int32_t rt_router_logs(uint32_t router);
-const char* rt_out_ptr(uint32_t router);
-int32_t rt_out_len(uint32_t router);
-const void* rt_action_ptr(uint32_t router);
-uint32_t rt_exchange_begin(uint32_t router, const char* head, size_t len, double now, double seed);
-uint32_t rt_exchange_body(uint32_t exchange, const char* ptr, size_t len, uint32_t over_limit, double now);
-uint32_t rt_exchange_resume(uint32_t exchange, double now);
-uint32_t rt_exchange_rate_limited(uint32_t exchange, uint32_t allowed, double now);
-uint32_t rt_exchange_outcome(uint32_t exchange, uint32_t outcome, uint32_t status, const char* ra_ptr, size_t ra_len,
-                             double now);
-int32_t rt_exchange_end(uint32_t exchange, uint32_t how, double now);
-}
+#include "abi.h"
 
 // Action kinds of the record (docs/architecture.md).
 enum ActionKind : uint32_t {
   kError = 0, kReadBody = 1, kDiscover = 2, kCall = 3, kWait = 4, kReply = 5, kForward = 6, kRateLimit = 7
 };
-
-struct ActionRecord {
-  uint32_t kind;
-  uint32_t status_or_stream;
-  uint32_t backend;
-  uint32_t attempt;
-  double timeout_or_limit;
-  double time;
-  uint32_t out_ptr;
-  uint32_t out_len;
-};
-static_assert(sizeof(ActionRecord) == 40);
 
 inline ActionRecord action_record(uint32_t router) {
   ActionRecord record;

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "abi.h"
 #include "action.hpp"
 #include "request_head.hpp"
 #include "router.hpp"
@@ -23,20 +24,6 @@
 namespace {
 
 using router::Action;
-
-// The fixed layout the shim reads (see the action record table in docs/architecture.md).
-struct ActionRecord {
-  uint32_t kind;
-  uint32_t status_or_stream;
-  uint32_t backend;
-  uint32_t attempt;
-  double timeout_or_limit;
-  double time;
-  uint32_t out_ptr;
-  uint32_t out_len;
-};
-static_assert(offsetof(ActionRecord, timeout_or_limit) == 16 && offsetof(ActionRecord, time) == 24 &&
-              offsetof(ActionRecord, out_ptr) == 32 && offsetof(ActionRecord, out_len) == 36);
 
 struct RouterSlot {
   router::Router router;
