@@ -13,6 +13,7 @@ scripts/build-native.sh
 
 echo "== TypeScript: tsc --noEmit"
 npx tsc --noEmit -p .
+npx tsc --noEmit -p bench
 
 echo "== node:test suites: core ABI, backend template, end to end, faults, security, load, deployment"
 mapfile -t suites < <(find tests -name '*.test.mjs' -not -path 'tests/fuzz/*' | sort)
