@@ -10,7 +10,8 @@
 
 namespace {
 
-constexpr uint32_t kReadBody = 1, kDiscover = 2, kCall = 3, kForward = 6;
+constexpr uint32_t kReadBody = kActionReadBody, kDiscover = kActionDiscover, kCall = kActionCall,
+                   kForward = kActionForward;
 constexpr double kT0 = 1'700'000'000'000;  // epoch ms
 
 uint32_t action_kind(uint32_t router) {

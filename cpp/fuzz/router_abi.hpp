@@ -11,9 +11,10 @@
 
 #include "abi.h"
 
-// Action kinds of the record (docs/architecture.md).
+// Short names for the action kinds of abi.h.
 enum ActionKind : uint32_t {
-  kError = 0, kReadBody = 1, kDiscover = 2, kCall = 3, kWait = 4, kReply = 5, kForward = 6, kRateLimit = 7
+  kError = kActionError, kReadBody = kActionReadBody, kDiscover = kActionDiscover, kCall = kActionCall,
+  kWait = kActionWait, kReply = kActionReply, kForward = kActionForward, kRateLimit = kActionRateLimit
 };
 
 inline ActionRecord action_record(uint32_t router) {

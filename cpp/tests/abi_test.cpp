@@ -11,14 +11,8 @@ namespace {
 
 constexpr double T = 1'700'000'000'000;
 
-struct Record {
-  uint32_t kind, status, backend, attempt;
-  double timeout, time;
-  uint32_t out_ptr, out_len;
-};
-
-Record record(uint32_t router) {
-  Record r;
+ActionRecord record(uint32_t router) {
+  ActionRecord r;
   std::memcpy(&r, rt_action_ptr(router), sizeof r);
   return r;
 }
@@ -72,27 +66,27 @@ TEST(Abi, OneRequestThroughAFailover) {
   std::string head = "POST\n/v1/chat/completions\napplication/json; charset=utf-8\n60\nreq-9\n";
   uint32_t e = rt_exchange_begin(r, head.data(), head.size(), T, 11);
   ASSERT_NE(e, 0u);
-  Record rb = record(r);
+  ActionRecord rb = record(r);
   EXPECT_EQ(rb.kind, 1u);
-  EXPECT_EQ(rb.timeout, 1 << 20);
+  EXPECT_EQ(rb.timeout_or_limit, 1 << 20);
 
   std::string body = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
   ASSERT_EQ(rt_exchange_body(e, body.data(), body.size(), 0, T), 3u);
-  Record call1 = record(r);
-  EXPECT_EQ(call1.status, 0u) << "stream flag";
+  ActionRecord call1 = record(r);
+  EXPECT_EQ(call1.status_or_stream, 0u) << "stream flag";
   EXPECT_EQ(call1.attempt, 1u);
   EXPECT_EQ(call1.time, T + 120000);
   EXPECT_EQ(out(r), "req-9\nm\n/v1/chat/completions");
 
   std::string ra = "\n";
   ASSERT_EQ(rt_exchange_outcome(e, 1, 0, ra.data(), ra.size(), T + 5), 3u);
-  Record call2 = record(r);
+  ActionRecord call2 = record(r);
   EXPECT_NE(call2.backend, call1.backend);
   EXPECT_EQ(call2.attempt, 2u);
 
   ASSERT_EQ(rt_exchange_outcome(e, 0, 200, nullptr, 0, T + 9), 6u);
-  Record fwd = record(r);
-  EXPECT_EQ(fwd.status, 200u);
+  ActionRecord fwd = record(r);
+  EXPECT_EQ(fwd.status_or_stream, 200u);
   EXPECT_EQ(fwd.backend, call2.backend);
   EXPECT_EQ(fwd.attempt, 2u);
   std::string headers = out(r);
@@ -113,7 +107,7 @@ TEST(Abi, ExchangesOfTwoRoutersStayApart) {
   uint32_t e2 = rt_exchange_begin(r2, head.data(), head.size(), T, 2);
   EXPECT_NE(e1, e2);
   EXPECT_EQ(record(r1).kind, 5u);
-  EXPECT_EQ(record(r1).status, 200u);
+  EXPECT_EQ(record(r1).status_or_stream, 200u);
   EXPECT_EQ(rt_exchange_end(e1, 0, T), 0);
   EXPECT_EQ(rt_exchange_end(e2, 0, T), 0);
 }

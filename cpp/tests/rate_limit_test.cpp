@@ -7,19 +7,9 @@
 #include <cstring>
 #include <string>
 
+#include "abi.h"
 #include "rate_limit_key.hpp"
 #include "router_harness.hpp"
-
-extern "C" {
-uint32_t rt_router_new();
-int32_t rt_router_configure(uint32_t router, const char* ptr, size_t len, double now);
-const char* rt_out_ptr(uint32_t router);
-int32_t rt_out_len(uint32_t router);
-const void* rt_action_ptr(uint32_t router);
-uint32_t rt_exchange_begin(uint32_t router, const char* head, size_t len, double now, double seed);
-uint32_t rt_exchange_rate_limited(uint32_t exchange, uint32_t allowed, double now);
-int32_t rt_exchange_end(uint32_t exchange, uint32_t how, double now);
-}
 
 namespace router {
 namespace {
