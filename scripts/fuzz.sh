@@ -8,7 +8,7 @@
 # Each run fuzzes a scratch copy of cpp/fuzz/corpus/<target> (build/fuzz/work/<target>); with
 # --merge the inputs that add coverage are merged back into the repo's corpus afterwards.
 # Prints per target: executions, exec/s, crashes. A crashing input is kept in build/fuzz/crashes/
-# and the script exits non-zero. Full libFuzzer output: build/fuzz/logs/<target>.log.
+# (and printed in base64, for CI logs) and the script exits non-zero. Full libFuzzer output: build/fuzz/logs/<target>.log.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build/fuzz"
@@ -86,9 +86,15 @@ for target in "${targets[@]}"; do
 
   if [ "$crashes" -ne 0 ]; then
     failed=1
-    echo "---- $target crashed (exit $status); the end of $log:" >&2
+    echo "---- $target crashed (exit $status)" >&2
+    # The input and the violated invariant first: CI logs may be cut short.
+    input=$(sed -n 's/.*Test unit written to //p' "$log" | tail -1)
+    if [ -n "$input" ] && [ -f "$input" ]; then
+      echo "crashing input: $input ($(wc -c <"$input") bytes), base64: $(base64 -w0 "$input")" >&2
+    fi
+    grep -A3 -m1 '^==== invariant violated' "$log" >&2 || true
+    echo "---- the end of $log:" >&2
     grep -v -E '^#[0-9]+|^\s+NEW_FUNC|^"' "$log" | tail -40 >&2
-    sed -n 's/.*Test unit written to /crashing input: /p' "$log" >&2
     echo "reproduce: $build/$target <crashing input>   (FUZZ_TRACE=1 prints the events of fuzz_exchange_events)" >&2
   elif [ "$merge" -eq 1 ]; then
     mkdir -p "$seeds"

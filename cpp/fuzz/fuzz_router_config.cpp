@@ -1,9 +1,10 @@
 // fuzz_router_config: router::parse_router_config on arbitrary text.
 // Invariants: exactly one of config / error; an error either names a field (its message starts with
 // that field's path, and the text is a JSON object whose top-level keys include the path's first
-// part) or is about the top level (an empty field: the text is not JSON, holds a NUL byte, is not
+// part, so a path never names a different place) or is about the top level (an empty field: the text is not JSON, holds a NUL byte, is not
 // an object, or is nested deeper than any valid config); a parsed config is within the documented ranges, and
 // parse(router_config_to_json(c)) succeeds, equals c and prints the same JSON again.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -22,14 +23,25 @@ using nlohmann::json;
 bool starts_with(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 
-// The field path begins with one of the document's top-level keys (keys may themselves hold dots).
+// The field path begins with one of the document's top-level keys: a plain name up to the first
+// '.' or '[', or a key quoted as JSON in brackets (["a.b"], [""]), decoded here with nlohmann.
 bool path_starts_at_top_level_key(const json& document, std::string_view field) {
-  for (const auto& item : document.items()) {
-    const std::string& key = item.key();
-    if (!starts_with(field, key)) continue;
-    if (field.size() == key.size() || field[key.size()] == '.' || field[key.size()] == '[') return true;
+  std::string key;
+  std::size_t rest = 0;
+  if (starts_with(field, "[\"")) {
+    std::size_t end = 2;
+    while (end < field.size() && field[end] != '"') end += field[end] == '\\' ? 2 : 1;
+    if (end >= field.size() || end + 1 >= field.size() || field[end + 1] != ']') return false;
+    const json quoted = json::parse(field.substr(1, end), nullptr, false);
+    if (!quoted.is_string()) return false;
+    key = quoted.get<std::string>();
+    rest = end + 2;
+  } else {
+    rest = std::min(field.find_first_of(".["), field.size());
+    key = std::string(field.substr(0, rest));
   }
-  return false;
+  if (rest < field.size() && field[rest] != '.' && field[rest] != '[') return false;
+  return document.contains(key);
 }
 
 bool blank(std::string_view text) {
@@ -74,9 +86,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (result.error) {
     const router::ConfigError& error = *result.error;
     FUZZ_CHECK(!error.message.empty(), error_text(result));
-    // An empty field is about the top level, unless it names the key "" itself.
-    const bool names_empty_key = error.field.empty() && object && document.contains("");
-    if (error.field.empty() && !names_empty_key) {
+    // An empty field is about the top level (the key "" is written [""]).
+    if (error.field.empty()) {
       // A JSON object only gets a top-level error when it is nested deeper than any valid config
       // (four levels: {"backends":{"BACKEND_A":{"models":[...]}}}).
       FUZZ_CHECK(!object || (json_depth(document) > 4 && contains(error.message, "nested deeper")),

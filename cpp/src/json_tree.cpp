@@ -4,7 +4,35 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json_writer.hpp"
+
 namespace router {
+
+namespace {
+
+bool plain_path_key(std::string_view key) {
+  if (key.empty()) return false;
+  for (const char c : key) {
+    const auto byte = static_cast<unsigned char>(c);
+    const bool plain = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') || (byte >= '0' && byte <= '9') ||
+                       byte == '_' || byte == '-' || byte == '$' || byte >= 0x80;
+    if (!plain) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void append_path_key(std::string& path, std::string_view key) {
+  if (!plain_path_key(key)) {
+    path += '[';
+    path += json_quote(key);
+    path += ']';
+    return;
+  }
+  if (!path.empty()) path += '.';
+  path += key;
+}
 
 const JsonValue* JsonValue::find(std::string_view key) const {
   for (std::size_t i = keys_.size(); i-- > 0;) {
@@ -94,14 +122,12 @@ class JsonTreeBuilder final : public nlohmann::json::json_sax_t {
     for (uint32_t i = 1; i < depth_; ++i) {
       const JsonValue& parent = *open_[i - 1];
       if (parent.is_object()) {
-        if (!path.empty()) path += '.';
-        path += parent.keys_.back();
+        append_path_key(path, parent.keys_.back());
       } else {
         path += '[' + std::to_string(parent.items_.size() - 1) + ']';
       }
     }
-    if (!path.empty()) path += '.';
-    path += key;
+    append_path_key(path, key);
     return path;
   }
 

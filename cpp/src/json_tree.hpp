@@ -58,12 +58,17 @@ struct JsonParse {
   std::size_t error_position = 0;
   bool number_overflow = false;
   bool too_deep = false;
-  // With find_duplicate_keys: the path ("retry.maxAttempts", "a[2].b") of the first key repeated
-  // within one object, "" when none is.
+  // With find_duplicate_keys: the path ("retry.maxAttempts", "a[2].b", see append_path_key) of
+  // the first key repeated within one object, "" when none is.
   std::string duplicate_key;
 };
 
 constexpr uint32_t kMaxJsonDepth = 64;
+
+// Appends one object key to a field path such as "backends.BACKEND_A.weight". A key that is empty
+// or holds anything but letters, digits, '_', '-', '$' or non-ASCII is written quoted, as in
+// `backends["my backend"]` or `[""].a`, so that every path names exactly one place.
+void append_path_key(std::string& path, std::string_view key);
 
 // Parses strict JSON (RFC 8259, UTF-8 checked). `max_depth` (at most kMaxJsonDepth) bounds the
 // nesting, which keeps the tree's recursive destruction shallow. Duplicate detection compares each

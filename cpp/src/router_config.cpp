@@ -21,8 +21,7 @@ constexpr uint32_t kMaxRetryAfterSeconds = 86400;
 
 std::string join_path(std::string_view parent, std::string_view key) {
   std::string path(parent);
-  if (!path.empty()) path += '.';
-  path += key;
+  append_path_key(path, key);
   return path;
 }
 
@@ -98,6 +97,13 @@ class ObjectReader {
     error_ = ConfigError{field, field + " " + what};
   }
 
+  // The item at `index` of the array under `key`.
+  void fail_item(std::string_view key, std::size_t index, const std::string& what) {
+    if (error_) return;
+    const std::string field = join_path(path_, key) + "[" + std::to_string(index) + "]";
+    error_ = ConfigError{field, field + " " + what};
+  }
+
   void finish() {
     if (error_) return;
     for (std::size_t i = 0; i < object_.size(); ++i) {
@@ -165,7 +171,7 @@ void read_backend(const JsonValue& value, const std::string& path, BackendOverri
         const JsonValue& model = models->item(i);
         const std::string* name = model.is_string() ? &model.string() : nullptr;
         if (name == nullptr || !usable_name(*name)) {
-          reader.fail("models[" + std::to_string(i) + "]",
+          reader.fail_item("models", i,
                       "must be a non-empty string of at most " + std::to_string(kMaxModelBytes) +
                           " bytes without control characters");
         } else {

@@ -45,6 +45,28 @@ TEST(JsonTree, ARepeatedKeyFindsTheLastValueAndIsReportedWhenAsked) {
   EXPECT_EQ(parse_json(R"({"a":{"b":1,"b":1},"c":1,"c":1})", 64, true).duplicate_key, "a.b") << "the first one";
 }
 
+// Found by fuzz_router_config: with keys joined by dots, {"":{"a":1,"a":2}} reported "a", a path
+// that names a different place.
+TEST(JsonTree, KeysThatAreNotPlainNamesAreQuotedInPaths) {
+  EXPECT_EQ(parse_json(R"({"":{"a":1,"a":2}})", 64, true).duplicate_key, R"([""].a)");
+  EXPECT_EQ(parse_json(R"({"":1,"":2})", 64, true).duplicate_key, R"([""])");
+  EXPECT_EQ(parse_json(R"({"a.b":{"k":1,"k":2}})", 64, true).duplicate_key, R"(["a.b"].k)");
+  EXPECT_EQ(parse_json(R"({"x":{"say \"hi\"":1,"say \"hi\"":2}})", 64, true).duplicate_key, R"(x["say \"hi\""])");
+  EXPECT_EQ(parse_json(R"({"x":[{"b c":1,"b c":1}]})", 64, true).duplicate_key, R"(x[0]["b c"])");
+}
+
+TEST(JsonTree, PathKeys) {
+  std::string path;
+  append_path_key(path, "backends");
+  append_path_key(path, "BACKEND_A-1$");
+  EXPECT_EQ(path, "backends.BACKEND_A-1$");
+  append_path_key(path, "d\xC3\xA9j\xC3\xA0");
+  EXPECT_EQ(path, "backends.BACKEND_A-1$.d\xC3\xA9j\xC3\xA0") << "non-ASCII letters are plain";
+  std::string other;
+  append_path_key(other, "tab\there");
+  EXPECT_EQ(other, R"(["tab\u0009here"])");
+}
+
 TEST(JsonTree, SyntaxErrorsCarryNlohmannsPosition) {
   const JsonParse comma = parse_json(R"({"a":1,})", 64);
   EXPECT_FALSE(comma.ok);

@@ -200,8 +200,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "backends.OTHER: a backend binding name is BACKEND_ followed by letters, digits or _"},
         BadField{R"({"backends":{"BACKEND_":{}}})", "backends.BACKEND_",
                  "backends.BACKEND_: a backend binding name is BACKEND_ followed by letters, digits or _"},
-        BadField{R"({"backends":{"BACKEND_A\r\nX-Evil":{}}})", "backends.BACKEND_A\r\nX-Evil",
-                 "backends.BACKEND_A\r\nX-Evil: a backend binding name is BACKEND_ followed by letters, digits or _"},
+        BadField{R"({"backends":{"BACKEND_A\r\nX-Evil":{}}})", R"(backends["BACKEND_A\u000d\nX-Evil"])",
+                 R"(backends["BACKEND_A\u000d\nX-Evil"]: a backend binding name is BACKEND_ followed by letters, digits or _)"},
         BadField{R"({"backends":[]})", "backends", "backends must be an object"},
         BadField{R"({"retry":[]})", "retry", "retry must be an object"},
         BadField{R"({"timeouts":5})", "timeouts", "timeouts must be an object"},
@@ -267,7 +267,13 @@ INSTANTIATE_TEST_SUITE_P(
                  "retry.maxAttempts appears more than once in ROUTER_CONFIG"},
         BadField{R"({"retry":{},"retry":{}})", "retry", "retry appears more than once in ROUTER_CONFIG"},
         BadField{R"({"backends":{"BACKEND_A":{"weight":1,"weight":2}}})", "backends.BACKEND_A.weight",
-                 "backends.BACKEND_A.weight appears more than once in ROUTER_CONFIG"}));
+                 "backends.BACKEND_A.weight appears more than once in ROUTER_CONFIG"},
+        // Keys that are not plain names are quoted, so that a path names one place only.
+        BadField{R"({"":{"a":1,"a":2}})", R"([""].a)", R"([""].a appears more than once in ROUTER_CONFIG)"},
+        BadField{R"({"":1})", R"([""])",
+                 R"([""] is not a known setting (top level accepts: strategy, retry, timeouts, health, limits, discovery, rateLimit, backends))"},
+        BadField{R"({"backends":{"my backend":{}}})", R"(backends["my backend"])",
+                 R"(backends["my backend"]: a backend binding name is BACKEND_ followed by letters, digits or _)"}));
 
 TEST(RouterConfig, DeepNestingIsRefusedBeforeItIsBuilt) {
   const ConfigError error = refused(R"({"retry":)" + std::string(100, '[') + std::string(100, ']') + "}");
