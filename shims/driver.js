@@ -14,6 +14,7 @@ const OUTCOME = /** @type {const} */ ({ answered: 0, threw: 1, timedOut: 2 });
 const END = /** @type {const} */ ({ completed: 0, upstreamFailed: 1, clientGone: 2 });
 const LIMIT = /** @type {const} */ ({ overLimit: 0, allowed: 1, limiterFailed: 2 });
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const ignore = () => {};
 
 /** @param {string} text */
@@ -33,6 +34,22 @@ function startTimer(ms) {
   /** @type {Promise<typeof TIMED_OUT>} */
   const expired = new Promise((resolve) => { if (ms) timer = setTimeout(resolve, Math.max(0, ms), TIMED_OUT); });
   return { expired, clear: () => clearTimeout(timer) };
+}
+
+/**
+ * The path of a request's URL. workerd hands the fetch handler an absolute, already normalized
+ * URL (dot segments resolved), so this is URL.pathname without parsing the URL again.
+ * @param {string} url
+ */
+function pathOf(url) {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  let end = url.length;
+  for (const mark of ["?", "#"]) {
+    const at = url.indexOf(mark, start);
+    if (at >= 0 && at < end) end = at;
+  }
+  return url.slice(start, end);
 }
 
 /** Reads a request body, stopping once it holds more than `limit` bytes. @param {Request} request @param {number} limit */
@@ -144,6 +161,8 @@ function relay(reader, first, end) {
 export function createRouterFetch(core) {
   /** @type {Promise<{backends: string[], authRequired: boolean}> | undefined} */
   let configured;
+  /** @type {{backends: string[], authRequired: boolean} | undefined} once `configured` resolved */
+  let configuration;
   /** @type {Promise<void> | undefined} */
   let discovery;
   const drainLogs = () => core.logs().forEach((line) => console.log(line));
@@ -181,11 +200,11 @@ export function createRouterFetch(core) {
 
   /** @param {Request} request @param {Env} env */
   return async function fetch(request, env) {
-    const config = await (configured ??= configure(env));
+    const config = configuration ?? (configuration = await (configured ??= configure(env)));
     const authorization = request.headers.get("authorization");
     const head = {
       method: request.method,
-      path: new URL(request.url).pathname,
+      path: pathOf(request.url),
       contentType: request.headers.get("content-type") ?? "",
       contentLength: request.headers.get("content-length") ?? "",
       requestId: request.headers.get("x-request-id") ?? "",
@@ -235,7 +254,7 @@ export function createRouterFetch(core) {
             break;
           case "call": {
             answer?.reader?.cancel().catch(ignore);
-            body ??= JSON.parse(new TextDecoder().decode(bodyBytes));
+            body ??= JSON.parse(decoder.decode(bodyBytes));
             const result = await callBackend(/** @type {BackendBinding} */ (env[action.binding]), action, body);
             answer = result.answer;
             next = () => core.outcome(exchange, result, Date.now());
