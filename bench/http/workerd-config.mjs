@@ -1,6 +1,7 @@
 // Generates the workerd capnp config the HTTP benchmark serves with plain `workerd serve`:
 //   direct     the bench-only direct backend (template + HTTP face)
 //   forwarder  bench/workers/forwarder.js -> one RPC infer() on the first backend
+//   forwarder-3  the same forwarder taking turns over every rendered backend (the router's topology)
 //   router     the orchestrator bundle with one Service Binding per rendered backend
 //   router-1   the same orchestrator bound to the first backend only (the forwarder's topology)
 // plus one private service per backend (the template bundle with that backend's vars). Only the
@@ -44,7 +45,7 @@ function worker({ modules, compatibilityDate, compatibilityFlags, bindings }) {
 
 /**
  * @param {Awaited<ReturnType<typeof import("./bundles.mjs").buildBenchBundles>>} built
- * @param {{direct?: number, forwarder?: number, router?: number, "router-1"?: number}} ports  sockets to open
+ * @param {{direct?: number, forwarder?: number, "forwarder-3"?: number, router?: number, "router-1"?: number}} ports  sockets to open
  * @param {string} dir  the folder the config file will be written to
  * @returns {Promise<string>} capnp text
  */
@@ -65,9 +66,11 @@ export async function workerdConfig(built, ports, dir) {
   services.push(`(name = "router-1", worker = ${router(orchestrator.services.slice(0, 1))})`);
   services.push(`(name = "direct", worker = ${worker({ ...backends[0], modules: directModules,
     bindings: Object.entries(backends[0].vars).map(([k, v]) => varBinding(k, v)) })})`);
-  services.push(`(name = "forwarder", worker = ${worker({ ...backends[0],
+  const forwarder = (/** @type {typeof backends} */ bound) => worker({ ...backends[0],
     modules: [{ name: "forwarder.js", file: path.join(ROOT, "bench/workers/forwarder.js") }],
-    bindings: [`(name = "BACKEND", service = ${str(backends[0].name)})`] })})`);
+    bindings: bound.map((b, i) => `(name = "BACKEND_${i + 1}", service = ${str(b.name)})`) });
+  services.push(`(name = "forwarder", worker = ${forwarder(backends.slice(0, 1))})`);
+  services.push(`(name = "forwarder-3", worker = ${forwarder(backends)})`);
 
   const sockets = Object.entries(ports).filter(([, port]) => port)
     .map(([service, port]) => `(name = ${str(service)}, address = "127.0.0.1:${port}", http = (), service = ${str(service)})`);
