@@ -10,7 +10,7 @@
 /** @typedef {{body?: unknown, reader?: ReadableStreamDefaultReader<Uint8Array>, first?: Uint8Array}} Answer */
 
 const TIMED_OUT = Symbol("timed out");
-const OUTCOME = /** @type {const} */ ({ answered: 0, threw: 1, timedOut: 2 });
+const OUTCOME = /** @type {const} */ ({ answered: 0, threw: 1, timedOut: 2, answeredStream: 3 });
 const END = /** @type {const} */ ({ completed: 0, upstreamFailed: 1, clientGone: 2 });
 const LIMIT = /** @type {const} */ ({ overLimit: 0, allowed: 1, limiterFailed: 2 });
 const encoder = new TextEncoder();
@@ -90,6 +90,8 @@ async function callBackend(backend, action, body) {
     }
     /** @type {Answer} */
     const answer = { body: resp?.body };
+    // A stream where JSON was asked for is never forwarded (the core counts the attempt as failed).
+    if (!stream && resp?.stream) resp.stream.cancel().catch(ignore);
     if (stream && resp?.stream) {
       answer.reader = resp.stream.getReader();
       const r = await Promise.race([answer.reader.read(), timer.expired]);
@@ -100,7 +102,7 @@ async function callBackend(backend, action, body) {
       answer.first = r.value;
     }
     const headers = resp?.headers ?? {};
-    return { outcome: OUTCOME.answered, status: Number(resp?.status) || 0, answer,
+    return { outcome: resp?.stream ? OUTCOME.answeredStream : OUTCOME.answered, status: Number(resp?.status) || 0, answer,
       retryAfter: headers["retry-after"] ?? "", retryAfterMs: headers["retry-after-ms"] ?? "" };
   } catch {
     return { outcome: OUTCOME.threw };

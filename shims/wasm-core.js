@@ -51,7 +51,8 @@
  */
 /**
  * @typedef {object} Outcome
- * @property {0|1|2} outcome  0 answered with `status`, 1 threw (or the stream closed before its first byte), 2 timed out
+ * @property {0|1|2|3} outcome  0 answered with `status` and a JSON body, 1 threw (or the stream closed before its
+ *   first byte), 2 timed out, 3 answered with `status` and a stream (its first chunk arrived)
  * @property {number} [status]
  * @property {string|null} [retryAfter]    raw Retry-After header value
  * @property {string|null} [retryAfterMs]  raw retry-after-ms header value

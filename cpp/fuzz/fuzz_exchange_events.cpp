@@ -277,6 +277,7 @@ struct Exchange {
   std::string body;        // sent at READ_BODY
   std::string model;       // expected in CALLs ("" when the body is raw bytes)
   int stream = -1;         // expected CALL stream flag, -1 when unknown
+  bool call_stream = false;  // the last CALL's stream flag
   std::string request_id;  // the sane x-request-id sent, or ""
   std::string auth;        // the Authorization hash sent, or ""
   std::string client_ip;   // the cf-connecting-ip sent, or ""
@@ -345,6 +346,10 @@ struct Harness {
         FUZZ_CHECK(record.backend == x.backend && record.attempt == x.calls, context(x));
         FUZZ_CHECK(contains(text, "x-router-backend: " + setup.backends[x.backend].binding), text);
         FUZZ_CHECK(contains(text, "x-router-attempts: " + std::to_string(x.calls)), text);
+        // A success goes out in the shape asked for; errors are JSON.
+        FUZZ_CHECK(contains(text, "content-type: text/event-stream") ==
+                       (x.call_stream && x.answered_status >= 200 && x.answered_status < 300),
+                   "FORWARD content type; " + text);
         break;
     }
     x.kind = returned;
@@ -385,6 +390,7 @@ struct Harness {
                "CALL timeout " + std::to_string(timeout) + " runs past the deadline; " + context(x));
     FUZZ_CHECK(record.status_or_stream <= 1, context(x));
     const bool stream = record.status_or_stream == 1;
+    x.call_stream = stream;
     FUZZ_CHECK(timeout <= (stream ? policy.timeouts.first_byte_ms : policy.timeouts.per_try_ms), context(x));
     if (x.stream >= 0) FUZZ_CHECK(stream == (x.stream == 1), "CALL stream flag differs from the body; " + context(x));
 
@@ -604,6 +610,8 @@ struct Harness {
         const uint32_t choice = in.below(10);
         if (choice < 6) {
           status = in.pick(kStatuses);
+          // Answered (0 a JSON body, 3 a stream), now and then in the shape not asked for.
+          outcome = x.call_stream != in.one_in(8) ? 3 : 0;
         } else if (choice == 6) {
           status = in.u16() % 1000;  // out of 100..599 now and then: a broken answer, a failed attempt
         } else if (choice == 7) {
@@ -616,8 +624,10 @@ struct Harness {
         AbiBytes bytes(ra);
         trace("outcome %u: %u status %u ra '%s' at %.1f", x.handle, outcome, status, ra.c_str(), now);
         const uint32_t kind = rt_exchange_outcome(x.handle, outcome, status, bytes.ptr(), bytes.size(), now);
-        const bool retriable = outcome != 0 || status < 100 || status > 599 || status == 429 || status == 500 ||
-                               status == 502 || status == 503 || status == 504;
+        const bool answered = outcome == 0 || outcome == 3;
+        const bool wrong_shape = answered && status >= 200 && status < 300 && (outcome == 3) != x.call_stream;
+        const bool retriable = !answered || wrong_shape || status < 100 || status > 599 || status == 429 ||
+                               status == 500 || status == 502 || status == 503 || status == 504;
         x.answered_status = status;
         observe(x, kind, retriable ? after_failure : 1u << kForward, "outcome");
         if (kind == kReply) {
@@ -666,7 +676,7 @@ struct Harness {
         if (x.kind == kCall) return;
         kind = rt_exchange_outcome(x.handle, in.below(3), 503, nullptr, 0, now);
         break;
-      case 4: kind = rt_exchange_outcome(x.handle, 3 + in.u8(), 200, nullptr, 0, now); break;
+      case 4: kind = rt_exchange_outcome(x.handle, 4 + in.u8(), 200, nullptr, 0, now); break;
       case 5: kind = rt_exchange_body(x.handle, "{}", 2, 2 + in.u8(), now); break;
       case 6:
         kind = in.flag() ? rt_exchange_resume(x.handle, nan) : rt_exchange_body(x.handle, nullptr, 5, 0, now);

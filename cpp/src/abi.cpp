@@ -180,12 +180,15 @@ RT_EXPORT(rt_exchange_outcome) uint32_t rt_exchange_outcome(uint32_t exchange, u
   router::Exchange* e = nullptr;
   RouterSlot* slot = owner_of(exchange, &e);
   if (!slot) return 0;
-  if (!valid_bytes(ra_ptr, ra_len) || !finite_time(now) || outcome > 2) return publish_error(*slot);
+  if (!valid_bytes(ra_ptr, ra_len) || !finite_time(now) || outcome > 3) return publish_error(*slot);
   std::string_view ra = view(ra_ptr, ra_len);
   size_t nl = ra.find('\n');
   std::string_view retry_after = ra.substr(0, nl);
   std::string_view retry_after_ms = nl == std::string_view::npos ? std::string_view() : ra.substr(nl + 1);
-  return publish(*slot, e->outcome(static_cast<router::AttemptOutcome>(outcome), status, retry_after, retry_after_ms, now));
+  // 3 is "answered" with the answer's shape: a stream rather than a JSON body.
+  const bool streamed = outcome == 3;
+  const auto attempt = streamed ? router::AttemptOutcome::Answered : static_cast<router::AttemptOutcome>(outcome);
+  return publish(*slot, e->outcome(attempt, status, streamed, retry_after, retry_after_ms, now));
 }
 
 RT_EXPORT(rt_exchange_end) int32_t rt_exchange_end(uint32_t exchange, uint32_t how, double now) {

@@ -291,11 +291,20 @@ void Exchange::release_retry() {
   holds_retry_ = false;
 }
 
-Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, std::string_view retry_after,
+Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, bool streamed, std::string_view retry_after,
                          std::string_view retry_after_ms, double now) {
   if (phase_ != Phase::Call) return Action{};
   // An answer without a valid HTTP status is a broken backend, not a broken call: a failed attempt.
   if (outcome == AttemptOutcome::Answered && (status < 100 || status > 599)) outcome = AttemptOutcome::Threw;
+  // So is a success in the wrong shape: a JSON body for a streaming request cannot be sent as
+  // text/event-stream, nor a stream as a JSON completion. Another backend may answer properly.
+  if (outcome == AttemptOutcome::Answered && status >= 200 && status < 300 && streamed != stream_) {
+    router_.logs().add("warn", "backend_answer_shape",
+                       {{"backend", router_.backends()[current_backend_].binding},
+                        {"requestId", request_id_},
+                        {"detail", stream_ ? "a JSON body for a streaming request" : "a stream for a JSON request"}});
+    outcome = AttemptOutcome::Threw;
+  }
   release_retry();
   std::optional<double> wait = parse_retry_after(retry_after, retry_after_ms, now);
   double capped = wait ? policy_.cap_retry_after(*wait) : -1;

@@ -32,12 +32,16 @@ class Exchange {
   Action resume(double now);
   // After a RateLimit action.
   Action rate_limited(RateLimitAnswer answer, double now);
-  Action outcome(AttemptOutcome outcome, uint32_t status, std::string_view retry_after,
+  // After a Call action. `streamed`: the answer carries a stream (its first chunk arrived) rather
+  // than a JSON body.
+  Action outcome(AttemptOutcome outcome, uint32_t status, bool streamed, std::string_view retry_after,
                  std::string_view retry_after_ms, double now);
   // Releases what the exchange holds; returns the SSE error event to write when how = StreamFailed.
   std::string end(EndHow how, double now);
 
   const std::string& request_id() const { return request_id_; }
+  // Whether the client asked for a stream (known once the body was read).
+  bool wants_stream() const { return stream_; }
 
  private:
   enum class Phase { RateLimit, ReadBody, Discover, Call, Wait, Forwarded, Done };

@@ -61,6 +61,22 @@ TEST(Abi, BadHandlesAndArgumentsReturnErrors) {
   EXPECT_EQ(rt_exchange_end(e, 2, T), -2) << "the handle is freed";
 }
 
+// Outcome 3: answered with a stream. A streaming request takes it; a JSON one counts it as a
+// failed attempt (the answer is not in the shape asked for).
+TEST(Abi, TheAnswerShapeMustMatchTheRequest) {
+  uint32_t r = configured_router();
+  std::string head = "POST\n/v1/chat/completions\napplication/json\n\n\n";
+  for (const bool stream : {true, false}) {
+    uint32_t e = rt_exchange_begin(r, head.data(), head.size(), T, 3);
+    std::string body = std::string(R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":)") +
+                       (stream ? "true}" : "false}");
+    ASSERT_EQ(rt_exchange_body(e, body.data(), body.size(), 0, T), 3u);
+    EXPECT_EQ(record(r).status_or_stream, stream ? 1u : 0u);
+    EXPECT_EQ(rt_exchange_outcome(e, 3, 200, nullptr, 0, T + 1), stream ? 6u : 3u) << "stream " << stream;
+    EXPECT_EQ(rt_exchange_end(e, 2, T + 2), 0);
+  }
+}
+
 TEST(Abi, OneRequestThroughAFailover) {
   uint32_t r = configured_router();
   std::string head = "POST\n/v1/chat/completions\napplication/json; charset=utf-8\n60\nreq-9\n";
@@ -84,6 +100,7 @@ TEST(Abi, OneRequestThroughAFailover) {
   EXPECT_NE(call2.backend, call1.backend);
   EXPECT_EQ(call2.attempt, 2u);
 
+  EXPECT_EQ(rt_exchange_outcome(e, 4, 200, nullptr, 0, T + 9), 0u) << "outcome is 0..3";
   ASSERT_EQ(rt_exchange_outcome(e, 0, 200, nullptr, 0, T + 9), 6u);
   ActionRecord fwd = record(r);
   EXPECT_EQ(fwd.status_or_stream, 200u);

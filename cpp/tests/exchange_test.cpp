@@ -405,6 +405,33 @@ TEST(ExchangeRouting, StreamingUsesTheFirstByteTimeoutAndEndsWithAnSseError) {
   EXPECT_EQ(status["backends"][call.backend]["inFlight"], 0);
 }
 
+// A backend that answers a success in the wrong shape broke the RPC contract: the client could not
+// read it (JSON labelled text/event-stream, or a stream where JSON was asked for).
+TEST(ExchangeRouting, ASuccessInTheWrongShapeIsAFailedAttempt) {
+  for (const bool stream : {true, false}) {
+    RouterHarness h;
+    h.backends(2);
+    auto [e, c1] = h.post(chat_body("m", stream));
+    ASSERT_EQ(c1.kind, ActionKind::Call);
+    Action c2 = h.exchange(e).outcome(AttemptOutcome::Answered, 200, /*streamed=*/!stream, "", "", h.now);
+    ASSERT_EQ(c2.kind, ActionKind::Call) << "stream " << stream;
+    EXPECT_NE(c2.backend, c1.backend);
+    const std::string logs = h.router.logs().drain();
+    EXPECT_NE(logs.find("\"event\":\"backend_answer_shape\""), std::string::npos) << logs;
+    Action fwd = h.exchange(e).outcome(AttemptOutcome::Answered, 200, /*streamed=*/stream, "", "", h.now);
+    ASSERT_EQ(fwd.kind, ActionKind::Forward);
+    EXPECT_EQ(header(fwd, "content-type"), stream ? "text/event-stream" : "application/json");
+    EXPECT_EQ(header(fwd, "x-router-attempts"), "2");
+  }
+  // Errors carry a JSON body whatever was asked: passed through as they are.
+  RouterHarness h;
+  h.backends(2);
+  auto [e, c1] = h.post(chat_body("m", true));
+  Action fwd = h.exchange(e).outcome(AttemptOutcome::Answered, 400, /*streamed=*/false, "", "", h.now);
+  EXPECT_EQ(fwd.kind, ActionKind::Forward);
+  EXPECT_EQ(header(fwd, "content-type"), "application/json");
+}
+
 TEST(ExchangeRouting, ClientGoneReleasesEverything) {
   RouterHarness h;
   h.backends(2);
@@ -535,7 +562,7 @@ TEST(ExchangeConcurrency, InterleavedExchangesDoNotInterfere) {
   EXPECT_EQ(header(b_fwd, "content-type"), "text/event-stream");
   EXPECT_NE(header(a_fwd, "x-request-id"), header(b_fwd, "x-request-id"));
   // Events for a finished phase are refused, not applied to someone else.
-  EXPECT_EQ(h.exchange(a).outcome(AttemptOutcome::Threw, 0, "", "", h.now).kind, ActionKind::Error);
+  EXPECT_EQ(h.exchange(a).outcome(AttemptOutcome::Threw, 0, false, "", "", h.now).kind, ActionKind::Error);
   EXPECT_EQ(h.exchange(a).body("{}", false, h.now).kind, ActionKind::Error);
   h.end(a);
   h.end(b);

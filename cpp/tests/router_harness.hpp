@@ -122,9 +122,11 @@ class RouterHarness {
     return *e;
   }
 
+  // An answer in the shape the client asked for (a stream for a streaming request).
   Action outcome(uint32_t handle, AttemptOutcome o, uint32_t status = 0, std::string_view retry_after = "",
                  std::string_view retry_after_ms = "") {
-    return exchange(handle).outcome(o, status, retry_after, retry_after_ms, now);
+    Exchange& e = exchange(handle);
+    return e.outcome(o, status, e.wants_stream(), retry_after, retry_after_ms, now);
   }
   Action answered(uint32_t handle, uint32_t status, std::string_view retry_after = "") {
     return outcome(handle, AttemptOutcome::Answered, status, retry_after);

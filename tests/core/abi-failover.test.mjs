@@ -89,7 +89,7 @@ test("a streaming failure after the first byte yields an SSE error event without
   const call = core.body(exchange, streamBody, false, T0);
   assert.equal(call.kind, "call");
   assert.equal(call.stream, true);
-  const forward = core.outcome(exchange, { outcome: 0, status: 200 }, T0 + 5);
+  const forward = core.outcome(exchange, { outcome: 3, status: 200 }, T0 + 5); // answered with a stream
   assert.equal(header(forward, "content-type"), "text/event-stream");
   const tail = decoder.decode(core.end(exchange, 1, T0 + 9));
   assert.match(tail, /^data: \{"error":\{.*\}\}\n\n$/s);

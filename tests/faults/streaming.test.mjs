@@ -63,6 +63,30 @@ test("a stream that errors before its first chunk fails over cleanly: the client
   assert.equal(s.byBinding[calls[0].binding].consecutiveFailures, 1, "a stream failing before its first byte is a failure");
 });
 
+test("a success in the wrong shape is a failed attempt: JSON for a stream, a stream for JSON", async () => {
+  // A backend that answers a streaming request with a JSON completion (or the reverse) breaks the
+  // RPC contract; the client could not read that answer, another backend can answer properly.
+  h.control.setAll(byAttempt({ 1: { do: "status", status: 200, body: { object: "chat.completion" } } }, { do: "stream", chunks: 3 }));
+  const streamed = await ask(h.stack, { label: "shape-json", stream: true });
+  const calls = h.control.callsFor(streamed.requestId);
+  assert.equal(calls.length, 2);
+  assert.notEqual(calls[0].binding, calls[1].binding);
+  assert.equal(streamed.attempts, 2);
+  assertOneCleanStream(streamed, calls[1].binding);
+
+  h.control.setAll(byAttempt({ 1: { do: "stream", chunks: 3 } }, { do: "ok" }));
+  const plain = await ask(h.stack, { label: "shape-stream" });
+  const plainCalls = h.control.callsFor(plain.requestId);
+  assert.equal(plainCalls.length, 2);
+  assert.equal(plain.status, 200);
+  assert.match(plain.contentType, /^application\/json/);
+  assert.equal(plain.json?.object, "chat.completion");
+  assert.equal(plain.backend, plainCalls[1].binding);
+  assert.equal(plain.attempts, 2);
+  const s = await h.status();
+  assert.equal(s.byBinding[plainCalls[0].binding].consecutiveFailures, 1, "held against the backend's health");
+});
+
 test("a stream whose first chunk comes after the first-byte timeout fails over after firstByteMs", async () => {
   h.control.setAll(byAttempt({ 1: { do: "stream", firstChunkDelayMs: 2000 } }, { do: "stream", chunks: 3 }));
   const r = await ask(h.stack, { label: "stream-stall", stream: true });
