@@ -1,8 +1,9 @@
 // fuzz_request_validator: router::validate_request on every endpoint with the default limits.
 // Invariants: exactly one of request / error; error statuses are 400 or 413; an accepted body has a
-// non-empty model. The validator scans with a SAX pass and a byte pre-scan; its verdict is also
-// compared with a plain nlohmann DOM parse of the same bytes checked against the documented rules
-// (request_validator.hpp), so a scanner that accepts what it should refuse (or the reverse) is found.
+// non-empty model. The validator reads the body with its own one-pass scanner (json_scanner.hpp);
+// its verdict is also compared with a plain nlohmann DOM parse of the same bytes checked against
+// the documented rules (request_validator.hpp), so a scanner that accepts what it should refuse
+// (or the reverse) is found.
 #include <cstddef>
 #include <cstdint>
 #include <string>

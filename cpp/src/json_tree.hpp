@@ -2,9 +2,9 @@
 // ROUTER_CONFIG, the describe() answers), filled by nlohmann/json's SAX parser.
 //
 // Why not nlohmann's own DOM (basic_json): in Wasm its value type, std::map objects and the extra
-// parser instantiation it needs cost ~20 KB; this tree costs a few. Every parse in the core, this
-// one and request validation, goes through one SAX interface (nlohmann::json_sax), so nlohmann's
-// parser is compiled once.
+// parser instantiation it needs cost ~20 KB; this tree costs a few. Only these inputs go through
+// nlohmann (one SAX interface, nlohmann::json_sax, so its parser is compiled once); client
+// bodies, read on every request, go through the core's own scanner (json_scanner.hpp).
 #pragma once
 
 #include <cstddef>

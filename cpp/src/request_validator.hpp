@@ -35,8 +35,9 @@ struct ValidationResult {
 // wrong type (chat: `messages` non-empty array of objects with a string `role`; completions:
 // `prompt` string or array; embeddings: `input` non-empty string or array) -> 400. Raw NUL bytes
 // are invalid JSON. Duplicate keys are accepted, the last one wins. Rules and messages are
-// listed in docs/configuration.md. The depth check runs before full parsing so deep input cannot
-// exhaust the stack. Numbers that overflow a double (1E1000) are rejected with 400.
+// listed in docs/configuration.md. The body is read in one pass (json_scanner.hpp) that stops at
+// its first problem in byte order (bad UTF-8, NUL, nesting, syntax, a number beyond a double such
+// as 1E1000) and builds nothing, so deep or large input costs no more than reading it once.
 ValidationResult validate_request(Endpoint endpoint, std::string_view body, const LimitConfig& limits);
 
 }  // namespace router

@@ -176,6 +176,16 @@ TEST(RequestValidator, InvalidJsonIs400AndSaysWhere) {
   EXPECT_EQ(rejected(chat(R"({"model":"m" /* c */})")).status, 400) << "comments";
 }
 
+TEST(RequestValidator, TheFirstProblemInTheBodyIsReported) {
+  // UTF-8, NUL bytes, nesting, syntax and numbers are checked in one pass: the earliest wins.
+  EXPECT_EQ(rejected(chat("{\"model\":\"m\",}\xFF")).message, "request body is not valid JSON (error near byte 14)");
+  EXPECT_EQ(rejected(chat("{\"model\":\"\xFF\",}")).message, "request body is not valid UTF-8 (bad byte at offset 10)");
+  EXPECT_EQ(rejected(chat(std::string("{\"a\":1E1000,\0}", 14))).message,
+            "request body contains a number too large to represent");
+  EXPECT_EQ(rejected(chat(std::string("{\"a\":[\0,1E1000]}", 16))).message,
+            "request body is not valid JSON (raw NUL byte at offset 6)");
+}
+
 TEST(RequestValidator, DepthExactlyAtLimitIsAccepted) {
   accepted(chat(chat_body_with_depth(64)));
 }
@@ -200,8 +210,12 @@ TEST(RequestValidator, HundredThousandNestedArraysAre400) {
   EXPECT_EQ(error.status, 400);
   EXPECT_EQ(error.message, "request body is nested deeper than 64 levels");
 
-  const std::string unterminated = "{\"a\":" + std::string(100000, '{');
+  // Refused at the bracket that opens level 65, without reading the rest.
+  const std::string unterminated = "{\"a\":" + std::string(100000, '[');
   EXPECT_EQ(rejected(chat(unterminated)).message, "request body is nested deeper than 64 levels");
+  // The first problem in the body is the one reported: here the second '{', where a key is due.
+  const std::string objects = "{\"a\":" + std::string(100000, '{');
+  EXPECT_EQ(rejected(chat(objects)).message, "request body is not valid JSON (error near byte 7)");
 }
 
 TEST(RequestValidator, BracketsInsideStringsDoNotCountAsDepth) {

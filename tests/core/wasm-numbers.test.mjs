@@ -83,10 +83,14 @@ test("every JSON number form passes request validation, and a control character 
   const accepted = send(core, `{"model":"m","messages":[{"role":"user","content":"x"}],"n":${numbers}}`);
   assert.equal(accepted.kind, "call");
 
-  // nlohmann's lexer formats this error with snprintf ("<U+0001>"): the message stays ours.
   const control = send(core, '{"model":"m","messages":[{"role":"user","content":"a\u0001b"}]}');
   assert.equal(control.kind, "reply");
   assert.equal(control.status, 400);
   assert.match(JSON.parse(decoder.decode(control.body)).error.message, /^request body is not valid JSON/);
   assert.equal(send(core, '{"model":"m","messages":[{"role":"user","content":"ok"}]}').kind, "call", "still serving");
+
+  // ROUTER_CONFIG still goes through nlohmann, whose lexer formats this error with snprintf
+  // ("<U+0001>"): the message stays ours.
+  const { configured } = coreWith('{"timeouts":{"requestMs":"a\u0001b"}}');
+  assert.match(configured.error.message, /^ROUTER_CONFIG is not valid JSON/);
 });
