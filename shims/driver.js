@@ -17,6 +17,17 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const ignore = () => {};
 
+/** Random seeds for the core, drawn from the CSPRNG 64 at a time (a getRandomValues call per request cost about 3 µs). */
+const seeds = new Uint32Array(64);
+let seedsLeft = 0;
+function nextSeed() {
+  if (seedsLeft === 0) {
+    crypto.getRandomValues(seeds);
+    seedsLeft = seeds.length;
+  }
+  return seeds[--seedsLeft];
+}
+
 /** @param {string} text */
 async function sha256Hex(text) {
   const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
@@ -213,8 +224,7 @@ export function createRouterFetch(core) {
       authHash: config.authRequired && authorization ? await sha256Hex(authorization) : "",
       clientIp: request.headers.get("cf-connecting-ip") ?? "",
     };
-    const seed = crypto.getRandomValues(new Uint32Array(1))[0];
-    let { exchange, action } = core.begin(head, Date.now(), seed);
+    let { exchange, action } = core.begin(head, Date.now(), nextSeed());
     let ended = false;
     const end = (/** @type {0 | 1 | 2} */ how) => {
       if (ended) return null;

@@ -22,7 +22,8 @@
  * @property {string} model       call
  * @property {string} path        call
  * @property {string} key         rate_limit: the key for RATE_LIMITER.limit({key})
- * @property {[string, string][]} headers  reply, forward
+ * @property {Record<string, string>} headers  reply, forward (the core never repeats a header; workerd
+ *   builds a Response's headers from an object faster than from [name, value] pairs)
  * @property {Uint8Array} body    reply
  */
 /**
@@ -370,7 +371,7 @@ export class RouterCore {
       model: "",
       path: "",
       key: kind === "rate_limit" ? decoder.decode(out) : "",
-      headers: [],
+      headers: {},
       body: new Uint8Array(0),
     };
     if (kind === "call") {
@@ -393,7 +394,7 @@ export class RouterCore {
       }
       for (const line of decoder.decode(out.subarray(0, headEnd)).split("\n")) {
         const colon = line.indexOf(":");
-        if (colon > 0) action.headers.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+        if (colon > 0) action.headers[line.slice(0, colon)] = line.slice(colon + 1).trim();
       }
     }
     return action;
@@ -443,7 +444,7 @@ function trapAction() {
     model: "",
     path: "",
     key: "",
-    headers: [["content-type", "application/json"]],
+    headers: { "content-type": "application/json" },
     body: TRAP_BODY.slice(),
   };
 }
