@@ -118,10 +118,11 @@ export function memoryUnderLoad(module, { total, checkpoints }) {
   let seed = 1;
   let rng = 12345;
   const random = () => ((rng = (rng * 1103515245 + 12345) >>> 0) / 2 ** 32);
-  // What a backend answers on one attempt: mostly 200, some throws, 503s, 429s and timeouts.
-  const attemptOutcome = () => {
+  // What a backend answers on one attempt: mostly 200 (a stream when one was asked for, outcome 3),
+  // some throws, 503s, 429s and timeouts.
+  const attemptOutcome = (/** @type {boolean} */ stream) => {
     const r = random();
-    if (r < 0.80) return { outcome: 0, status: 200 };
+    if (r < 0.80) return { outcome: stream ? 3 : 0, status: 200 };
     if (r < 0.86) return { outcome: 1 };
     if (r < 0.91) return { outcome: 0, status: 503 };
     if (r < 0.94) return { outcome: 0, status: 429, retryAfter: "1" };
@@ -149,7 +150,7 @@ export function memoryUnderLoad(module, { total, checkpoints }) {
         } else if (a.kind === "wait") {
           a = core.resume(entry.exchange, Math.max(now, a.until));
         } else if (a.kind === "call") {
-          a = core.outcome(entry.exchange, attemptOutcome(), now);
+          a = core.outcome(entry.exchange, attemptOutcome(a.stream), now);
         } else break;
       }
       if (a.kind === "reply" || a.kind === "forward" || a.kind === "error") {
