@@ -143,24 +143,46 @@ async function askRateLimiter(env, key, timeoutMs) {
 
 /**
  * The client's stream: the backend's first chunk, then the rest as it comes (no buffering).
+ * A backend that sends nothing for `idleMs` (the core's streamIdleMs) while a read waits on it
+ * has failed like one whose stream broke (a slow client is not the backend's gap: nothing is
+ * read then). One timer watches: it is re-armed only when it fires, for what is left of the
+ * current wait, so chunks themselves cost no timer calls.
  * @param {ReadableStreamDefaultReader<Uint8Array>} reader @param {Uint8Array} first
- * @param {(how: 0 | 1 | 2) => Uint8Array | null} end
+ * @param {(how: 0 | 1 | 2) => Uint8Array | null} end @param {number} idleMs
  */
-function relay(reader, first, end) {
+function relay(reader, first, end, idleMs) {
+  let readingSince = 0; // when the pending read() started; 0 when none is pending
+  let stalled = false;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let watchdog = null;
+  const watch = (/** @type {number} */ ms) => {
+    watchdog = setTimeout(() => {
+      const waited = readingSince ? Date.now() - readingSince : 0;
+      if (waited < idleMs) return watch(idleMs - waited);
+      stalled = true;
+      reader.cancel().catch(ignore); // the pending read() then ends
+    }, ms);
+  };
+  if (idleMs > 0) watch(idleMs);
   return new ReadableStream({
     start(controller) { controller.enqueue(first); },
     async pull(controller) {
       try {
+        readingSince = Date.now();
         const r = await reader.read();
+        readingSince = 0;
+        if (stalled) throw new Error("the backend's stream stalled");
         if (!r.done) return controller.enqueue(r.value);
         end(END.completed);
       } catch {
         const errorEvent = end(END.upstreamFailed);
         if (errorEvent) controller.enqueue(errorEvent);
       }
+      clearTimeout(watchdog);
       controller.close();
     },
     cancel() {
+      clearTimeout(watchdog);
       end(END.clientGone);
       return reader.cancel().catch(ignore);
     },
@@ -282,7 +304,7 @@ export function createRouterFetch(core) {
           case "forward": {
             const init = { status: action.status, headers: action.headers };
             if (action.kind === "forward" && answer?.reader && answer.first) {
-              return new Response(relay(answer.reader, answer.first, end), init);
+              return new Response(relay(answer.reader, answer.first, end, action.timeoutMs), init);
             }
             const response = new Response(action.kind === "reply" ? action.body : JSON.stringify(answer?.body ?? null), init);
             end(END.completed);

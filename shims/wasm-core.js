@@ -13,7 +13,8 @@
  * @property {string} binding     call, forward: that backend's binding name ("" otherwise)
  * @property {number} attempt     call: attempt number; reply, forward: attempts made
  * @property {number} timeoutMs   call: per-try (or first-byte, when streaming) timeout; discover: describe() timeout;
- *                                rate_limit: RATE_LIMITER.limit() timeout
+ *                                rate_limit: RATE_LIMITER.limit() timeout; forward of a stream: the longest gap
+ *                                between two chunks
  * @property {number} limit       read_body: body byte limit
  * @property {number} deadline    call: overall request deadline (epoch ms)
  * @property {number} until       wait: wake-up time (epoch ms)
@@ -362,7 +363,7 @@ export class RouterCore {
       backend,
       binding: kind === "call" || kind === "forward" ? this.backends[backend] ?? "" : "",
       attempt: view.getUint32(p + 12, true),
-      timeoutMs: kind === "call" || kind === "discover" || kind === "rate_limit" ? f16 : 0,
+      timeoutMs: kind === "call" || kind === "discover" || kind === "rate_limit" || kind === "forward" ? f16 : 0,
       limit: kind === "read_body" ? f16 : 0,
       deadline: kind === "call" ? f24 : 0,
       until: kind === "wait" ? f24 : 0,

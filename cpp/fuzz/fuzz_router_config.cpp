@@ -58,7 +58,9 @@ void check_ranges(const router::RouterConfig& c, const std::string& printed) {
   FUZZ_CHECK(c.retry.backoff_base_ms >= 0 && c.retry.backoff_base_ms <= c.retry.backoff_cap_ms, printed);
   FUZZ_CHECK(c.retry.retry_after_cap_ms >= 0, printed);
   FUZZ_CHECK(c.retry.budget_percent >= 0 && c.retry.budget_percent <= 100, printed);
-  FUZZ_CHECK(c.timeouts.per_try_ms >= 1 && c.timeouts.first_byte_ms >= 1 && c.timeouts.request_ms >= 1, printed);
+  FUZZ_CHECK(c.timeouts.per_try_ms >= 1 && c.timeouts.first_byte_ms >= 1 && c.timeouts.request_ms >= 1 &&
+                 c.timeouts.stream_idle_ms >= 1,
+             printed);
   FUZZ_CHECK(c.health.consecutive_failures >= 1, printed);
   FUZZ_CHECK(c.health.base_ejection_ms >= 0 && c.health.base_ejection_ms <= c.health.max_ejection_ms, printed);
   FUZZ_CHECK(c.health.max_ejection_percent >= 0 && c.health.max_ejection_percent <= 100, printed);

@@ -17,7 +17,8 @@ struct Action {
   uint32_t backend = 0;     // Call, Forward
   uint32_t attempt = 0;     // Call: attempt number; Reply, Forward: attempts made
   double timeout_ms = 0;    // Call: per-try / first-byte timeout; ReadBody: body byte limit;
-                            // Discover, RateLimit: how long the shim may wait for the answer
+                            // Discover, RateLimit: how long the shim may wait for the answer;
+                            // Forward of a stream: the longest gap between two chunks
   double time = 0;          // Call: request deadline; Wait: wake-up time
   std::string out;          // Call: "requestId\nmodel\npath"; Reply: headers, blank line, body; Forward: headers;
                             // RateLimit: the key to limit on

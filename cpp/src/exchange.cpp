@@ -320,6 +320,9 @@ Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, bool streamed,
     a.backend = current_backend_;
     a.attempt = retry_.attempts();
     bool event_stream = stream_ && status >= 200 && status < 300;
+    // A stream that stalls after its first chunk is a failed upstream like one that breaks:
+    // the shim ends it with the SSE error event once no chunk came for this long.
+    if (event_stream) a.timeout_ms = router_.config().timeouts.stream_idle_ms;
     a.out = event_stream ? "content-type: text/event-stream\ncache-control: no-cache\n"
                          : "content-type: application/json\n";
     a.out += common_headers();

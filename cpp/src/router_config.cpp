@@ -216,6 +216,7 @@ void read_config(const JsonValue& document, RouterConfig& config, std::optional<
     r.number("perTryMs", 1, kMaxDurationMs, config.timeouts.per_try_ms);
     r.number("firstByteMs", 1, kMaxDurationMs, config.timeouts.first_byte_ms);
     r.number("requestMs", 1, kMaxDurationMs, config.timeouts.request_ms);
+    r.number("streamIdleMs", 1, kMaxDurationMs, config.timeouts.stream_idle_ms);
     r.finish();
   }
 
@@ -348,6 +349,7 @@ std::string router_config_to_json(const RouterConfig& config) {
   w.key("perTryMs").value(timeouts.per_try_ms);
   w.key("firstByteMs").value(timeouts.first_byte_ms);
   w.key("requestMs").value(timeouts.request_ms);
+  w.key("streamIdleMs").value(timeouts.stream_idle_ms);
   w.end_object();
   w.key("health").begin_object();
   w.key("consecutiveFailures").value(health.consecutive_failures);

@@ -29,6 +29,7 @@ struct TimeoutConfig {
   double per_try_ms = 60000;          // one non-streaming attempt
   double first_byte_ms = 30000;       // streaming: until the backend's first chunk
   double request_ms = 120000;         // overall deadline for all attempts and waits
+  double stream_idle_ms = 60000;      // streaming, after the first chunk: longest gap between chunks
 
   bool operator==(const TimeoutConfig&) const = default;
 };
@@ -100,7 +101,7 @@ struct ConfigResult {
 // JSON shape (all optional, camelCase):
 // {"strategy":"round-robin"|"least-inflight",
 //  "retry":{"maxAttempts","backoffBaseMs","backoffCapMs","retryAfterCapMs","budgetPercent","budgetMinRetries"},
-//  "timeouts":{"perTryMs","firstByteMs","requestMs"},
+//  "timeouts":{"perTryMs","firstByteMs","requestMs","streamIdleMs"},
 //  "health":{"consecutiveFailures","baseEjectionMs","maxEjectionMs","maxEjectionPercent","panicRouting"},
 //  "limits":{"maxBodyBytes","maxDepth"},
 //  "discovery":{"describeTtlMs"},

@@ -395,6 +395,7 @@ TEST(ExchangeRouting, StreamingUsesTheFirstByteTimeoutAndEndsWithAnSseError) {
   EXPECT_EQ(call.timeout_ms, 1500);
   Action fwd = h.answered(e, 200);
   EXPECT_EQ(header(fwd, "content-type"), "text/event-stream");
+  EXPECT_EQ(fwd.timeout_ms, 60000) << "the longest gap between chunks: timeouts.streamIdleMs";
   std::string tail = h.end(e, EndHow::StreamFailed);
   EXPECT_EQ(tail.rfind("data: {\"error\":{", 0), 0u) << tail;
   EXPECT_EQ(tail.substr(tail.size() - 2), "\n\n");

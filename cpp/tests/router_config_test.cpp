@@ -52,7 +52,7 @@ TEST(RouterConfig, ReadsEveryField) {
     "strategy": "least-inflight",
     "retry": {"maxAttempts": 5, "backoffBaseMs": 10, "backoffCapMs": 100.5, "retryAfterCapMs": 2000,
               "budgetPercent": 35, "budgetMinRetries": 7},
-    "timeouts": {"perTryMs": 1500, "firstByteMs": 900, "requestMs": 8000},
+    "timeouts": {"perTryMs": 1500, "firstByteMs": 900, "requestMs": 8000, "streamIdleMs": 2500},
     "health": {"consecutiveFailures": 2, "baseEjectionMs": 1000, "maxEjectionMs": 4000,
                "maxEjectionPercent": 75, "panicRouting": false},
     "limits": {"maxBodyBytes": 2048, "maxDepth": 16},
@@ -72,6 +72,7 @@ TEST(RouterConfig, ReadsEveryField) {
   EXPECT_EQ(config.retry.budget_min_retries, 7u);
   EXPECT_EQ(config.timeouts.per_try_ms, 1500);
   EXPECT_EQ(config.timeouts.first_byte_ms, 900);
+  EXPECT_EQ(config.timeouts.stream_idle_ms, 2500);
   EXPECT_EQ(config.timeouts.request_ms, 8000);
   EXPECT_EQ(config.health.consecutive_failures, 2u);
   EXPECT_EQ(config.health.base_ejection_ms, 1000);
@@ -157,6 +158,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "timeouts.perTryMs must be a finite number in [1, 86400000]"},
         BadField{R"({"timeouts":{"firstByteMs":true}})", "timeouts.firstByteMs",
                  "timeouts.firstByteMs must be a finite number in [1, 86400000]"},
+        BadField{R"({"timeouts":{"streamIdleMs":0}})", "timeouts.streamIdleMs",
+                 "timeouts.streamIdleMs must be a finite number in [1, 86400000]"},
         BadField{R"({"timeouts":{"requestMs":1e300}})", "timeouts.requestMs",
                  "timeouts.requestMs must be a finite number in [1, 86400000]"},
         BadField{R"({"health":{"consecutiveFailures":0}})", "health.consecutiveFailures",
@@ -226,7 +229,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "retry.maxAtempts is not a known setting (retry accepts: maxAttempts, backoffBaseMs, backoffCapMs, "
                  "retryAfterCapMs, budgetPercent, budgetMinRetries)"},
         BadField{R"({"timeouts":{"perTry":3}})", "timeouts.perTry",
-                 "timeouts.perTry is not a known setting (timeouts accepts: perTryMs, firstByteMs, requestMs)"},
+                 "timeouts.perTry is not a known setting (timeouts accepts: perTryMs, firstByteMs, requestMs, streamIdleMs)"},
         BadField{R"({"health":{"panic":true}})", "health.panic",
                  "health.panic is not a known setting (health accepts: consecutiveFailures, baseEjectionMs, "
                  "maxEjectionMs, maxEjectionPercent, panicRouting)"},
@@ -319,7 +322,7 @@ TEST(RouterConfig, ToJsonRoundTripsEveryField) {
   RouterConfig config;
   config.strategy = Strategy::LeastInflight;
   config.retry = RetryConfig{7, 12.5, 99.75, 1234.5, 33.3, 9};
-  config.timeouts = TimeoutConfig{0.1 + 0.2 + 1, 777, 86400000};
+  config.timeouts = TimeoutConfig{0.1 + 0.2 + 1, 777, 86400000, 1.5};
   config.health = HealthConfig{9, 1, 2, 12.5, false};
   config.limits = LimitConfig{33554432, 256};
   config.discovery = DiscoveryConfig{0};

@@ -12,8 +12,9 @@ import { chat } from "../support/http.mjs";
 
 const BINDINGS = ["BACKEND_A", "BACKEND_B", "BACKEND_C"];
 const FIRST_BYTE_MS = 300;
+const STREAM_IDLE_MS = 600;
 const ROUTER_CONFIG = {
-  timeouts: { perTryMs: 300, firstByteMs: FIRST_BYTE_MS, requestMs: 4000 },
+  timeouts: { perTryMs: 300, firstByteMs: FIRST_BYTE_MS, requestMs: 4000, streamIdleMs: STREAM_IDLE_MS },
   health: { consecutiveFailures: 1000 },
 };
 // workerd starts timers from its clock, which stands still while code runs: a timer may fire a
@@ -123,6 +124,30 @@ test("a stream that breaks after chunks were sent ends with an SSE error event, 
   const st = await h.status();
   assert.equal(st.byBinding[calls[0].binding].consecutiveFailures, 1, "a broken stream counts as a failure");
   assert.equal(st.byBinding[calls[0].binding].inFlight, 0);
+});
+
+test("a stream that stalls after its first chunk ends with the SSE error event after streamIdleMs; a slow steady one does not", async () => {
+  h.control.setAll({ do: "stream", chunks: 3, intervalMs: 5000 });
+  const r = await ask(h.stack, { label: "stream-stall-after", stream: true });
+  assert.equal(r.status, 200);
+  assert.equal(r.attempts, 1);
+  const calls = h.control.callsFor(r.requestId);
+  assert.equal(calls.length, 1, "no retry after the first byte");
+  const s = parseStream(r.text);
+  assert.equal(s.chunks.length, 1, "the chunk sent before the stall reaches the client");
+  assert.equal(s.done, 0);
+  assert.equal(s.errors.length, 1);
+  assert.equal(JSON.stringify(s.errors[0]), s.events.at(-1), "the error event is the last one");
+  assert.ok(r.elapsed >= STREAM_IDLE_MS - TIMER_SLACK_MS && r.elapsed < 3000, `ended after ${r.elapsed} ms`);
+  const st = await h.status();
+  assert.equal(st.byBinding[calls[0].binding].consecutiveFailures, 1, "a stalled stream counts as a failure");
+  assert.equal(st.byBinding[calls[0].binding].inFlight, 0);
+
+  // Gaps shorter than streamIdleMs, adding up to much more than it: a clean stream.
+  h.control.setAll({ do: "stream", chunks: 4, intervalMs: STREAM_IDLE_MS / 3 });
+  const slow = await ask(h.stack, { label: "stream-slow", stream: true });
+  assert.ok(slow.elapsed > STREAM_IDLE_MS, `${slow.elapsed} ms`);
+  assertOneCleanStream(slow, slow.backend ?? "", 4);
 });
 
 test("a client that disconnects mid-stream: no further attempt, nothing left in flight, the upstream is not drained", async () => {
