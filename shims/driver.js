@@ -101,7 +101,8 @@ async function callBackend(backend, action, body) {
     }
     /** @type {Answer} */
     const answer = { body: resp?.body };
-    // A stream where JSON was asked for is never forwarded (the core counts the attempt as failed).
+    // A stream where JSON was asked for is never relayed: the core fails over from a 2xx in that
+    // shape, and an error answer goes out with its JSON body.
     if (!stream && resp?.stream) resp.stream.cancel().catch(ignore);
     if (stream && resp?.stream) {
       answer.reader = resp.stream.getReader();
