@@ -91,17 +91,11 @@ class ObjectReader {
     return object_.find(key);
   }
 
-  void fail(std::string_view key, const std::string& what) {
-    if (error_) return;
-    const std::string field = join_path(path_, key);
-    error_ = ConfigError{field, field + " " + what};
-  }
+  void fail(std::string_view key, const std::string& what) { fail_at(join_path(path_, key), what); }
 
   // The item at `index` of the array under `key`.
   void fail_item(std::string_view key, std::size_t index, const std::string& what) {
-    if (error_) return;
-    const std::string field = join_path(path_, key) + "[" + std::to_string(index) + "]";
-    error_ = ConfigError{field, field + " " + what};
+    fail_at(join_path(path_, key) + "[" + std::to_string(index) + "]", what);
   }
 
   void finish() {
@@ -121,6 +115,10 @@ class ObjectReader {
   }
 
  private:
+  void fail_at(const std::string& field, const std::string& what) {
+    if (!error_) error_ = ConfigError{field, field + " " + what};
+  }
+
   const JsonValue& object_;
   std::string path_;
   std::optional<ConfigError>& error_;
