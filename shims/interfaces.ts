@@ -14,10 +14,21 @@ export interface InferenceRequest {
   path: InferencePath;
   model: string;
   stream: boolean;
-  /** The client's JSON body, unchanged. */
-  body: Record<string, unknown>;
+  /**
+   * The client's JSON body, unchanged. The orchestrator sends the validated raw JSON text (a
+   * string holding a JSON object) so every value is kept exactly: an integer beyond 2^53 such as
+   * `seed: 12345678901234567890` reaches the upstream unrounded, which a parsed object cannot
+   * promise. Other callers may send the object itself.
+   */
+  body: string | Record<string, unknown>;
   /** Epoch ms; the backend may give up after it. */
   deadline: number;
+  /**
+   * Epoch ms: when the orchestrator abandons this attempt (its per-try timeout). A provider stops
+   * its upstream call by then (or by `deadline`, if sooner): waiting longer only holds a
+   * connection whose answer nobody reads.
+   */
+  attemptDeadline: number;
   /** 1-based attempt number within the client request. */
   attempt: number;
 }
@@ -99,4 +110,6 @@ export interface BackendEnv {
   AI?: AiBinding;
   /** JSON object (or table): client model name -> provider model name (Workers AI id or upstream name). */
   MODEL_MAP?: string | Record<string, string>;
+  /** openai-compatible: the most bytes read from one upstream answer; default 16 MiB. */
+  MAX_UPSTREAM_BYTES?: string | number;
 }

@@ -50,6 +50,13 @@ describe("echo non-streaming answers", () => {
     assert.deepEqual(body.usage, { prompt_tokens: 11, completion_tokens: 5, total_tokens: 16 });
   });
 
+  test("a body sent as JSON text is read like the object", async () => {
+    const text = JSON.stringify({ model: "any-model", seed: 1, messages: [{ role: "user", content: "from text" }] }).replace("1", "12345678901234567890");
+    const { status, body } = await stack.call("ECHO", "infer", inferenceRequest({ body: text }));
+    assert.equal(status, 200);
+    assert.equal(body.choices[0].message.content, "from text");
+  });
+
   test("the id is derived from the requestId: same id for the same request, another for another", async () => {
     const a1 = await stack.call("ECHO", "infer", inferenceRequest({ requestId: "req-a" }));
     const a2 = await stack.call("ECHO", "infer", inferenceRequest({ requestId: "req-a", attempt: 2 }));
@@ -164,6 +171,12 @@ describe("echo streaming", () => {
     assert.equal(status, 504);
     assert.equal(body.error.type, "timeout");
   });
+
+  test("a passed attemptDeadline answers 504 too, even with time left before the deadline", async () => {
+    const { status, body } = await stack.call("SLOW", "infer", inferenceRequest({ attemptDeadline: Date.now() - 1 }));
+    assert.equal(status, 504);
+    assert.equal(body.error.type, "timeout");
+  });
 });
 
 describe("describe, health and model filtering", () => {
@@ -218,6 +231,9 @@ describe("bad input and the closed front door", () => {
     ["empty model", inferenceRequest({ model: "" }), "model"],
     ["stream not boolean", inferenceRequest({ stream: "yes" }), "stream"],
     ["body not an object", inferenceRequest({ body: [1, 2] }), "body"],
+    ["body text not a JSON object", inferenceRequest({ body: "[1, 2]" }), "body"],
+    ["body text not JSON", inferenceRequest({ body: "{\"model\": " }), "body"],
+    ["attemptDeadline not a number", inferenceRequest({ attemptDeadline: "soon" }), "attemptDeadline"],
     ["deadline missing", { ...inferenceRequest(), deadline: undefined }, "deadline"],
     ["attempt zero", inferenceRequest({ attempt: 0 }), "attempt"],
   ];

@@ -33,11 +33,17 @@ export async function bundleBackend() {
 /**
  * Starts Miniflare with the caller Worker (first, so dispatchFetch reaches it) and one backend
  * Worker per entry of `backends`: binding name -> {bindings, serviceBindings}. `extraWorkers` are
- * more Miniflare worker options (e.g. a stand-in AI binding).
+ * more Miniflare worker options (e.g. a stand-in AI binding). The Workers' log lines are kept in
+ * `logs` ({level, message}) instead of printed.
  */
 export async function startBackends(scriptPath, backends, extraWorkers = []) {
   const names = Object.keys(backends);
+  /** Every line the Workers logged, so tests can check what logs hold. */
+  const logs = [];
   const mf = new Miniflare({
+    handleStructuredLogs: ({ level, message }) => {
+      logs.push({ level, message });
+    },
     workers: [
       {
         name: "caller",
@@ -76,7 +82,7 @@ export async function startBackends(scriptPath, backends, extraWorkers = []) {
     });
     return response.json();
   }
-  return { mf, call, dispose: () => mf.dispose() };
+  return { mf, call, logs, dispose: () => mf.dispose() };
 }
 
 function workerName(binding) {
@@ -92,6 +98,7 @@ export function inferenceRequest(overrides = {}) {
     stream: false,
     body: { model: overrides.model ?? "any-model", messages: [{ role: "user", content: "hello there world" }] },
     deadline: Date.now() + 30_000,
+    attemptDeadline: Date.now() + 30_000,
     attempt: 1,
     ...overrides,
   };

@@ -18,6 +18,8 @@ const MODEL_MAP = {
   crash: "@cf/test/crash",
   odd: "@cf/test/wrong-shape",
   gone: "@cf/test/gone",
+  slow: "@cf/test/slow",
+  "broken-stream": "@cf/test/broken-stream",
 };
 
 let bundle;
@@ -120,6 +122,21 @@ describe("workers-ai: chat completions", () => {
     assert.equal(chunks.length, 5);
   });
 
+  test("a Workers AI stream that fails mid-way does not end cleanly", async () => {
+    const { status, stream } = await stack.call("AI_BACKEND", "infer", chat("broken-stream", { stream: true }));
+    assert.equal(status, 200);
+    assert.notEqual(stream.error, null);
+    assert.doesNotMatch(stream.text, /^data: \[DONE\]/m);
+  });
+
+  test("a body sent as JSON text is translated like the object", async () => {
+    const text = `{"model":"llama","messages":[{"role":"user","content":"Say hello"}],"temperature":0.5}`;
+    const { status, body } = await stack.call("AI_BACKEND", "infer", inferenceRequest({ model: "llama", body: text }));
+    assert.equal(status, 200);
+    assert.equal(body.choices[0].message.content, "Bonjour café");
+    assert.deepEqual((await lastAiCall()).inputs, { messages: [{ role: "user", content: "Say hello" }], temperature: 0.5 });
+  });
+
   test("a Workers AI stream that ends without [DONE] fails instead of ending cleanly", async () => {
     const { status, stream } = await stack.call("AI_BACKEND", "infer", chat("cut-stream", { stream: true }));
     assert.equal(status, 200);
@@ -200,6 +217,16 @@ describe("workers-ai: failures", () => {
     const { status, body } = await stack.call("AI_BACKEND", "infer", chat("crash"));
     assert.equal(status, 502);
     assert.doesNotMatch(JSON.stringify(body), /connection reset|internal|Ai\.run/);
+  });
+
+  test("attemptDeadline bounds the wait for env.AI.run: 504, JSON or stream", async () => {
+    for (const stream of [false, true]) {
+      const req = { ...chat("slow", { stream }), attemptDeadline: Date.now() + 300 };
+      const answer = await stack.call("AI_BACKEND", "infer", req);
+      assert.equal(answer.status, 504);
+      assert.equal(answer.body.error.type, "timeout");
+      assert.ok(answer.elapsedMs < 2500, `gave up after ${answer.elapsedMs} ms`);
+    }
   });
 
   test("an answer of an unknown shape is a 502", async () => {

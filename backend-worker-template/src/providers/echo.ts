@@ -1,8 +1,9 @@
 // The echo provider: a deterministic, offline model. Chat answers echo the last user message,
 // completions echo the prompt, embeddings are unit vectors derived from a SHA-256 of the input.
 // Tokens are counted as whitespace-separated words. ECHO_LATENCY_MS simulates a slow model.
-import type { InferenceRequest, InferenceResponse } from "../../../shims/interfaces";
+import type { InferenceResponse } from "../../../shims/interfaces";
 import type { BackendConfig } from "../config";
+import type { CheckedRequest } from "../request-check";
 import {
   badRequest,
   contentText,
@@ -29,9 +30,10 @@ const MAX_EMBEDDING_DIMENSIONS = 4096;
 export const echoProvider: Provider = {
   async infer(req, config) {
     const latency = config.echoLatencyMs;
-    // Time to the first byte: the simulated model "thinks" before answering.
-    await pause(latency, req.deadline);
-    if (Date.now() > req.deadline) return deadlineExceeded();
+    // Time to the first byte: the simulated model "thinks" before answering, never past the
+    // attempt's stop time (nobody reads an answer after it).
+    await pause(latency, req.stopAt);
+    if (Date.now() > req.stopAt) return deadlineExceeded();
     switch (req.path) {
       case "/v1/chat/completions":
         return chat(req, latency);
@@ -46,7 +48,7 @@ export const echoProvider: Provider = {
   },
 };
 
-async function chat(req: InferenceRequest, latency: number): Promise<InferenceResponse> {
+async function chat(req: CheckedRequest, latency: number): Promise<InferenceResponse> {
   const messages = req.body.messages;
   if (!Array.isArray(messages) || messages.length === 0) return badRequest("messages must be a non-empty array", "messages");
   const texts = messages.map((m) => (typeof m === "object" && m !== null ? contentText((m as { content?: unknown }).content) : ""));
@@ -90,7 +92,7 @@ async function chat(req: InferenceRequest, latency: number): Promise<InferenceRe
   return streamResponse(byteStreamOf(events()));
 }
 
-async function completions(req: InferenceRequest, latency: number): Promise<InferenceResponse> {
+async function completions(req: CheckedRequest, latency: number): Promise<InferenceResponse> {
   const prompts = textInputs(req.body.prompt);
   if (!prompts) return badRequest("prompt must be a string, an array of strings, or token arrays", "prompt");
   const limit = maxTokens(req.body);
@@ -136,7 +138,7 @@ async function completions(req: InferenceRequest, latency: number): Promise<Infe
   return streamResponse(byteStreamOf(events()));
 }
 
-async function embeddings(req: InferenceRequest): Promise<InferenceResponse> {
+async function embeddings(req: CheckedRequest): Promise<InferenceResponse> {
   const inputs = textInputs(req.body.input);
   if (!inputs) return badRequest("input must be a string, an array of strings, or token arrays", "input");
   const dimensions = req.body.dimensions ?? DEFAULT_EMBEDDING_DIMENSIONS;

@@ -1,9 +1,10 @@
 // What every provider offers the Backend entrypoint.
-import type { HealthReport, InferenceRequest, InferenceResponse } from "../../../shims/interfaces";
+import type { HealthReport, InferenceResponse } from "../../../shims/interfaces";
 import type { BackendConfig } from "../config";
+import type { CheckedRequest } from "../request-check";
 
 export interface Provider {
-  /** Answers one attempt; `req` is checked and its model is served by this backend. */
-  infer(req: InferenceRequest, config: BackendConfig): Promise<InferenceResponse>;
+  /** Answers one attempt by `req.stopAt`; `req` is checked and its model is served by this backend. */
+  infer(req: CheckedRequest, config: BackendConfig): Promise<InferenceResponse>;
   health(config: BackendConfig): Promise<HealthReport>;
 }

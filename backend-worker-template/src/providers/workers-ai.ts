@@ -1,11 +1,13 @@
 // The workers-ai provider: env.AI.run() with Workers AI's own input and output shapes, translated
 // to and from OpenAI's. The translations are exported on their own so they can be checked against
 // recorded Workers AI answers.
-import type { InferenceRequest, InferenceResponse } from "../../../shims/interfaces";
-import { providerModel, type BackendConfig } from "../config";
+import type { AiBinding, InferenceResponse } from "../../../shims/interfaces";
+import { providerModel } from "../config";
+import type { CheckedRequest } from "../request-check";
 import {
   badRequest,
   contentText,
+  deadlineExceeded,
   embeddingBase64,
   errorResponse,
   jsonResponse,
@@ -53,10 +55,11 @@ export const workersAiProvider: Provider = {
 
     let result: unknown;
     try {
-      result = await ai.run(providerModel(config, req.model), built.inputs);
+      result = await runUntil(ai, providerModel(config, req.model), built.inputs, req.stopAt);
     } catch (err) {
       return aiErrorResponse(err, req.model);
     }
+    if (result === TIMED_OUT) return deadlineExceeded();
 
     if (req.path === "/v1/embeddings") {
       const answer = embeddingsFromAi(result, req.model, req.body.encoding_format === "base64");
@@ -77,8 +80,30 @@ export const workersAiProvider: Provider = {
   },
 };
 
+const TIMED_OUT = Symbol("timed out");
+
+/**
+ * env.AI.run(), given up at `stopAt`. The binding takes no documented way to cancel a run, so it
+ * is raced; a stream that arrives too late is cancelled so it does not run on unread.
+ */
+async function runUntil(ai: AiBinding, model: string, inputs: Record<string, unknown>, stopAt: number): Promise<unknown> {
+  const run = ai.run(model, inputs);
+  let expire!: (value: typeof TIMED_OUT) => void;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (expire = resolve));
+  const timer = setTimeout(() => expire(TIMED_OUT), Math.max(0, stopAt - Date.now()));
+  try {
+    const result = await Promise.race([run, timeout]);
+    if (result === TIMED_OUT) {
+      run.then((late) => (late instanceof ReadableStream ? late.cancel() : undefined)).catch(() => {});
+    }
+    return result;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The env.AI.run() inputs for an OpenAI request, or a 400 for what Workers AI cannot express. */
-export function aiInputs(req: InferenceRequest): { inputs: Record<string, unknown> } | { error: InferenceResponse } {
+export function aiInputs(req: CheckedRequest): { inputs: Record<string, unknown> } | { error: InferenceResponse } {
   const body = req.body;
   if (req.path === "/v1/embeddings") {
     const input = body.input;

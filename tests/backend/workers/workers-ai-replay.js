@@ -25,6 +25,18 @@ function recordedStream(events, endWithDone) {
   });
 }
 
+/** One event, then the stream fails, as a dropped connection would. */
+function brokenStream() {
+  let sent = false;
+  return new ReadableStream({
+    pull(controller) {
+      if (sent) return controller.error(new Error("connection lost"));
+      controller.enqueue(new TextEncoder().encode(`data: ${JSON.stringify({ response: "Bon" })}\n\n`));
+      sent = true;
+    },
+  });
+}
+
 const STREAM_EVENTS = [
   { response: "Bonjour", p: "abcdefghijklmnopqrstuvwxyz0123456789" },
   { response: " café", p: "abcdefgh" },
@@ -46,6 +58,11 @@ export default class WorkersAiReplay extends WorkerEntrypoint {
         const texts = Array.isArray(inputs.text) ? inputs.text : [inputs.text];
         return { shape: [texts.length, 4], data: texts.map((_, i) => [0.25 * i, -0.5, 0.125, 1]), pooling: "mean" };
       }
+      case "@cf/test/slow":
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        return inputs.stream ? recordedStream(STREAM_EVENTS, true) : { response: "late" };
+      case "@cf/test/broken-stream":
+        return brokenStream();
       case "@cf/test/cut-stream":
         return recordedStream(STREAM_EVENTS.slice(0, 2), false);
       case "@cf/test/over-capacity":
