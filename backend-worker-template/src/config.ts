@@ -14,11 +14,15 @@ export interface BackendConfig {
   ai?: AiBinding;
   /** Client model name -> provider model name. */
   modelMap: Record<string, string>;
+  /** openai-compatible: the most bytes read from one upstream answer. */
+  maxUpstreamBytes: number;
 }
 
 export type ConfigResult = { ok: true; config: BackendConfig } | { ok: false; error: string };
 
 const PROVIDERS: readonly ProviderName[] = ["echo", "workers-ai", "openai-compatible"];
+/** An upstream answer larger than this is refused: the Worker's memory is bounded (128 MB). */
+export const DEFAULT_MAX_UPSTREAM_BYTES = 16 * 1024 * 1024;
 
 export function readConfig(env: BackendEnv): ConfigResult {
   const errors: string[] = [];
@@ -47,19 +51,12 @@ export function readConfig(env: BackendEnv): ConfigResult {
     if (models.includes("*")) models = ["*"];
   }
 
-  let weight: number | undefined;
-  if (env.WEIGHT !== undefined && env.WEIGHT !== "") {
-    weight = Number(env.WEIGHT);
-    if (!Number.isFinite(weight) || weight <= 0) errors.push(`WEIGHT must be a positive number (got "${env.WEIGHT}")`);
-  }
-
-  let echoLatencyMs = 0;
-  if (env.ECHO_LATENCY_MS !== undefined && env.ECHO_LATENCY_MS !== "") {
-    echoLatencyMs = Number(env.ECHO_LATENCY_MS);
-    if (!Number.isFinite(echoLatencyMs) || echoLatencyMs < 0) {
-      errors.push(`ECHO_LATENCY_MS must be a number of milliseconds >= 0 (got "${env.ECHO_LATENCY_MS}")`);
-    }
-  }
+  const weight = numberVar(env.WEIGHT, "WEIGHT", (n) => Number.isFinite(n) && n > 0, "a positive number", errors);
+  const echoLatencyMs =
+    numberVar(env.ECHO_LATENCY_MS, "ECHO_LATENCY_MS", (n) => Number.isFinite(n) && n >= 0, "a number of milliseconds >= 0", errors) ?? 0;
+  const maxUpstreamBytes =
+    numberVar(env.MAX_UPSTREAM_BYTES, "MAX_UPSTREAM_BYTES", (n) => Number.isSafeInteger(n) && n >= 1, "a whole number of bytes >= 1", errors) ??
+    DEFAULT_MAX_UPSTREAM_BYTES;
 
   let upstreamBaseUrl: string | undefined;
   if (provider === "openai-compatible") {
@@ -86,8 +83,17 @@ export function readConfig(env: BackendEnv): ConfigResult {
       upstreamApiKey: env.UPSTREAM_API_KEY || undefined,
       ai: provider === "workers-ai" ? env.AI : undefined,
       modelMap,
+      maxUpstreamBytes,
     },
   };
+}
+
+/** A numeric var (string or number): undefined when unset; an error pushed when not `valid`. */
+function numberVar(raw: string | number | undefined, name: string, valid: (n: number) => boolean, rule: string, errors: string[]): number | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!valid(value)) errors.push(`${name} must be ${rule} (got "${raw}")`);
+  return value;
 }
 
 /** Whether this backend serves `model`. */

@@ -12,8 +12,13 @@ const STREAM_EVENTS = [
   { id: "up-s", object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: "upstream" }, finish_reason: "stop" }] },
 ];
 
-/** What the upstream received, in order. */
+/** What the upstream received, in order (`raw` is the body text as it came). */
 const received = [];
+/** Per model of the streaming and large answers: whether the backend closed the connection before the upstream finished. */
+const upstreamClosedEarly = new Map();
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const chunkEvent = (content) => `data: ${JSON.stringify({ id: "up-s", object: "chat.completion.chunk", choices: [{ index: 0, delta: { content } }] })}\n\n`;
 
 /** The upstream's behaviour is chosen by the model the request names. */
 function upstreamHandler(request, response) {
@@ -21,12 +26,13 @@ function upstreamHandler(request, response) {
   request.on("data", (chunk) => (raw += chunk));
   request.on("end", async () => {
     const body = raw ? JSON.parse(raw) : null;
-    received.push({ method: request.method, url: request.url, headers: request.headers, body });
+    received.push({ method: request.method, url: request.url, headers: request.headers, body, raw });
     if (request.url === "/v1/models") {
       const authorized = request.headers.authorization === `Bearer ${API_KEY}`;
       response.writeHead(authorized ? 200 : 401, { "content-type": "application/json" });
       return response.end(JSON.stringify(authorized ? { object: "list", data: [] } : { error: { message: "bad key" } }));
     }
+    if (await hardeningCase(body?.model, response)) return;
     switch (body?.model) {
       case "gpt-ok":
       case "upstream-name":
@@ -70,6 +76,96 @@ function upstreamHandler(request, response) {
   });
 }
 
+/** The upstream's answers for the hardening cases (stop time, size bound, cut streams, keys); false if `model` is not one. */
+async function hardeningCase(model, response) {
+  const watch = () => response.on("close", () => upstreamClosedEarly.set(model, !response.writableEnded));
+  switch (model) {
+    case "gpt-slow-stream-headers": {
+      const timer = setTimeout(() => {
+        response.writeHead(200, { "content-type": "text/event-stream" });
+        response.end("data: [DONE]\n\n");
+      }, 3000);
+      response.on("close", () => clearTimeout(timer));
+      return true;
+    }
+    case "gpt-slow-stream-body":
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      for (const word of ["one ", "two ", "three ", "four"]) {
+        response.write(chunkEvent(word));
+        await pause(150);
+      }
+      response.end("data: [DONE]\n\n");
+      return true;
+    case "gpt-huge":
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({ id: "up-big", object: "chat.completion", padding: "x".repeat(4096), choices: [] }));
+      return true;
+    case "gpt-huge-chunked":
+      watch();
+      response.writeHead(200, { "content-type": "application/json" });
+      response.write(`{"padding":"`);
+      for (let i = 0; i < 40 && !response.destroyed; i++) {
+        response.write("x".repeat(512));
+        await pause(5);
+      }
+      response.end(`"}`);
+      return true;
+    case "gpt-huge-stream":
+      watch();
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      for (let i = 0; i < 40 && !response.destroyed; i++) {
+        response.write(chunkEvent("y".repeat(200)));
+        await pause(5);
+      }
+      response.end("data: [DONE]\n\n");
+      return true;
+    case "gpt-cut-stream":
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.write(chunkEvent("half "));
+      await pause(10);
+      response.end(chunkEvent("an answer"));
+      return true;
+    case "gpt-cut-mid-event":
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.write(chunkEvent("half "));
+      await pause(10);
+      response.end(`data: {"id":"up-s","obj`);
+      return true;
+    case "gpt-reset-stream":
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.write(chunkEvent("half "));
+      await pause(20);
+      response.socket.destroy();
+      return true;
+    case "gpt-split-done":
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.write(`${chunkEvent("all ")}${chunkEvent("there")}data: [DO`);
+      await pause(20);
+      response.end("NE]\n\n");
+      return true;
+    case "gpt-endless-stream":
+      watch();
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      for (let i = 0; i < 500 && !response.destroyed; i++) {
+        response.write(chunkEvent(`word${i} `));
+        await pause(10);
+      }
+      response.end("data: [DONE]\n\n");
+      return true;
+    case "gpt-401":
+    case "gpt-403":
+      response.writeHead(Number(model.slice(4)), { "content-type": "application/json" });
+      response.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${API_KEY}. You can find your API key at ...`, type: "invalid_request_error", param: null, code: "invalid_api_key" } }));
+      return true;
+    case "gpt-400-quoting-key":
+      response.writeHead(400, { "content-type": "application/json" });
+      response.end(JSON.stringify({ error: { message: `bad request from key ${API_KEY}`, type: "invalid_request_error", param: null, code: null } }));
+      return true;
+    default:
+      return false;
+  }
+}
+
 let upstream;
 let closedPort;
 let bundle;
@@ -92,6 +188,8 @@ before(async () => {
     WRONG_KEY: { bindings: { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: base, UPSTREAM_API_KEY: "sk-wrong" } },
     UNREACHABLE: { bindings: { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: `http://127.0.0.1:${closedPort}/v1` } },
     NO_URL: { bindings: { PROVIDER: "openai-compatible" } },
+    SMALL: { bindings: { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: base, UPSTREAM_API_KEY: API_KEY, MAX_UPSTREAM_BYTES: "1024" } },
+    BAD_LIMIT: { bindings: { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: base, MAX_UPSTREAM_BYTES: "lots" } },
   });
 });
 
@@ -240,5 +338,172 @@ describe("openai-compatible: health and configuration", () => {
     const answer = await stack.call("NO_URL", "infer", chat("gpt-ok"));
     assert.equal(answer.status, 500);
     assert.equal(answer.body.error.code, "backend_misconfigured");
+  });
+});
+
+/** Polls `check` until it holds or `ms` pass; answers whether it held. */
+async function eventually(check, ms = 3000) {
+  for (const until = Date.now() + ms; Date.now() < until; await pause(20)) if (check()) return true;
+  return check();
+}
+
+/** The SSE events of a relayed stream's text, the error event (if any) parsed. */
+function lastEvent(text) {
+  const events = text.split("\n\n").filter((event) => event !== "");
+  const last = events.at(-1);
+  return last === "data: [DONE]" ? last : JSON.parse(last.slice("data: ".length));
+}
+
+describe("openai-compatible: the body reaches the upstream exactly", () => {
+  test("a body sent as JSON text is forwarded byte for byte (big integers unrounded)", async () => {
+    received.length = 0;
+    const text = `{ "model":"gpt-ok","seed": 12345678901234567890,\n "messages":[{"role":"user","content":"hi \\u00e9"}], "metadata":{"id":9007199254740993}}`;
+    const { status } = await stack.call("UPSTREAM", "infer", inferenceRequest({ model: "gpt-ok", body: text }));
+    assert.equal(status, 200);
+    assert.equal(received[0].raw, text);
+  });
+
+  test("MODEL_MAP rewrites only the top-level model value in the text", async () => {
+    received.length = 0;
+    const text = `{"messages":[{"role":"user","content":"say \\"model\\": \\"client-name\\" {"}],"metadata":{"model":"client-name"},"mod\\u0065l" : "client-name","seed":12345678901234567890}`;
+    const { status } = await stack.call("MAPPED", "infer", inferenceRequest({ model: "client-name", body: text }));
+    assert.equal(status, 200);
+    assert.equal(received[0].raw, text.replace(`"mod\\u0065l" : "client-name"`, `"mod\\u0065l" : "upstream-name"`));
+  });
+
+  test("a body text that is not a JSON object is a 400 naming body", async () => {
+    for (const text of ["[1,2]", "{\"model\":", "null"]) {
+      const { status, body } = await stack.call("UPSTREAM", "infer", inferenceRequest({ model: "gpt-ok", body: text }));
+      assert.equal(status, 400, text);
+      assert.equal(body.error.param, "body");
+    }
+  });
+});
+
+describe("openai-compatible: the attempt's stop time", () => {
+  test("attemptDeadline bounds the wait for a JSON answer: 504", async () => {
+    const req = { ...chat("gpt-slow"), attemptDeadline: Date.now() + 300 };
+    const { status, body, elapsedMs } = await stack.call("UPSTREAM", "infer", req);
+    assert.equal(status, 504);
+    assert.equal(body.error.type, "timeout");
+    assert.ok(elapsedMs < 2500, `gave up after ${elapsedMs} ms`);
+  });
+
+  test("attemptDeadline bounds the wait for a stream's headers: 504", async () => {
+    const req = { ...chat("gpt-slow-stream-headers", { stream: true }), attemptDeadline: Date.now() + 300 };
+    const { status, stream, elapsedMs } = await stack.call("UPSTREAM", "infer", req);
+    assert.equal(status, 504);
+    assert.equal(stream, null);
+    assert.ok(elapsedMs < 2500, `gave up after ${elapsedMs} ms`);
+  });
+
+  test("a stream that started is not cut at the stop time (the router times it)", async () => {
+    const req = { ...chat("gpt-slow-stream-body", { stream: true }), attemptDeadline: Date.now() + 300 };
+    const { status, stream } = await stack.call("UPSTREAM", "infer", req);
+    assert.equal(status, 200);
+    assert.equal(stream.error, null);
+    assert.equal(sseData(stream.text).at(-1), "[DONE]");
+  });
+
+  test("without attemptDeadline the deadline alone bounds the attempt", async () => {
+    const req = { ...chat("gpt-ok"), attemptDeadline: undefined };
+    assert.equal((await stack.call("UPSTREAM", "infer", req)).status, 200);
+    const bad = await stack.call("UPSTREAM", "infer", { ...chat("gpt-ok"), attemptDeadline: "soon" });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.param, "attemptDeadline");
+  });
+});
+
+describe("openai-compatible: size bound (MAX_UPSTREAM_BYTES)", () => {
+  test("a JSON answer over the bound is a 502, by content-length or while reading", async () => {
+    for (const model of ["gpt-huge", "gpt-huge-chunked"]) {
+      const { status, body } = await stack.call("SMALL", "infer", chat(model));
+      assert.equal(status, 502, model);
+      assert.equal(body.error.code, "upstream_response_too_large");
+    }
+    assert.ok(await eventually(() => upstreamClosedEarly.get("gpt-huge-chunked") === true), "the rest of the answer was not read");
+    assert.equal((await stack.call("SMALL", "infer", chat("gpt-ok"))).status, 200);
+  });
+
+  test("a stream over the bound ends with the SSE error event and stops the upstream", async () => {
+    const { status, stream } = await stack.call("SMALL", "infer", chat("gpt-huge-stream", { stream: true }));
+    assert.equal(status, 200);
+    assert.equal(stream.error, null);
+    assert.ok(stream.text.length <= 1024 + 300, `relayed ${stream.text.length} bytes`);
+    assert.doesNotMatch(stream.text, /^data: \[DONE\]/m);
+    assert.equal(lastEvent(stream.text).error.code, "upstream_response_too_large");
+    assert.ok(await eventually(() => upstreamClosedEarly.get("gpt-huge-stream") === true), "the upstream stream was not cancelled");
+  });
+
+  test("a MAX_UPSTREAM_BYTES that is not a positive whole number is a configuration error", async () => {
+    assert.match((await stack.call("BAD_LIMIT", "describe")).thrown, /MAX_UPSTREAM_BYTES must be a whole number of bytes/);
+    assert.equal((await stack.call("BAD_LIMIT", "infer", chat("gpt-ok"))).body.error.code, "backend_misconfigured");
+  });
+});
+
+describe("openai-compatible: streams cut short", () => {
+  const interrupted = { message: "", type: "upstream_error", param: null, code: "stream_interrupted" };
+
+  test("a stream that ends without data: [DONE] ends with the SSE error event", async () => {
+    const { status, stream } = await stack.call("UPSTREAM", "infer", chat("gpt-cut-stream", { stream: true }));
+    assert.equal(status, 200);
+    assert.equal(stream.error, null);
+    const relayed = chunkEvent("half ") + chunkEvent("an answer");
+    assert.ok(stream.text.startsWith(relayed), "the upstream's bytes are relayed unchanged");
+    const error = lastEvent(stream.text).error;
+    assert.deepEqual({ ...error, message: "" }, interrupted);
+    assert.doesNotMatch(stream.text, /^data: \[DONE\]/m);
+  });
+
+  test("an upstream that stops mid-event: the error event is an event of its own", async () => {
+    const { stream } = await stack.call("UPSTREAM", "infer", chat("gpt-cut-mid-event", { stream: true }));
+    assert.match(stream.text, /data: \{"id":"up-s","obj\n\ndata: \{"error"/);
+    assert.equal(lastEvent(stream.text).error.code, "stream_interrupted");
+  });
+
+  test("an upstream connection that breaks mid-stream ends with the SSE error event", async () => {
+    const { status, stream } = await stack.call("UPSTREAM", "infer", chat("gpt-reset-stream", { stream: true }));
+    assert.equal(status, 200);
+    assert.equal(stream.error, null);
+    assert.ok(stream.text.startsWith(chunkEvent("half ")));
+    assert.equal(lastEvent(stream.text).error.code, "stream_interrupted");
+  });
+
+  test("data: [DONE] split across chunks is a clean end, relayed byte for byte", async () => {
+    const { stream } = await stack.call("UPSTREAM", "infer", chat("gpt-split-done", { stream: true }));
+    assert.equal(stream.error, null);
+    assert.equal(stream.text, `${chunkEvent("all ")}${chunkEvent("there")}data: [DONE]\n\n`);
+  });
+
+  test("cancelling the relayed stream cancels the upstream", async () => {
+    const { status, first } = await stack.call("UPSTREAM", "infer-cancel", chat("gpt-endless-stream", { stream: true }));
+    assert.equal(status, 200);
+    assert.match(first, /word0/);
+    assert.ok(await eventually(() => upstreamClosedEarly.get("gpt-endless-stream") === true), "the upstream kept streaming");
+  });
+});
+
+describe("openai-compatible: the upstream's key stays here", () => {
+  test("upstream 401 and 403 keep their status with this backend's own message", async () => {
+    for (const [model, wanted] of [["gpt-401", 401], ["gpt-403", 403]]) {
+      for (const stream of [false, true]) {
+        const answer = await stack.call("UPSTREAM", "infer", chat(model, { stream }));
+        assert.equal(answer.status, wanted);
+        assert.equal(answer.stream, null);
+        assert.deepEqual(answer.body, { error: { message: "The upstream rejected this backend's credentials", type: "upstream_auth_error", param: null, code: "upstream_auth_failed" } });
+      }
+    }
+  });
+
+  test("the key is never in an answer or a log line", async () => {
+    const answers = [];
+    for (const model of ["gpt-401", "gpt-403", "gpt-400-quoting-key", "gpt-html", "gpt-ok"]) answers.push(await stack.call("UPSTREAM", "infer", chat(model)));
+    assert.equal(answers[2].status, 400);
+    assert.match(answers[2].body.error.message, /bad request from key \[redacted\]/);
+    assert.ok(stack.logs.some((line) => line.message.includes("upstream_auth_failed")), "the auth failure is logged");
+    for (const text of [...answers.map((a) => JSON.stringify(a)), ...stack.logs.map((line) => line.message)]) {
+      assert.doesNotMatch(text, new RegExp(API_KEY), text);
+      assert.doesNotMatch(text, /Incorrect API key/);
+    }
   });
 });

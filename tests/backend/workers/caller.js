@@ -1,5 +1,6 @@
 // A test client Worker: calls a backend's RPC methods through its service binding, as the
-// orchestrator does, and reports what it got as JSON. POST /<BINDING>/<method> with the argument.
+// orchestrator does, and reports what it got as JSON. POST /<BINDING>/<method> with the argument;
+// method "infer-cancel" reads one chunk of the answer's stream and cancels the rest.
 
 export default {
   async fetch(request, env) {
@@ -11,6 +12,8 @@ export default {
       switch (method) {
         case "infer":
           return Response.json(await inferResult(backend, arg));
+        case "infer-cancel":
+          return Response.json(await inferThenCancel(backend, arg));
         case "describe":
           return Response.json({ value: await backend.describe() });
         case "health":
@@ -35,6 +38,16 @@ async function inferResult(backend, req) {
   if (answer.stream) result.stream = await readStream(answer.stream);
   result.elapsedMs = Date.now() - started;
   return result;
+}
+
+/** Reads the first chunk of the answer's stream, then cancels the stream, as a client that leaves does. */
+async function inferThenCancel(backend, req) {
+  const answer = await backend.infer(req);
+  if (!answer.stream) return { status: answer.status, first: null };
+  const reader = answer.stream.getReader();
+  const { value } = await reader.read();
+  await reader.cancel("client left");
+  return { status: answer.status, first: value ? new TextDecoder().decode(value) : null };
 }
 
 /** The stream's text, how many chunks carried it, and the error that ended it, if any. */
