@@ -3,29 +3,34 @@
 // JS here reads bytes, awaits promises, measures time and answers with what the core returned;
 // every status, header, retry, wait and routing choice comes from the core.
 
+import { END, OUTCOME, internalErrorAction } from "./wasm-core.js";
+
 /** @typedef {import("./wasm-core.js").RouterCore} RouterCore */
 /** @typedef {import("./wasm-core.js").Action} Action */
+/** @typedef {import("./wasm-core.js").Outcome} Outcome */
 /** @typedef {import("./interfaces.js").BackendBinding} BackendBinding */
 /** @typedef {Record<string, unknown>} Env */
-/** @typedef {{body?: unknown, reader?: ReadableStreamDefaultReader<Uint8Array>, first?: Uint8Array}} Answer */
+/** @typedef {{bodyText?: string, reader?: ReadableStreamDefaultReader<Uint8Array>, first?: Uint8Array}} Answer */
 
 const TIMED_OUT = Symbol("timed out");
-const OUTCOME = /** @type {const} */ ({ answered: 0, threw: 1, timedOut: 2, answeredStream: 3 });
-const END = /** @type {const} */ ({ completed: 0, upstreamFailed: 1, clientGone: 2 });
 const LIMIT = /** @type {const} */ ({ overLimit: 0, allowed: 1, limiterFailed: 2 });
+const BODY = /** @type {const} */ ({ complete: 0, overLimit: 1, timedOut: 2 });
+// How many of a stream's last bytes the core gets to check its `data: [DONE]` line.
+const TAIL_BYTES = 64;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const ignore = () => {};
 
-/** Random seeds for the core, drawn from the CSPRNG 64 at a time (a getRandomValues call per request cost about 3 µs). */
-const seeds = new Uint32Array(64);
-let seedsLeft = 0;
-function nextSeed() {
-  if (seedsLeft === 0) {
-    crypto.getRandomValues(seeds);
-    seedsLeft = seeds.length;
+/** 128 random bits per request for the core (its seed, and a generated request id), drawn 64 requests at a time. */
+const randomWords = new Uint32Array(256);
+let wordsLeft = 0;
+function nextRandom() {
+  if (wordsLeft < 4) {
+    crypto.getRandomValues(randomWords);
+    wordsLeft = randomWords.length;
   }
-  return seeds[--seedsLeft];
+  wordsLeft -= 4;
+  return randomWords.subarray(wordsLeft, wordsLeft + 4);
 }
 
 /** @param {string} text */
@@ -43,8 +48,22 @@ function startTimer(ms) {
   /** @type {ReturnType<typeof setTimeout> | null} */
   let timer = null;
   /** @type {Promise<typeof TIMED_OUT>} */
-  const expired = new Promise((resolve) => { if (ms) timer = setTimeout(resolve, Math.max(0, ms), TIMED_OUT); });
+  const expired = new Promise((resolve) => { if (ms) timer = setTimeout(resolve, Math.max(1, ms), TIMED_OUT); });
   return { expired, clear: () => clearTimeout(timer) };
+}
+
+/** @param {unknown} value @returns {value is Record<string, unknown>} */
+function isObject(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The name of a thrown value, never its message (which may quote a request). @param {unknown} e */
+function errorName(e) {
+  try {
+    return e instanceof Error ? e.name : typeof e;
+  } catch {
+    return "unknown";
+  }
 }
 
 /**
@@ -63,64 +82,117 @@ function pathOf(url) {
   return url.slice(start, end);
 }
 
-/** Reads a request body, stopping once it holds more than `limit` bytes. @param {Request} request @param {number} limit */
-async function readBody(request, limit) {
-  // With a Content-Length (the core already held it to the limit) the runtime frames the body
-  // exactly, so one native read is safe and much cheaper than iterating over chunks in JS.
-  if (request.headers.has("content-length")) {
-    const bytes = new Uint8Array(await request.arrayBuffer());
-    return { bytes: bytes.subarray(0, Math.min(bytes.byteLength, limit)), overLimit: bytes.byteLength > limit };
+/**
+ * Reads a request body, stopping once it holds more than `limit` bytes, or at `deadline` (a slow
+ * upload holds nothing past it: the read is abandoned and the stream cancelled).
+ * @param {Request} request @param {number} limit @param {number} deadline
+ * @returns {Promise<{bytes: Uint8Array, how: 0 | 1 | 2}>}
+ */
+async function readBody(request, limit, deadline) {
+  /** @type {ReadableStreamDefaultReader<Uint8Array> | null} */
+  let reader = null;
+  const reading = (async () => {
+    // With a Content-Length (the core already held it to the limit) the runtime frames the body
+    // exactly, so one native read is safe and much cheaper than iterating over chunks in JS.
+    if (request.headers.has("content-length")) return new Uint8Array(await request.arrayBuffer());
+    /** @type {Uint8Array[]} */
+    const chunks = [];
+    let size = 0;
+    reader = request.body?.getReader() ?? null;
+    for (let r = await reader?.read(); r && !r.done; r = await reader?.read()) {
+      chunks.push(r.value);
+      size += r.value.byteLength;
+      if (size > limit) break;
+    }
+    if (size > limit) reader?.cancel().catch(ignore); // the rest of the upload is not wanted
+    const bytes = new Uint8Array(size);
+    chunks.reduce((offset, c) => (bytes.set(c, offset), offset + c.byteLength), 0);
+    return bytes;
+  })();
+  const timer = startTimer(Math.max(1, deadline - Date.now()));
+  try {
+    const bytes = await Promise.race([reading, timer.expired]);
+    if (bytes === TIMED_OUT) {
+      reading.catch(ignore);
+      (reader ?? request.body)?.cancel().catch(ignore);
+      return { bytes: new Uint8Array(0), how: BODY.timedOut };
+    }
+    return { bytes: bytes.subarray(0, Math.min(bytes.byteLength, limit)), how: bytes.byteLength > limit ? BODY.overLimit : BODY.complete };
+  } finally {
+    timer.clear();
   }
-  /** @type {Uint8Array[]} */
-  const chunks = [];
-  let size = 0;
-  for await (const chunk of request.body ?? []) {
-    chunks.push(chunk);
-    size += chunk.byteLength;
-    if (size > limit) break; // leaving the loop cancels the rest of the upload
-  }
-  const bytes = new Uint8Array(size);
-  chunks.reduce((offset, c) => (bytes.set(c, offset), offset + c.byteLength), 0);
-  return { bytes: bytes.subarray(0, Math.min(size, limit)), overLimit: size > limit };
+}
+
+/** A header value as the core takes it: strings as they are, numbers converted, anything else dropped. @param {unknown} value */
+function headerText(value) {
+  if (typeof value === "string") return value;
+  return typeof value === "number" || typeof value === "bigint" ? String(value) : "";
+}
+
+/** Cancels the stream of an answer nobody will read. @param {unknown} answer */
+function cancelStream(answer) {
+  if (isObject(answer) && answer.stream instanceof ReadableStream) answer.stream.cancel().catch(ignore);
 }
 
 /**
  * Calls infer() on a backend within the action's timeout (for a stream: until its first chunk).
- * Returns the outcome for the core and the answer to forward.
- * @param {BackendBinding} backend @param {Action} action @param {unknown} body
+ * Returns the facts of the answer for the core and the answer to forward. Nothing the backend
+ * sends is trusted: a bad status, body, header or stream is reported, never used as it is.
+ * @param {BackendBinding} backend @param {Action} action @param {string} bodyText
+ * @returns {Promise<Outcome & {answer?: Answer}>}
  */
-async function callBackend(backend, action, body) {
+async function callBackend(backend, action, bodyText) {
   const timer = startTimer(action.timeoutMs);
   try {
-    const { requestId, path, model, stream, deadline, attempt } = action;
-    const pending = backend.infer(/** @type {any} */ ({ requestId, path, model, stream, body, deadline, attempt }));
+    const { requestId, path, model, stream, deadline, attemptDeadline, attempt } = action;
+    const pending = backend.infer(/** @type {any} */ ({ requestId, path, model, stream, body: bodyText, deadline, attemptDeadline, attempt }));
     const resp = await Promise.race([pending, timer.expired]);
     if (resp === TIMED_OUT) {
-      pending.then((late) => late?.stream?.cancel().catch(ignore), ignore);
+      pending.then(cancelStream, ignore); // a late stream is not left generating
       return { outcome: OUTCOME.timedOut };
     }
-    /** @type {Answer} */
-    const answer = { body: resp?.body };
-    // A stream where JSON was asked for is never relayed: the core fails over from a 2xx in that
-    // shape, and an error answer goes out with its JSON body.
-    if (!stream && resp?.stream) resp.stream.cancel().catch(ignore);
-    if (stream && resp?.stream) {
-      answer.reader = resp.stream.getReader();
-      const r = await Promise.race([answer.reader.read(), timer.expired]);
-      if (r === TIMED_OUT || r.done) {
-        answer.reader.cancel().catch(ignore);
-        return { outcome: r === TIMED_OUT ? OUTCOME.timedOut : OUTCOME.threw };
-      }
-      answer.first = r.value;
-    }
-    const headers = resp?.headers ?? {};
-    return { outcome: resp?.stream ? OUTCOME.answeredStream : OUTCOME.answered, status: Number(resp?.status) || 0, answer,
-      retryAfter: headers["retry-after"] ?? "", retryAfterMs: headers["retry-after-ms"] ?? "" };
+    return await readAnswer(resp, stream, timer.expired);
   } catch {
     return { outcome: OUTCOME.threw };
   } finally {
     timer.clear();
   }
+}
+
+/**
+ * The facts of one answer: status (an integer, else 0), Retry-After headers as text, and what it
+ * carried; for a streaming request, the stream's first chunk.
+ * @param {unknown} resp @param {boolean} wantStream @param {Promise<typeof TIMED_OUT>} expired
+ * @returns {Promise<Outcome & {answer?: Answer}>}
+ */
+async function readAnswer(resp, wantStream, expired) {
+  const answer = isObject(resp) ? resp : {};
+  const headers = isObject(answer.headers) ? answer.headers : {};
+  const status = typeof answer.status === "number" && Number.isInteger(answer.status) && answer.status >= 0 && answer.status < 1000 ? answer.status : 0;
+  const facts = { status, retryAfter: headerText(headers["retry-after"]), retryAfterMs: headerText(headers["retry-after-ms"]) };
+  if (!(answer.stream instanceof ReadableStream)) {
+    /** @type {string | undefined} */
+    let bodyText;
+    try {
+      bodyText = isObject(answer.body) ? JSON.stringify(answer.body) : undefined;
+    } catch { /* a cycle or a BigInt: not a JSON object */ }
+    const outcome = bodyText !== undefined ? OUTCOME.json : answer.body === undefined ? OUTCOME.noBody : OUTCOME.bodyNotObject;
+    return { ...facts, outcome, answer: { bodyText } };
+  }
+  if (!wantStream) {
+    answer.stream.cancel().catch(ignore); // never relayed: the core fails over or answers the error itself
+    return { ...facts, outcome: OUTCOME.stream };
+  }
+  const reader = answer.stream.getReader();
+  let r;
+  do r = await Promise.race([reader.read(), expired]);
+  while (r !== TIMED_OUT && !r.done && r.value instanceof Uint8Array && r.value.byteLength === 0);
+  if (r === TIMED_OUT || r.done || !(r.value instanceof Uint8Array)) {
+    reader.cancel().catch(ignore);
+    const outcome = r === TIMED_OUT ? OUTCOME.timedOut : r.done ? OUTCOME.emptyStream : OUTCOME.streamNotBytes;
+    return { ...facts, outcome };
+  }
+  return { ...facts, outcome: OUTCOME.stream, answer: { reader, first: r.value } };
 }
 
 /**
@@ -142,18 +214,30 @@ async function askRateLimiter(env, key, timeoutMs) {
   }
 }
 
+/** The last TAIL_BYTES of a stream after `chunk` (copies only when the chunk itself is shorter). @param {Uint8Array} tail @param {Uint8Array} chunk */
+function keepTail(tail, chunk) {
+  if (chunk.byteLength >= TAIL_BYTES) return chunk.subarray(chunk.byteLength - TAIL_BYTES);
+  const kept = tail.subarray(Math.max(0, tail.byteLength - (TAIL_BYTES - chunk.byteLength)));
+  const joined = new Uint8Array(kept.byteLength + chunk.byteLength);
+  joined.set(kept);
+  joined.set(chunk, kept.byteLength);
+  return joined;
+}
+
 /**
  * The client's stream: the backend's first chunk, then the rest as it comes (no buffering).
  * A backend that sends nothing for `idleMs` (the core's streamIdleMs) while a read waits on it
  * has failed like one whose stream broke (a slow client is not the backend's gap: nothing is
  * read then). One timer watches: it is re-armed only when it fires, for what is left of the
- * current wait, so chunks themselves cost no timer calls.
+ * current wait, so chunks themselves cost no timer calls. At the end the core gets the stream's
+ * last bytes: one that ends without its `data: [DONE]` line has failed too.
  * @param {ReadableStreamDefaultReader<Uint8Array>} reader @param {Uint8Array} first
- * @param {(how: 0 | 1 | 2) => Uint8Array | null} end @param {number} idleMs
+ * @param {(how: 0 | 1 | 2, tail?: Uint8Array) => Uint8Array | null} end @param {number} idleMs
  */
 function relay(reader, first, end, idleMs) {
   let readingSince = 0; // when the pending read() started; 0 when none is pending
   let stalled = false;
+  let tail = keepTail(new Uint8Array(0), first);
   /** @type {ReturnType<typeof setTimeout> | null} */
   let watchdog = null;
   const watch = (/** @type {number} */ ms) => {
@@ -173,9 +257,15 @@ function relay(reader, first, end, idleMs) {
         const r = await reader.read();
         readingSince = 0;
         if (stalled) throw new Error("the backend's stream stalled");
-        if (!r.done) return controller.enqueue(r.value);
-        end(END.completed);
+        if (!r.done) {
+          if (!(r.value instanceof Uint8Array)) throw new Error("the backend's stream sent something other than bytes");
+          tail = keepTail(tail, r.value);
+          return controller.enqueue(r.value);
+        }
+        const errorEvent = end(END.completed, tail); // the error event when [DONE] is missing
+        if (errorEvent) controller.enqueue(errorEvent);
       } catch {
+        reader.cancel().catch(ignore);
         const errorEvent = end(END.upstreamFailed);
         if (errorEvent) controller.enqueue(errorEvent);
       }
@@ -199,18 +289,20 @@ export function createRouterFetch(core) {
   let configured;
   /** @type {{backends: string[], authRequired: boolean} | undefined} once `configured` resolved */
   let configuration;
-  /** @type {Promise<void> | undefined} */
-  let discovery;
+  /** describe() batches in flight, by binding, shared by every request of the isolate. @type {Map<string, Promise<void>>} */
+  const describing = new Map();
   const drainLogs = () => core.logs().forEach((line) => console.log(line));
 
   /** Configures the core once per isolate from the Worker's env. @param {Env} env */
   async function configure(env) {
-    const keys = String(env.ROUTER_API_KEYS ?? "").split(",").map((k) => k.trim()).filter(Boolean);
+    const keysVar = env.ROUTER_API_KEYS;
+    const keys = String(keysVar ?? "").split(",").map((k) => k.trim()).filter(Boolean);
     const admin = env.ROUTER_ADMIN_KEY ? String(env.ROUTER_ADMIN_KEY) : null;
     const raw = env.ROUTER_CONFIG;
     const result = core.configure({
       routerConfig: raw == null ? null : typeof raw === "string" ? raw : JSON.stringify(raw),
       apiKeyHashes: await Promise.all(keys.map((k) => sha256Hex(`Bearer ${k}`))),
+      apiKeysSet: keysVar != null,
       adminKeyHash: admin === null ? null : await sha256Hex(`Bearer ${admin}`),
       envNames: Object.keys(env),
     }, Date.now());
@@ -218,25 +310,62 @@ export function createRouterFetch(core) {
     return result;
   }
 
-  /** describe() on every backend the core listed, once for all concurrent requests. @param {Env} env @param {string[]} backends @param {number} timeoutMs */
-  function discover(env, backends, timeoutMs) {
-    discovery ??= Promise.all(backends.map(async (binding) => {
-      const timer = startTimer(timeoutMs);
-      try {
-        const answer = await Promise.race([/** @type {BackendBinding} */ (env[binding]).describe(), timer.expired]);
-        return answer === TIMED_OUT ? { error: "describe() timed out" } : answer;
-      } catch (e) {
-        return { error: String(/** @type {Error} */ (e)?.message ?? e) };
-      } finally {
-        timer.clear();
-      }
-    })).then((answers) => core.describe(answers, Date.now())).finally(() => (discovery = undefined));
-    return discovery;
+  /** The configuration, made once; a failure is retried by the next request. @param {Env} env */
+  async function configuredFor(env) {
+    try {
+      return configuration ?? (configuration = await (configured ??= configure(env)));
+    } catch (e) {
+      configured = undefined;
+      console.log(JSON.stringify({ level: "error", event: "configure_failed", error: errorName(e) }));
+      return null;
+    }
   }
 
-  /** @param {Request} request @param {Env} env */
-  return async function fetch(request, env) {
-    const config = configuration ?? (configuration = await (configured ??= configure(env)));
+  /** One describe() answer as JSON text, within `timeoutMs`; a failure as {"error": ...}. @param {BackendBinding} backend @param {number} timeoutMs */
+  async function describeOne(backend, timeoutMs) {
+    const timer = startTimer(timeoutMs);
+    try {
+      const answer = await Promise.race([backend.describe(), timer.expired]);
+      if (answer === TIMED_OUT) return JSON.stringify({ error: "describe() timed out" });
+      return JSON.stringify(answer) ?? JSON.stringify({ error: "describe() answered nothing" });
+    } catch (e) {
+      return JSON.stringify({ error: `describe() failed (${errorName(e)})` });
+    } finally {
+      timer.clear();
+    }
+  }
+
+  /**
+   * Starts describe() on the bindings the core handed out (each with the core's timeout, whoever
+   * asked), kept alive past the response; waits for every describe() in flight only until
+   * `action.until` (0: not at all).
+   * @param {Env} env @param {ExecutionContext | undefined} ctx @param {Action} action
+   */
+  function discover(env, ctx, action) {
+    const { bindings, timeoutMs, until } = action;
+    if (bindings.length > 0) {
+      const batch = Promise.all(bindings.map((b) => describeOne(/** @type {BackendBinding} */ (env[b]), timeoutMs)))
+        .then((answers) => core.describe(new Map(bindings.map((b, i) => [b, answers[i]])), Date.now()))
+        .catch((e) => console.log(JSON.stringify({ level: "error", event: "describe_feed_failed", error: errorName(e) })))
+        .finally(() => {
+          drainLogs();
+          for (const b of bindings) if (describing.get(b) === batch) describing.delete(b);
+        });
+      for (const b of bindings) describing.set(b, batch);
+      ctx?.waitUntil?.(batch);
+    }
+    if (!until) return Promise.resolve();
+    const timer = startTimer(Math.max(1, until - Date.now()));
+    return Promise.race([Promise.all(describing.values()), timer.expired]).finally(timer.clear);
+  }
+
+  /** @param {Action} action */
+  const respond = (action) => new Response(action.body, { status: action.status, headers: action.headers });
+
+  /** @param {Request} request @param {Env} env @param {ExecutionContext} [ctx] */
+  return async function fetch(request, env, ctx) {
+    const config = await configuredFor(env);
+    if (!config) return respond(internalErrorAction("The router could not start; it retries on the next request", "router_start_failed"));
     const authorization = request.headers.get("authorization");
     const head = {
       method: request.method,
@@ -247,25 +376,26 @@ export function createRouterFetch(core) {
       authHash: config.authRequired && authorization ? await sha256Hex(authorization) : "",
       clientIp: request.headers.get("cf-connecting-ip") ?? "",
     };
-    let { exchange, action } = core.begin(head, Date.now(), nextSeed());
+    let { exchange, action } = core.begin(head, Date.now(), nextRandom());
     let ended = false;
-    const end = (/** @type {0 | 1 | 2} */ how) => {
+    const end = (/** @type {0 | 1 | 2} */ how, /** @type {Uint8Array | undefined} */ tail = undefined) => {
       if (ended) return null;
       ended = true;
-      const bytes = core.end(exchange, how, Date.now());
+      const bytes = core.end(exchange, how, tail ?? null, Date.now());
       drainLogs();
       return bytes;
     };
     /** @type {Uint8Array | undefined} */
     let bodyBytes;
-    /** @type {unknown} */
-    let body;
+    /** @type {string | undefined} */
+    let bodyText;
     /** @type {Answer | undefined} */
     let answer;
+    const dropAnswer = () => answer?.reader?.cancel().catch(ignore);
     // Aborted when the client goes away (with the enable_request_signal compatibility flag).
     request.signal?.addEventListener("abort", () => {
       end(END.clientGone);
-      answer?.reader?.cancel().catch(ignore);
+      dropAnswer();
     });
     try {
       for (;;) {
@@ -273,9 +403,9 @@ export function createRouterFetch(core) {
         let next;
         switch (action.kind) {
           case "read_body": {
-            const { bytes, overLimit } = await readBody(request, action.limit);
+            const { bytes, how } = await readBody(request, action.limit, action.deadline);
             bodyBytes = bytes;
-            next = () => core.body(exchange, bytes, overLimit, Date.now());
+            next = () => core.body(exchange, bytes, how, Date.now());
             break;
           }
           case "rate_limit": {
@@ -284,13 +414,13 @@ export function createRouterFetch(core) {
             break;
           }
           case "discover":
-            await discover(env, config.backends, action.timeoutMs);
+            await discover(env, ctx, action);
             next = () => core.resume(exchange, Date.now());
             break;
           case "call": {
-            answer?.reader?.cancel().catch(ignore);
-            body ??= JSON.parse(decoder.decode(bodyBytes));
-            const result = await callBackend(/** @type {BackendBinding} */ (env[action.binding]), action, body);
+            dropAnswer();
+            bodyText ??= decoder.decode(bodyBytes); // the client's exact text: no number is rounded
+            const result = await callBackend(/** @type {BackendBinding} */ (env[action.binding]), action, bodyText);
             answer = result.answer;
             next = () => core.outcome(exchange, result, Date.now());
             break;
@@ -307,20 +437,30 @@ export function createRouterFetch(core) {
             if (action.kind === "forward" && answer?.reader && answer.first) {
               return new Response(relay(answer.reader, answer.first, end, action.timeoutMs), init);
             }
-            const response = new Response(action.kind === "reply" ? action.body : JSON.stringify(answer?.body ?? null), init);
+            dropAnswer(); // a stream the core did not forward (an error answered in its own words)
+            const response = new Response(action.kind === "reply" ? action.body : answer?.bodyText ?? null, init);
             end(END.completed);
             return response;
           }
           default:
             throw new Error(`router core returned action ${action.kind}`);
         }
-        // The client went away meanwhile: the exchange is over and nobody reads an answer.
-        if (ended) return new Response(null);
+        // The client went away meanwhile: the exchange is over, nobody reads an answer, and a
+        // stream that arrived is cancelled rather than left generating.
+        if (ended) {
+          dropAnswer();
+          return new Response(null);
+        }
         action = next();
       }
     } catch (e) {
-      end(END.clientGone);
-      throw e;
+      dropAnswer();
+      console.log(JSON.stringify({ level: "error", event: "shim_error", error: errorName(e) }));
+      if (ended) return respond(internalErrorAction("The router failed while handling this request", "internal_error"));
+      ended = true;
+      const reply = core.fail(exchange, Date.now());
+      drainLogs();
+      return respond(reply);
     }
   };
 }

@@ -12,12 +12,14 @@
  * @property {number} backend     call, forward: backend index (into configure().backends)
  * @property {string} binding     call, forward: that backend's binding name ("" otherwise)
  * @property {number} attempt     call: attempt number; reply, forward: attempts made
- * @property {number} timeoutMs   call: per-try (or first-byte, when streaming) timeout; discover: describe() timeout;
- *                                rate_limit: RATE_LIMITER.limit() timeout; forward of a stream: the longest gap
- *                                between two chunks
+ * @property {number} timeoutMs   call: per-try (or first-byte, when streaming) timeout; discover: each describe()
+ *                                call's timeout; rate_limit: RATE_LIMITER.limit() timeout; forward of a stream: the
+ *                                longest gap between two chunks
  * @property {number} limit       read_body: body byte limit
- * @property {number} deadline    call: overall request deadline (epoch ms)
- * @property {number} until       wait: wake-up time (epoch ms)
+ * @property {number} deadline    call: overall request deadline; read_body: the body must have arrived by then (epoch ms)
+ * @property {number} attemptDeadline  call: when the router abandons this attempt (epoch ms)
+ * @property {number} until       wait: wake-up time; discover: wait for discovery until then, 0 = do not wait (epoch ms)
+ * @property {string[]} bindings  discover: the backends to call describe() on
  * @property {boolean} stream     call: the client asked for a stream
  * @property {string} requestId   call
  * @property {string} model       call
@@ -43,6 +45,7 @@
  * @property {string[]} [apiKeyHashes]
  * @property {string|null} [adminKeyHash]
  * @property {string[]} [envNames]
+ * @property {boolean} [apiKeysSet]  ROUTER_API_KEYS is set (even if it holds no usable key)
  */
 /**
  * @typedef {object} ConfigureResult
@@ -53,8 +56,9 @@
  */
 /**
  * @typedef {object} Outcome
- * @property {0|1|2|3} outcome  0 answered with `status` and a JSON body, 1 threw (or the stream closed before its
- *   first byte), 2 timed out, 3 answered with `status` and a stream (its first chunk arrived)
+ * @property {number} outcome  what the attempt came to (OUTCOME below): answered with `status` and a JSON object
+ *   body, threw, timed out, answered with a stream (its first chunk arrived), answered without a body, with a body
+ *   that is not a JSON object, with a stream that ended before its first chunk, or whose first chunk is not bytes
  * @property {number} [status]
  * @property {string|null} [retryAfter]    raw Retry-After header value
  * @property {string|null} [retryAfterMs]  raw retry-after-ms header value
@@ -62,20 +66,16 @@
 
 /** @type {ActionKind[]} */
 const KINDS = ["error", "read_body", "discover", "call", "wait", "reply", "forward", "rate_limit"];
+/** rt_exchange_outcome's outcome codes (cpp/src/abi.h, kOutcome*). */
+export const OUTCOME = /** @type {const} */ ({
+  json: 0, threw: 1, timedOut: 2, stream: 3, noBody: 4, bodyNotObject: 5, emptyStream: 6, streamNotBytes: 7,
+});
+/** rt_exchange_end's how. */
+export const END = /** @type {const} */ ({ completed: 0, upstreamFailed: 1, clientGone: 2, internalError: 3 });
 const HANDLE_SPAN = 2 ** 32; // exchange ids carry the instance generation above the Wasm handle
 const ENOSYS = 52;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const TRAP_BODY = encoder.encode(
-  JSON.stringify({
-    error: {
-      message: "The router core failed while handling this request",
-      type: "server_error",
-      param: null,
-      code: "core_trapped",
-    },
-  }),
-);
 
 /** @param {WebAssembly.Module} module */
 function stubImports(module) {
@@ -115,8 +115,8 @@ export class RouterCore {
     this.backends = [];
     /** @type {{json: string, now: number} | null} */
     this.lastConfigure = null;
-    /** @type {{json: string, now: number} | null} */
-    this.lastDescribe = null;
+    /** @type {Map<string, string>} binding -> the describe() answer (JSON) the core last took, replayed after a trap */
+    this.goodDescriptions = new Map();
     /** @type {string[]} log lines produced on the JS side (traps) */
     this.pendingLogs = [];
     // Set by #instantiate(), declared here for the type checker.
@@ -198,12 +198,13 @@ export class RouterCore {
       apiKeyHashes: input.apiKeyHashes ?? [],
       adminKeyHash: input.adminKeyHash ?? null,
       envNames: input.envNames ?? [],
+      apiKeysSet: input.apiKeysSet ?? false,
     });
     const before = this.backends.join("\n");
     const result = this.#guard(() => this.#configureRaw(json, now), null);
     if (!result) throw new Error("router.wasm trapped while configuring");
     this.lastConfigure = { json, now };
-    if (result.backends.join("\n") !== before) this.lastDescribe = null; // new backends need a new discovery
+    if (result.backends.join("\n") !== before) this.goodDescriptions.clear(); // new backends need a new discovery
     return result;
   }
 
@@ -219,23 +220,24 @@ export class RouterCore {
   }
 
   /**
-   * Feeds the describe() answers, aligned with configure().backends.
-   * @param {Array<{name: string, models: string[], weight?: number, version?: string} | {error: string}>} answers
+   * Feeds describe() answers: binding -> the answer as JSON text (or {"error": ...}).
+   * @param {Map<string, string>} answers
    * @param {number} now
    */
   describe(answers, now) {
-    const json = JSON.stringify(answers);
-    const ok = this.#guard(() => this.#describeRaw(json, now), false);
-    if (!ok) throw new Error("router.wasm trapped while reading describe() answers");
-    this.lastDescribe = { json, now };
+    const json = describeJson(answers);
+    const accepted = this.#guard(() => this.#describeRaw(json, now), null);
+    if (!accepted) throw new Error("router.wasm trapped while reading describe() answers");
+    for (const binding of accepted) this.goodDescriptions.set(binding, /** @type {string} */ (answers.get(binding)));
   }
 
-  /** @param {string} json @param {number} now */
+  /** @param {string} json @param {number} now @returns {string[]} the bindings whose answer the core took */
   #describeRaw(json, now) {
     const len = this.#putString(json);
     const rc = this.exports.rt_router_describe(this.router, this.scratchPtr, len, now);
-    if (rc < 0) throw new Error(`rt_router_describe failed (${rc}): answers must be an array aligned with the backends`);
-    return true;
+    if (rc < 0) throw new Error(`rt_router_describe failed (${rc}): answers must be an object keyed by binding`);
+    const text = this.#outText();
+    return text ? text.split("\n") : [];
   }
 
   /** Pending log lines (JSON text, one per entry). @returns {string[]} */
@@ -250,10 +252,10 @@ export class RouterCore {
   /**
    * @param {RequestHead} head
    * @param {number} now epoch ms
-   * @param {number} seed a random integer (up to 2^53)
+   * @param {ArrayLike<number>} random 4 random uint32 (128 bits: the exchange's seed and a generated request id)
    * @returns {{exchange: number, action: Action}}
    */
-  begin(head, now, seed) {
+  begin(head, now, random) {
     const text = [
       head.method,
       head.path,
@@ -269,20 +271,21 @@ export class RouterCore {
     const generation = this.generation;
     const action = this.#guard(() => {
       const len = this.#putString(text);
-      handle = this.exports.rt_exchange_begin(this.router, this.scratchPtr, len, now, seed);
+      handle = this.exports.rt_exchange_begin(this.router, this.scratchPtr, len, now, random[0], random[1], random[2],
+        random[3]);
       return this.#action();
     }, null);
     return { exchange: generation * HANDLE_SPAN + handle, action: action ?? trapAction() };
   }
 
   /**
-   * After a read_body action.
-   * @param {number} exchange @param {Uint8Array} bytes @param {boolean} overLimit @param {number} now
+   * After a read_body action. how: 0 the whole body, 1 more than the limit arrived, 2 it did not arrive in time.
+   * @param {number} exchange @param {Uint8Array} bytes @param {0|1|2} how @param {number} now
    */
-  body(exchange, bytes, overLimit, now) {
+  body(exchange, bytes, how, now) {
     return this.#exchangeCall(exchange, (h) => {
       const len = this.#putBytes(bytes);
-      this.exports.rt_exchange_body(h, this.scratchPtr, len, overLimit ? 1 : 0, now);
+      this.exports.rt_exchange_body(h, this.scratchPtr, len, how, now);
     });
   }
 
@@ -309,20 +312,40 @@ export class RouterCore {
   }
 
   /**
-   * The exchange is over (0 completed, 1 the upstream stream failed after its first byte, 2 the
-   * client went away). Returns the SSE error event to write before closing when how = 1.
-   * @param {number} exchange @param {0|1|2} how @param {number} now
+   * The exchange is over (END: completed, the upstream stream failed after its first byte, the
+   * client went away). `tail`: a forwarded stream's last bytes (the core checks its [DONE] line).
+   * Returns the SSE error event to write before closing when the stream failed, else null.
+   * @param {number} exchange @param {0|1|2} how @param {Uint8Array | null} tail @param {number} now
    * @returns {Uint8Array | null}
    */
-  end(exchange, how, now) {
+  end(exchange, how, tail, now) {
     const handle = this.#handle(exchange);
-    if (handle === null) return how === 1 ? sseError() : null;
+    if (handle === null) return how === END.upstreamFailed ? sseError() : null;
     return this.#guard(() => {
-      const len = this.exports.rt_exchange_end(handle, how, now);
+      const tailLen = tail ? this.#putBytes(tail) : 0;
+      const len = this.exports.rt_exchange_end(handle, how, tailLen ? this.scratchPtr : 0, tailLen, now);
       if (len <= 0) return null;
       const ptr = this.exports.rt_out_ptr(this.router);
       return this.#bytes().slice(ptr, ptr + len);
-    }, how === 1 ? sseError() : null);
+    }, how === END.upstreamFailed ? sseError() : null);
+  }
+
+  /**
+   * Ends an exchange the shim failed on (a bug): the 500 reply, with the request's x-request-id.
+   * @param {number} exchange @param {number} now @returns {Action}
+   */
+  fail(exchange, now) {
+    const handle = this.#handle(exchange);
+    const out = handle === null ? null : this.#guard(() => {
+      const len = this.exports.rt_exchange_end(handle, END.internalError, 0, 0, now);
+      const ptr = this.exports.rt_out_ptr(this.router);
+      return len > 0 ? this.#bytes().slice(ptr, ptr + len) : null;
+    }, null);
+    if (!out) return trapAction();
+    const action = trapAction();
+    parseReply(out, action);
+    action.status = 500;
+    return action;
   }
 
   /** The Wasm handle of an exchange of the current instance, or null. @param {number} exchange */
@@ -365,8 +388,10 @@ export class RouterCore {
       attempt: view.getUint32(p + 12, true),
       timeoutMs: kind === "call" || kind === "discover" || kind === "rate_limit" || kind === "forward" ? f16 : 0,
       limit: kind === "read_body" ? f16 : 0,
-      deadline: kind === "call" ? f24 : 0,
-      until: kind === "wait" ? f24 : 0,
+      deadline: kind === "call" || kind === "read_body" ? f24 : 0,
+      attemptDeadline: kind === "call" ? view.getFloat64(p + 40, true) : 0,
+      until: kind === "wait" || kind === "discover" ? f24 : 0,
+      bindings: kind === "discover" && outLen > 0 ? decoder.decode(out).split("\n") : [],
       stream: kind === "call" && word === 1,
       requestId: "",
       model: "",
@@ -383,20 +408,7 @@ export class RouterCore {
       action.model = text.slice(first + 1, last);
       action.path = text.slice(last + 1);
     } else if (kind === "reply" || kind === "forward") {
-      let headEnd = out.length;
-      if (kind === "reply") {
-        for (let i = 0; i + 1 < out.length; i++) {
-          if (out[i] === 10 && out[i + 1] === 10) {
-            headEnd = i;
-            break;
-          }
-        }
-        action.body = out.slice(Math.min(headEnd + 2, out.length));
-      }
-      for (const line of decoder.decode(out.subarray(0, headEnd)).split("\n")) {
-        const colon = line.indexOf(":");
-        if (colon > 0) action.headers[line.slice(0, colon)] = line.slice(colon + 1).trim();
-      }
+      parseReply(out, action);
     }
     return action;
   }
@@ -414,7 +426,7 @@ export class RouterCore {
       this.pendingLogs.push(JSON.stringify({ level: "error", event: "core_trapped", message: String(error.message) }));
       this.#instantiate();
       if (this.lastConfigure) this.#configureRaw(this.lastConfigure.json, this.lastConfigure.now);
-      if (this.lastDescribe) this.#describeRaw(this.lastDescribe.json, this.lastDescribe.now);
+      if (this.goodDescriptions.size) this.#describeRaw(describeJson(this.goodDescriptions), this.lastConfigure?.now ?? 0);
       return fallback;
     }
   }
@@ -428,8 +440,50 @@ function oneLine(field) {
   return field.includes("\n") || field.includes("\r") ? field.replace(/[\r\n]/g, " ") : field;
 }
 
-/** The 500 answer for a request whose core instance trapped. @returns {Action} */
+/**
+ * A reply's or forward's output: header lines, then (reply only) a blank line and the body.
+ * @param {Uint8Array} out @param {Action} action
+ */
+function parseReply(out, action) {
+  let headEnd = out.length;
+  if (action.kind === "reply") {
+    for (let i = 0; i + 1 < out.length; i++) {
+      if (out[i] === 10 && out[i + 1] === 10) {
+        headEnd = i;
+        break;
+      }
+    }
+    action.body = out.slice(Math.min(headEnd + 2, out.length));
+  }
+  for (const line of decoder.decode(out.subarray(0, headEnd)).split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon > 0) action.headers[line.slice(0, colon)] = line.slice(colon + 1).trim();
+  }
+}
+
+/** {binding: answer} as JSON, from answers already serialized one by one. @param {Map<string, string>} answers */
+function describeJson(answers) {
+  let json = "{";
+  for (const [binding, answer] of answers) json += `${json.length > 1 ? "," : ""}${JSON.stringify(binding)}:${answer}`;
+  return `${json}}`;
+}
+
+/** 32 hex digits from the CSPRNG: the request id of a reply the core could not make. */
+function freshRequestId() {
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The 500 answer for a request whose core instance trapped. */
 function trapAction() {
+  return internalErrorAction("The router core failed while handling this request", "core_trapped");
+}
+
+/**
+ * A 500 answer made without the core (it trapped, or could not start): OpenAI's error shape, with
+ * a fresh x-request-id.
+ * @param {string} message @param {string} code @returns {Action}
+ */
+export function internalErrorAction(message, code) {
   return {
     kind: "reply",
     status: 500,
@@ -439,14 +493,16 @@ function trapAction() {
     timeoutMs: 0,
     limit: 0,
     deadline: 0,
+    attemptDeadline: 0,
     until: 0,
+    bindings: [],
     stream: false,
     requestId: "",
     model: "",
     path: "",
     key: "",
-    headers: { "content-type": "application/json" },
-    body: TRAP_BODY.slice(),
+    headers: { "content-type": "application/json", "x-request-id": freshRequestId() },
+    body: encoder.encode(JSON.stringify({ error: { message, type: "server_error", param: null, code } })),
   };
 }
 

@@ -75,6 +75,7 @@ uint32_t publish(RouterSlot& slot, Action action) {
   r.attempt = action.attempt;
   r.timeout_or_limit = action.timeout_ms;
   r.time = action.time;
+  r.attempt_deadline = action.attempt_deadline;
   r.out_ptr = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(slot.out.data()));
   r.out_len = static_cast<uint32_t>(slot.out.size());
   return r.kind;
@@ -109,7 +110,7 @@ RT_EXPORT(rt_router_describe) int32_t rt_router_describe(uint32_t router, const 
   RouterSlot* slot = router_at(router);
   if (!slot) return -2;
   if (!valid_bytes(ptr, len) || !finite_time(now)) return -3;
-  return slot->router.describe(view(ptr, len), now);
+  return slot->router.describe(view(ptr, len), now, &slot->out);
 }
 
 RT_EXPORT(rt_router_logs) int32_t rt_router_logs(uint32_t router) {
@@ -134,28 +135,30 @@ RT_EXPORT(rt_action_ptr) const void* rt_action_ptr(uint32_t router) {
   return slot ? &slot->record : nullptr;
 }
 
-// seed: an integer up to 2^53 carried in a double, so JavaScript can pass a plain number.
+// r0..r3: 128 random bits from the shim (the exchange's seed and, for a generated request id, its bits).
 RT_EXPORT(rt_exchange_begin) uint32_t rt_exchange_begin(uint32_t router, const char* head, size_t len, double now,
-                                                        double seed) {
+                                                        uint32_t r0, uint32_t r1, uint32_t r2, uint32_t r3) {
   RouterSlot* slot = router_at(router);
   if (!slot) return 0;
-  if (!valid_bytes(head, len) || !finite_time(now) || !finite_time(seed)) {
+  if (!valid_bytes(head, len) || !finite_time(now)) {
     publish_error(*slot);
     return 0;
   }
   uint32_t handle = next_exchange_handle();
-  uint64_t seed_bits = seed < 0 ? 0 : seed >= 18446744073709551615.0 ? ~0ULL : static_cast<uint64_t>(seed);
-  publish(*slot, slot->router.begin(handle, router::parse_request_head(view(head, len)), now, seed_bits));
+  const uint64_t seed = (uint64_t{r0} << 32) | r1;
+  const uint64_t id_bits = (uint64_t{r2} << 32) | r3;
+  publish(*slot, slot->router.begin(handle, router::parse_request_head(view(head, len)), now, seed, id_bits));
   return handle;
 }
 
-RT_EXPORT(rt_exchange_body) uint32_t rt_exchange_body(uint32_t exchange, const char* ptr, size_t len,
-                                                      uint32_t over_limit, double now) {
+// how: 0 the whole body, 1 more than the limit arrived, 2 the body did not arrive by the deadline.
+RT_EXPORT(rt_exchange_body) uint32_t rt_exchange_body(uint32_t exchange, const char* ptr, size_t len, uint32_t how,
+                                                      double now) {
   router::Exchange* e = nullptr;
   RouterSlot* slot = owner_of(exchange, &e);
   if (!slot) return 0;
-  if (!valid_bytes(ptr, len) || !finite_time(now) || over_limit > 1) return publish_error(*slot);
-  return publish(*slot, e->body(view(ptr, len), over_limit == 1, now));
+  if (!valid_bytes(ptr, len) || !finite_time(now) || how > 2) return publish_error(*slot);
+  return publish(*slot, e->body(view(ptr, len), static_cast<router::BodyRead>(how), now));
 }
 
 RT_EXPORT(rt_exchange_resume) uint32_t rt_exchange_resume(uint32_t exchange, double now) {
@@ -180,23 +183,32 @@ RT_EXPORT(rt_exchange_outcome) uint32_t rt_exchange_outcome(uint32_t exchange, u
   router::Exchange* e = nullptr;
   RouterSlot* slot = owner_of(exchange, &e);
   if (!slot) return 0;
-  if (!valid_bytes(ra_ptr, ra_len) || !finite_time(now) || outcome > 3) return publish_error(*slot);
+  if (!valid_bytes(ra_ptr, ra_len) || !finite_time(now) || outcome > kOutcomeStreamNotBytes)
+    return publish_error(*slot);
   std::string_view ra = view(ra_ptr, ra_len);
   size_t nl = ra.find('\n');
   std::string_view retry_after = ra.substr(0, nl);
   std::string_view retry_after_ms = nl == std::string_view::npos ? std::string_view() : ra.substr(nl + 1);
-  // 3 is "answered" with the answer's shape: a stream rather than a JSON body.
-  const bool streamed = outcome == 3;
-  const auto attempt = streamed ? router::AttemptOutcome::Answered : static_cast<router::AttemptOutcome>(outcome);
-  return publish(*slot, e->outcome(attempt, status, streamed, retry_after, retry_after_ms, now));
+  using router::AnswerBody;
+  using router::AttemptOutcome;
+  if (outcome == kOutcomeThrew || outcome == kOutcomeTimedOut)
+    return publish(*slot, e->outcome(static_cast<AttemptOutcome>(outcome), status, AnswerBody::Missing, retry_after,
+                                     retry_after_ms, now));
+  static constexpr AnswerBody kBody[] = {AnswerBody::Json, AnswerBody::Missing, AnswerBody::Missing,
+                                         AnswerBody::Stream, AnswerBody::Missing, AnswerBody::NotObject,
+                                         AnswerBody::EmptyStream, AnswerBody::StreamNotBytes};
+  return publish(*slot, e->outcome(AttemptOutcome::Answered, status, kBody[outcome], retry_after, retry_after_ms, now));
 }
 
-RT_EXPORT(rt_exchange_end) int32_t rt_exchange_end(uint32_t exchange, uint32_t how, double now) {
+// how: 0 completed, 1 the stream failed, 2 the client went away, 3 the shim failed. tail: the last
+// bytes of a forwarded stream (checked for its `data: [DONE]` line).
+RT_EXPORT(rt_exchange_end) int32_t rt_exchange_end(uint32_t exchange, uint32_t how, const char* tail_ptr,
+                                                   size_t tail_len, double now) {
   router::Exchange* e = nullptr;
   RouterSlot* slot = owner_of(exchange, &e);
   if (!slot) return -2;
-  if (how > 2 || !finite_time(now)) return -3;
+  if (how > 3 || !valid_bytes(tail_ptr, tail_len) || !finite_time(now)) return -3;
   bool found = false;
-  slot->out = slot->router.end(exchange, static_cast<router::EndHow>(how), now, found);
+  slot->out = slot->router.end(exchange, static_cast<router::EndHow>(how), view(tail_ptr, tail_len), now, found);
   return static_cast<int32_t>(slot->out.size());
 }

@@ -17,11 +17,13 @@ struct Action {
   uint32_t backend = 0;     // Call, Forward
   uint32_t attempt = 0;     // Call: attempt number; Reply, Forward: attempts made
   double timeout_ms = 0;    // Call: per-try / first-byte timeout; ReadBody: body byte limit;
-                            // Discover, RateLimit: how long the shim may wait for the answer;
-                            // Forward of a stream: the longest gap between two chunks
-  double time = 0;          // Call: request deadline; Wait: wake-up time
+                            // Discover: each describe() call's timeout; RateLimit: how long the shim may
+                            // wait for the answer; Forward of a stream: the longest gap between two chunks
+  double time = 0;          // Call: request deadline; Wait: wake-up time; ReadBody: the body must have
+                            // arrived by then; Discover: wait for discovery until then (0: do not wait)
+  double attempt_deadline = 0;  // Call: when this attempt is abandoned (now + timeout_ms)
   std::string out;          // Call: "requestId\nmodel\npath"; Reply: headers, blank line, body; Forward: headers;
-                            // RateLimit: the key to limit on
+                            // RateLimit: the key to limit on; Discover: the bindings to describe, one a line
 };
 
 }  // namespace router

@@ -1,10 +1,50 @@
 #include "backend_set.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "json_tree.hpp"
 
 namespace router {
+
+namespace {
+// describe() answers are flat: {"BACKEND_A": {"name","models":[...],...}}. Deeper is refused.
+constexpr uint32_t kMaxDescribeDepth = 64;
+// What one description may hold: enough for any real backend, small enough for a log line and
+// /v1/models.
+constexpr size_t kMaxModels = 1024;
+constexpr size_t kMaxNameBytes = 256;
+
+// The description in `a`, or why it is not one. A weight out of range is reported in
+// `weight_problem` and leaves `b.weight` unset (NaN), the rest of the answer still counts.
+std::string read_description(const JsonValue& a, Backend& b, std::string& weight_problem) {
+  if (!a.is_object()) return "describe() answer is not an object";
+  if (const JsonValue* e = a.find("error")) return e->is_string() ? e->string() : "describe() failed";
+  const JsonValue* name = a.find("name");
+  const JsonValue* models = a.find("models");
+  const JsonValue* weight = a.find("weight");
+  const JsonValue* version = a.find("version");
+  if (name == nullptr || !name->is_string() || name->string().size() > kMaxNameBytes)
+    return "describe().name must be a string of at most 256 bytes";
+  if (models == nullptr || !models->is_array() || models->size() > kMaxModels)
+    return "describe().models must be an array of at most 1024 strings";
+  for (std::size_t m = 0; m < models->size(); ++m) {
+    const JsonValue& model = models->item(m);
+    if (!model.is_string() || model.string().empty() || model.string().size() > kMaxNameBytes)
+      return "describe().models must hold non-empty strings of at most 256 bytes";
+    b.models.push_back(model.string());
+  }
+  b.name = name->string();
+  if (version != nullptr && version->is_string() && version->string().size() <= kMaxNameBytes)
+    b.version = version->string();
+  b.weight = NAN;
+  if (weight == nullptr || weight->is_null()) b.weight = 1;
+  else if (weight->is_number() && weight->number() > 0 && weight->number() <= BackendSet::kMaxWeight)
+    b.weight = weight->number();
+  else weight_problem = "describe().weight must be a finite number in (0, 1000000]";
+  return {};
+}
+}  // namespace
 
 bool Backend::serves(std::string_view model) const {
   for (const auto& m : models)
@@ -30,8 +70,9 @@ bool BackendSet::set_bindings(const std::vector<std::string>& env_names) {
     backends_.push_back(b);
     described_.push_back(std::move(b));
   }
+  schedule_.assign(names.size(), Schedule{});
+  cursor_ = 0;
   described_at_.reset();
-  any_failed_ = false;
   return true;
 }
 
@@ -53,72 +94,84 @@ void BackendSet::merge(Backend& backend, const RouterConfig& config) const {
 
 void BackendSet::apply_overrides(const RouterConfig& config) {
   for (size_t i = 0; i < backends_.size(); ++i) {
+    std::string error = backends_[i].describe_error;
     backends_[i] = described_[i];
+    backends_[i].describe_error = std::move(error);
     merge(backends_[i], config);
   }
 }
 
-namespace {
-// describe() answers are flat: [{"name","models":[...],...}]. Deeper is refused, not parsed.
-constexpr uint32_t kMaxDescribeDepth = 64;
-}  // namespace
+void BackendSet::apply_one(size_t i, const JsonValue& answer, const RouterConfig& config, double now,
+                           std::vector<std::string>& errors, std::vector<std::string>& accepted) {
+  Schedule& s = schedule_[i];
+  Backend b;
+  b.binding = backends_[i].binding;
+  std::string weight_problem;
+  std::string problem = read_description(answer, b, weight_problem);
+  if (problem.size() > 200) problem.resize(200);  // a log line, not a dump
+  if (problem.empty() && !weight_problem.empty()) {
+    // The rest of the answer is good; the weight stays what it was (1 for a new backend).
+    b.weight = s.good ? described_[i].weight : 1;
+    problem = weight_problem;
+  } else if (!problem.empty()) {
+    b = described_[i];  // keep the last good description (none: still not routable)
+  }
+  // One log line per change of problem, not one per failed round.
+  if (!problem.empty() && problem != backends_[i].describe_error) errors.push_back(b.binding + ": " + problem);
+  b.describe_error = problem;
+  const bool taken = problem.empty() || !weight_problem.empty();
+  if (taken) {
+    described_[i] = b;
+    described_[i].describe_error.clear();
+    s.good = true;
+    accepted.push_back(b.binding);
+  }
+  s.answered = true;
+  s.pending_until = 0;
+  s.next_at = now + (b.describe_error.empty() ? config.discovery.describe_ttl_ms
+                                              : std::min(config.discovery.describe_ttl_ms, kFailedDescribeRetryMs));
+  backends_[i] = std::move(b);
+  merge(backends_[i], config);
+}
 
 bool BackendSet::apply_descriptions(std::string_view answers_json, const RouterConfig& config, double now,
-                                    std::vector<std::string>& errors) {
+                                    std::vector<std::string>& errors, std::vector<std::string>& accepted) {
   const JsonParse parsed = parse_json(answers_json, kMaxDescribeDepth);
   const JsonValue& answers = parsed.root;
-  if (!parsed.ok || !answers.is_array() || answers.size() != backends_.size()) return false;
-  any_failed_ = false;
-  for (size_t i = 0; i < backends_.size(); ++i) {
-    const JsonValue& a = answers.item(i);
-    Backend b;
-    b.binding = backends_[i].binding;
-    std::string problem;
-    if (!a.is_object()) {
-      problem = "describe() answer is not an object";
-    } else if (const JsonValue* e = a.find("error")) {
-      problem = e->is_string() ? e->string() : "describe() failed";
-    } else {
-      const JsonValue* name = a.find("name");
-      const JsonValue* models = a.find("models");
-      const JsonValue* weight = a.find("weight");
-      const JsonValue* version = a.find("version");
-      if (name == nullptr || !name->is_string()) problem = "describe().name must be a string";
-      else if (models == nullptr || !models->is_array()) problem = "describe().models must be an array of strings";
-      else if (weight != nullptr && !weight->is_null() && (!weight->is_number() || !(weight->number() > 0)))
-        problem = "describe().weight must be a number > 0";
-      if (problem.empty()) {
-        b.name = name->string();
-        for (std::size_t m = 0; m < models->size(); ++m) {
-          if (!models->item(m).is_string()) { problem = "describe().models must be an array of strings"; break; }
-          b.models.push_back(models->item(m).string());
-        }
-        if (weight != nullptr && weight->is_number()) b.weight = weight->number();
-        if (version != nullptr && version->is_string()) b.version = version->string();
-      }
+  if (!parsed.ok) return false;
+  if (answers.is_array()) {
+    if (answers.size() != backends_.size()) return false;
+    for (size_t i = 0; i < backends_.size(); ++i) apply_one(i, answers.item(i), config, now, errors, accepted);
+  } else if (answers.is_object()) {
+    for (size_t k = 0; k < answers.size(); ++k) {
+      for (size_t i = 0; i < backends_.size(); ++i)
+        if (backends_[i].binding == answers.key(k)) apply_one(i, answers.item(k), config, now, errors, accepted);
     }
-    if (!problem.empty()) {
-      if (problem.size() > 200) problem.resize(200);  // a log line, not a dump
-      b.name.clear();
-      b.models.clear();
-      b.weight = 1;
-      b.describe_error = problem;
-      any_failed_ = true;
-      errors.push_back(b.binding + ": " + problem);
-    }
-    described_[i] = b;
-    backends_[i] = std::move(b);
-    merge(backends_[i], config);
+  } else {
+    return false;
   }
   described_at_ = now;
   return true;
 }
 
-bool BackendSet::stale(double now, double ttl_ms) const {
-  if (backends_.empty()) return false;  // nothing to discover
-  if (!described_at_) return true;
-  double ttl = any_failed_ ? std::min(ttl_ms, kFailedDescribeRetryMs) : ttl_ms;
-  return now - *described_at_ >= ttl;
+std::vector<uint32_t> BackendSet::take_due(double now, double timeout_ms, size_t max) {
+  std::vector<uint32_t> out;
+  const size_t n = backends_.size();
+  for (size_t k = 0; k < n && out.size() < max; ++k) {
+    const size_t i = (cursor_ + k) % n;
+    Schedule& s = schedule_[i];
+    if (s.next_at > now || s.pending_until > now) continue;
+    s.pending_until = now + timeout_ms + kLostDescribeGraceMs;
+    out.push_back(static_cast<uint32_t>(i));
+  }
+  if (!out.empty()) cursor_ = (out.back() + 1) % n;
+  return out;
+}
+
+size_t BackendSet::undiscovered() const {
+  size_t count = 0;
+  for (const Schedule& s : schedule_) count += s.answered ? 0 : 1;
+  return count;
 }
 
 }  // namespace router

@@ -1,6 +1,11 @@
-// BackendSet: the discovered backends. Bindings come from the Worker's env (names starting with
+// BackendSet: the backend catalog. Bindings come from the Worker's env (names starting with
 // BACKEND_, sorted so indices are stable); models and weight come from each backend's describe()
 // answer, merged with the per-binding overrides of ROUTER_CONFIG (an override wins).
+//
+// Discovery is per backend and never all at once: Cloudflare lets one client request invoke at
+// most 32 Workers, so describe() calls are handed out in batches (take_due), each backend on its
+// own schedule (TTL after a good answer, sooner after a failure). A failed or timed-out describe()
+// never takes away a backend's last good description; a backend never described is not routable.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +18,8 @@
 
 namespace router {
 
+class JsonValue;
+
 struct Backend {
   std::string binding;               // "BACKEND_A"
   std::string name;                  // describe().name ("" until described)
@@ -20,7 +27,7 @@ struct Backend {
   double weight = 1;
   std::string version;
   bool enabled = true;
-  std::string describe_error;        // non-empty when the last describe() failed
+  std::string describe_error;        // non-empty while the last describe() failed
 
   bool serves(std::string_view model) const;
 };
@@ -28,8 +35,13 @@ struct Backend {
 class BackendSet {
  public:
   static constexpr std::string_view kBindingPrefix = "BACKEND_";
-  // After a failed describe() the cache is refreshed sooner than the TTL.
+  // After a failed describe() the backend is asked again this much sooner than the TTL.
   static constexpr double kFailedDescribeRetryMs = 5000;
+  // describe() weights above this are refused (as ROUTER_CONFIG weights are).
+  static constexpr double kMaxWeight = 1000000;
+  // A describe() handed out but never answered (its request went away) is handed out again after
+  // its timeout plus this.
+  static constexpr double kLostDescribeGraceMs = 1000;
 
   // Keeps the backends whose names start with BACKEND_, sorted. Returns true when the list changed
   // (then every backend is undescribed again).
@@ -37,11 +49,18 @@ class BackendSet {
   // Re-applies overrides (weight, models, enabled) after a configuration change.
   void apply_overrides(const RouterConfig& config);
 
-  // `answers` is the JSON array aligned with bindings(); returns false when it is not such an array.
+  // describe() answers: a JSON object {binding: answer} (any subset of the backends), or an array
+  // aligned with bindings(). Returns false when it is neither. Problems go to `errors` (one line
+  // per backend whose problem changed); `accepted` gets the bindings whose answer was taken.
   bool apply_descriptions(std::string_view answers_json, const RouterConfig& config, double now,
-                          std::vector<std::string>& errors);
+                          std::vector<std::string>& errors, std::vector<std::string>& accepted);
 
-  bool stale(double now, double ttl_ms) const;
+  // Up to `max` backends due for describe(), in rotating order; each is marked as being described
+  // until `now + timeout_ms` (plus a grace), so no other request asks it meanwhile.
+  std::vector<uint32_t> take_due(double now, double timeout_ms, size_t max);
+  // Backends that never answered describe() yet (good or bad): the catalog is not complete.
+  size_t undiscovered() const;
+
   bool described() const { return described_at_.has_value(); }
   double described_at() const { return described_at_.value_or(0); }
 
@@ -51,13 +70,24 @@ class BackendSet {
   std::vector<std::string> bindings() const;
 
  private:
+  // Discovery bookkeeping of one backend.
+  struct Schedule {
+    bool answered = false;        // some describe() answer (good or bad) arrived
+    bool good = false;            // `described_` holds a good description
+    double next_at = 0;           // when it is due again
+    double pending_until = 0;     // a describe() is out until then
+  };
+
   void merge(Backend& backend, const RouterConfig& config) const;
+  void apply_one(size_t i, const JsonValue& answer, const RouterConfig& config, double now,
+                 std::vector<std::string>& errors, std::vector<std::string>& accepted);
 
   std::vector<Backend> backends_;
-  // Raw describe() results, kept so a new configuration can be merged without a new discovery.
+  // Last good describe() results, kept so a new configuration can be merged without a new discovery.
   std::vector<Backend> described_;
+  std::vector<Schedule> schedule_;
+  size_t cursor_ = 0;  // where take_due starts looking, so batches rotate over the backends
   std::optional<double> described_at_;
-  bool any_failed_ = false;
 };
 
 }  // namespace router

@@ -66,18 +66,8 @@ std::optional<double> parse_content_length(std::string_view s) {
   return v;
 }
 
-// How long the shim may wait for the describe() answers, at most what is left of the deadline.
-constexpr double kDescribeTimeoutMs = 5000;
-
 // How long the shim may wait for RATE_LIMITER.limit() (a local call in the Workers runtime).
 constexpr double kRateLimitTimeoutMs = 1000;
-
-Action discover(double now, double deadline) {
-  Action a;
-  a.kind = ActionKind::Discover;
-  a.timeout_ms = std::max(0.0, std::min(kDescribeTimeoutMs, deadline - now));
-  return a;
-}
 
 std::string integer_text(double v) {
   if (v < 0) v = 0;
@@ -85,6 +75,15 @@ std::string integer_text(double v) {
   std::string out;
   do { out.insert(out.begin(), static_cast<char>('0' + n % 10)); n /= 10; } while (n);
   return out;
+}
+
+// Whether a stream's last bytes end with its `data: [DONE]` line (trailing line breaks allowed).
+bool ends_with_done(std::string_view tail) {
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r' || tail.back() == ' ' || tail.back() == '\t'))
+    tail.remove_suffix(1);
+  size_t line_start = tail.find_last_of("\r\n");
+  std::string_view line = line_start == std::string_view::npos ? tail : tail.substr(line_start + 1);
+  return line == "data: [DONE]" || line == "data:[DONE]";
 }
 
 // A header value the shim can set safely: printable ASCII only (no line breaks, and nothing
@@ -98,7 +97,7 @@ bool safe_header_value(std::string_view v) {
 
 }  // namespace
 
-Exchange::Exchange(Router& router, const RequestHead& head, double now, uint64_t seed)
+Exchange::Exchange(Router& router, const RequestHead& head, double now, uint64_t seed, uint64_t id_bits)
     : router_(router),
       head_(head),
       rng_(seed),
@@ -107,7 +106,7 @@ Exchange::Exchange(Router& router, const RequestHead& head, double now, uint64_t
   if (sane_request_id(head_.request_id)) {
     request_id_ = head_.request_id;
   } else {
-    request_id_ = hex64(rng_.next()) + hex64(rng_.next());
+    request_id_ = hex64(seed) + hex64(id_bits);  // 128 random bits from the shim
   }
 }
 
@@ -194,13 +193,7 @@ Action Exchange::rate_limited(RateLimitAnswer answer, double now) {
 
 // The client may make this /v1 request (authenticated, within its rate limit).
 Action Exchange::admitted(double now) {
-  if (route_ == Route::Models) {
-    if (router_.backends().stale(now, router_.config().discovery.describe_ttl_ms)) {
-      phase_ = Phase::Discover;
-      return discover(now, retry_.deadline());
-    }
-    return reply(200, router_.models_json());
-  }
+  if (route_ == Route::Models) return discover_or_continue(now);
 
   if (!json_media_type(head_.content_type))
     return error(415, "Content-Type must be application/json", "invalid_request_error", {}, "unsupported_media_type");
@@ -216,13 +209,16 @@ Action Exchange::admitted(double now) {
   Action a;
   a.kind = ActionKind::ReadBody;
   a.timeout_ms = static_cast<double>(limit);
+  a.time = retry_.deadline();  // a slow upload holds nothing past the request's deadline
   return a;
 }
 
-Action Exchange::body(std::string_view bytes, bool over_limit, double now) {
+Action Exchange::body(std::string_view bytes, BodyRead how, double now) {
   if (phase_ != Phase::ReadBody) return Action{};
+  if (how == BodyRead::TimedOut || now >= retry_.deadline())
+    return error(504, "The request body did not arrive before the request deadline", "timeout", {}, "deadline_exceeded");
   const LimitConfig& limits = router_.config().limits;
-  if (over_limit || bytes.size() > limits.max_body_bytes)
+  if (how == BodyRead::OverLimit || bytes.size() > limits.max_body_bytes)
     return error(413, "Request body larger than " + integer_text(static_cast<double>(limits.max_body_bytes)) + " bytes",
                  "invalid_request_error", {}, "request_too_large");
   ValidationResult v = validate_request(endpoint_, bytes, limits);
@@ -233,11 +229,29 @@ Action Exchange::body(std::string_view bytes, bool over_limit, double now) {
   }
   model_ = std::move(v.request->model);
   stream_ = v.request->stream;
-  if (router_.backends().stale(now, router_.config().discovery.describe_ttl_ms)) {
-    phase_ = Phase::Discover;
-    return discover(now, retry_.deadline());
-  }
-  return route_first(now);
+  return discover_or_continue(now);
+}
+
+// Starts the describe() calls due (in the background, at most this request's share of Worker
+// invocations) and waits for discovery only when the request cannot be answered without it: no
+// backend known to serve its model (or, for /v1/models, any backend never described) while some
+// backend never answered describe(). The wait ends at the describe() timeout or the deadline.
+Action Exchange::discover_or_continue(double now) {
+  std::vector<uint32_t> batch = router_.discovery_batch(now);
+  const bool wait = router_.backends().undiscovered() > 0 &&
+                    (route_ == Route::Models || router_.eligible(model_).empty());
+  if (batch.empty() && !wait) return proceed(now);
+  phase_ = Phase::Discover;
+  Action a;
+  a.kind = ActionKind::Discover;
+  a.timeout_ms = router_.config().discovery.describe_timeout_ms;
+  a.time = wait ? std::max(now, std::min(retry_.deadline(), now + a.timeout_ms)) : 0;
+  for (uint32_t i : batch) (a.out.empty() ? a.out : a.out += '\n') += router_.backends()[i].binding;
+  return a;
+}
+
+Action Exchange::proceed(double now) {
+  return route_ == Route::Models ? reply(200, router_.models_json()) : route_first(now);
 }
 
 Action Exchange::unavailable(std::string_view message, double retry_at, double now) {
@@ -252,6 +266,8 @@ Action Exchange::route_first(double now) {
   if (backends.size() == 0) return unavailable("No backends are configured", now + 60000, now);
   std::vector<uint32_t> eligible = router_.eligible(model_);
   if (eligible.empty()) {
+    if (backends.undiscovered() > 0)
+      return unavailable("The backends are still being discovered; try again shortly", now + 1000, now);
     for (const Backend& b : backends.all())
       if (b.enabled && !b.describe_error.empty() && b.models.empty())
         return unavailable("The backends could not be discovered; try again shortly",
@@ -282,6 +298,7 @@ Action Exchange::call(uint32_t backend, double now) {
   a.attempt = retry_.attempts();
   a.timeout_ms = timeout;
   a.time = retry_.deadline();
+  a.attempt_deadline = now + timeout;
   a.out = request_id_ + "\n" + model_ + "\n" + head_.path;
   return a;
 }
@@ -291,48 +308,69 @@ void Exchange::release_retry() {
   holds_retry_ = false;
 }
 
-Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, bool streamed, std::string_view retry_after,
+// Why an answer breaks the backend contract (contract section 1), or "" when it does not. A broken
+// answer is a failed attempt of that backend, never a crash and never passed to the client.
+std::string Exchange::answer_problem(uint32_t status, AnswerBody body) const {
+  if (status < 200 || status > 599) return "status " + integer_text(status) + " is not a final HTTP status";
+  if (status == 204 || status == 205 || status == 304) return "status " + integer_text(status) + " carries no body";
+  if (body == AnswerBody::EmptyStream) return "a stream that ended before its first chunk";
+  if (body == AnswerBody::StreamNotBytes) return "a stream whose chunks are not bytes";
+  if (status >= 300) return {};  // an error answer: its body is checked when it is passed on
+  // A success must be in the shape asked for: a JSON body cannot be sent as text/event-stream, nor
+  // a stream as a JSON completion. Another backend may answer properly.
+  if (stream_ && body != AnswerBody::Stream)
+    return body == AnswerBody::Json ? "a JSON body for a streaming request" : "no stream for a streaming request";
+  if (!stream_ && body != AnswerBody::Json)
+    return body == AnswerBody::Stream ? "a stream for a JSON request" : "no JSON object body for a JSON request";
+  return {};
+}
+
+Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody body, std::string_view retry_after,
                          std::string_view retry_after_ms, double now) {
   if (phase_ != Phase::Call) return Action{};
-  // An answer without a valid HTTP status is a broken backend, not a broken call: a failed attempt.
-  if (outcome == AttemptOutcome::Answered && (status < 100 || status > 599)) outcome = AttemptOutcome::Threw;
-  // So is a success in the wrong shape: a JSON body for a streaming request cannot be sent as
-  // text/event-stream, nor a stream as a JSON completion. Another backend may answer properly.
-  if (outcome == AttemptOutcome::Answered && status >= 200 && status < 300 && streamed != stream_) {
-    router_.logs().add("warn", "backend_answer_shape",
-                       {{"backend", router_.backends()[current_backend_].binding},
-                        {"requestId", request_id_},
-                        {"detail", stream_ ? "a JSON body for a streaming request" : "a stream for a JSON request"}});
-    outcome = AttemptOutcome::Threw;
+  if (outcome == AttemptOutcome::Answered) {
+    std::string problem = answer_problem(status, body);
+    if (!problem.empty()) {
+      router_.logs().add("warn", "backend_answer_shape", {{"backend", router_.backends()[current_backend_].binding},
+                                                           {"requestId", request_id_}, {"detail", problem}});
+      outcome = AttemptOutcome::Threw;
+    }
   }
   release_retry();
   std::optional<double> wait = parse_retry_after(retry_after, retry_after_ms, now);
   double capped = wait ? policy_.cap_retry_after(*wait) : -1;
   retry_.attempt_finished(outcome, status, capped, now);
-
-  if (!RetryPolicy::retriable(outcome, status)) {
-    // The backend's own answer goes to the client; it stays in flight until the body is delivered.
-    phase_ = Phase::Forwarded;
-    produced_by_ = current_backend_;
-    Action a;
-    a.kind = ActionKind::Forward;
-    a.status = status;
-    a.backend = current_backend_;
-    a.attempt = retry_.attempts();
-    bool event_stream = stream_ && status >= 200 && status < 300;
-    // A stream that stalls after its first chunk is a failed upstream like one that breaks:
-    // the shim ends it with the SSE error event once no chunk came for this long.
-    if (event_stream) a.timeout_ms = router_.config().timeouts.stream_idle_ms;
-    a.out = event_stream ? "content-type: text/event-stream\ncache-control: no-cache\n"
-                         : "content-type: application/json\n";
-    a.out += common_headers();
-    if (safe_header_value(trim(retry_after))) a.out += "\nretry-after: " + std::string(trim(retry_after));
-    return a;
-  }
+  if (!RetryPolicy::retriable(outcome, status)) return pass_on(status, body, retry_after, now);
 
   router_.health().attempt_finished(current_backend_, RetryPolicy::health_result(outcome, status), now,
                                     status == 429 ? capped : -1);
   return after_failure(now);
+}
+
+// The backend's final answer goes to the client; it stays in flight until the body is delivered.
+// An error answer without a JSON object body is answered with an OpenAI error of the same status.
+Action Exchange::pass_on(uint32_t status, AnswerBody body, std::string_view retry_after, double now) {
+  produced_by_ = current_backend_;
+  if (status >= 300 && body != AnswerBody::Json) {
+    router_.health().attempt_finished(current_backend_, AttemptResult::Success, now);
+    return error(status, "The backend answered " + integer_text(status) + " without an error body", "upstream_error",
+                 {}, "backend_error");
+  }
+  phase_ = Phase::Forwarded;
+  Action a;
+  a.kind = ActionKind::Forward;
+  a.status = status;
+  a.backend = current_backend_;
+  a.attempt = retry_.attempts();
+  forwarded_stream_ = body == AnswerBody::Stream;
+  // A stream that stalls after its first chunk is a failed upstream like one that breaks:
+  // the shim ends it with the SSE error event once no chunk came for this long.
+  if (forwarded_stream_) a.timeout_ms = router_.config().timeouts.stream_idle_ms;
+  a.out = forwarded_stream_ ? "content-type: text/event-stream\ncache-control: no-cache\n"
+                            : "content-type: application/json\n";
+  a.out += common_headers();
+  if (safe_header_value(trim(retry_after))) a.out += "\nretry-after: " + std::string(trim(retry_after));
+  return a;
 }
 
 Action Exchange::after_failure(double now) {
@@ -364,8 +402,8 @@ Action Exchange::after_failure(double now) {
 
 Action Exchange::resume(double now) {
   if (phase_ == Phase::Discover) {
-    if (route_ == Route::Models) return reply(200, router_.models_json());
-    return route_first(now);
+    if (route_ == Route::Inference && now >= retry_.deadline()) return deadline_exceeded();
+    return proceed(now);
   }
   if (phase_ != Phase::Wait) return Action{};
   if (now >= retry_.deadline()) return deadline_exceeded();
@@ -415,10 +453,16 @@ Action Exchange::deadline_exceeded() {
   return error(504, message, "timeout", {}, "deadline_exceeded");
 }
 
-std::string Exchange::end(EndHow how, double now) {
+std::string Exchange::end(EndHow how, std::string_view tail, double now) {
   release_retry();
+  if (how == EndHow::Completed && phase_ == Phase::Forwarded && forwarded_stream_ && !ends_with_done(tail)) {
+    router_.logs().add("warn", "backend_stream_unterminated",
+                       {{"backend", router_.backends()[current_backend_].binding}, {"requestId", request_id_}});
+    how = EndHow::StreamFailed;
+  }
+  if (how == EndHow::InternalError) router_.logs().add("error", "internal_error", {{"requestId", request_id_}});
   std::string out;
-  if (phase_ == Phase::Call) {
+  if (phase_ == Phase::Call || (phase_ == Phase::Forwarded && how == EndHow::InternalError)) {
     router_.health().attempt_finished(current_backend_, AttemptResult::Abandoned, now);
   } else if (phase_ == Phase::Forwarded) {
     router_.health().attempt_finished(current_backend_,
@@ -429,6 +473,8 @@ std::string Exchange::end(EndHow how, double now) {
           openai_error_body("The backend's stream failed after the response had started", "upstream_error", {},
                             "stream_interrupted") +
           "\n\n";
+  } else if (how == EndHow::InternalError) {
+    out = error(500, "The router failed while handling this request", "server_error", {}, "internal_error").out;
   }
   phase_ = Phase::Done;
   return out;

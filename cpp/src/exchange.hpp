@@ -18,26 +18,40 @@ namespace router {
 
 class Router;
 
-enum class EndHow : uint32_t { Completed = 0, StreamFailed = 1, ClientGone = 2 };
+// How an exchange ended: its answer was delivered, the backend's stream failed after its first
+// byte, the client went away, or the shim itself failed (a bug: the client gets a 500).
+enum class EndHow : uint32_t { Completed = 0, StreamFailed = 1, ClientGone = 2, InternalError = 3 };
+// What a backend's answer carried besides its status, as the shim found it.
+enum class AnswerBody : uint32_t {
+  Json = 0,            // a JSON object body
+  Stream = 1,          // a stream whose first chunk (bytes) arrived
+  Missing = 2,         // neither a body nor a stream
+  NotObject = 3,       // a body that is not a JSON object (a string, an array, null, unserializable)
+  EmptyStream = 4,     // a stream that ended before its first chunk
+  StreamNotBytes = 5,  // a stream whose first chunk is not bytes
+};
+// How a request body read ended.
+enum class BodyRead : uint32_t { Complete = 0, OverLimit = 1, TimedOut = 2 };
 // What RATE_LIMITER.limit() said. A limiter that failed lets the request through (and is logged):
 // an outage of the limiter must not take the API down with it.
 enum class RateLimitAnswer : uint32_t { OverLimit = 0, Allowed = 1, LimiterFailed = 2 };
 
 class Exchange {
  public:
-  Exchange(Router& router, const RequestHead& head, double now, uint64_t seed);
+  Exchange(Router& router, const RequestHead& head, double now, uint64_t seed, uint64_t id_bits);
 
   Action start(double now);
-  Action body(std::string_view bytes, bool over_limit, double now);
+  Action body(std::string_view bytes, BodyRead how, double now);
   Action resume(double now);
   // After a RateLimit action.
   Action rate_limited(RateLimitAnswer answer, double now);
-  // After a Call action. `streamed`: the answer carries a stream (its first chunk arrived) rather
-  // than a JSON body.
-  Action outcome(AttemptOutcome outcome, uint32_t status, bool streamed, std::string_view retry_after,
+  // After a Call action. `body`: what the answer carried besides its status (for Answered).
+  Action outcome(AttemptOutcome outcome, uint32_t status, AnswerBody body, std::string_view retry_after,
                  std::string_view retry_after_ms, double now);
-  // Releases what the exchange holds; returns the SSE error event to write when how = StreamFailed.
-  std::string end(EndHow how, double now);
+  // Releases what the exchange holds. `tail`: a forwarded stream's last bytes (a stream that does
+  // not end with its `data: [DONE]` line has failed). Returns the SSE error event to write when the
+  // stream failed, or the 500 reply (headers, blank line, body) for InternalError.
+  std::string end(EndHow how, std::string_view tail, double now);
 
   const std::string& request_id() const { return request_id_; }
   // Whether the client asked for a stream (known once the body was read).
@@ -48,7 +62,11 @@ class Exchange {
   enum class Route { Unknown, Inference, Models, Healthz, Status };
 
   Action admitted(double now);
+  Action discover_or_continue(double now);
+  Action proceed(double now);
   Action route_first(double now);
+  Action pass_on(uint32_t status, AnswerBody body, std::string_view retry_after, double now);
+  std::string answer_problem(uint32_t status, AnswerBody body) const;
   Action after_failure(double now);
   Action call(uint32_t backend, double now);
   Action give_up(std::string_view why, std::string_view code);
@@ -77,6 +95,7 @@ class Exchange {
   uint32_t pending_backend_ = 0;  // Wait: who to call when it ends
   double wait_until_ = 0;
   bool holds_retry_ = false;      // this exchange counts in the router's retries in flight
+  bool forwarded_stream_ = false; // Forwarded: the answer is the backend's event stream
 };
 
 }  // namespace router

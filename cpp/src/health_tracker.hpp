@@ -16,7 +16,7 @@ namespace router {
 // How one finished attempt affects a backend's health.
 enum class AttemptResult {
   Success,      // the backend gave a final answer (2xx, or a non-retriable status passed through)
-  Failure,      // threw, timed out, 502, 503, 504, or a stream that broke: counts towards ejection
+  Failure,      // threw, timed out, 401, 403, 502, 503, 504, a broken answer or stream: counts towards ejection
   NotCounted,   // 500: retried, but not held against the backend
   RateLimited,  // 429: cooldown, not a failure
   Abandoned,    // the client went away before the backend answered: only in-flight changes

@@ -7,14 +7,16 @@ namespace router {
 
 bool RetryPolicy::retriable(AttemptOutcome outcome, uint32_t status) {
   if (outcome != AttemptOutcome::Answered) return true;
-  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+  // 401 and 403 from a backend are its own upstream credentials failing, never the client's key.
+  return status == 401 || status == 403 || status == 429 || status == 500 || status == 502 || status == 503 ||
+         status == 504;
 }
 
 AttemptResult RetryPolicy::health_result(AttemptOutcome outcome, uint32_t status) {
   if (outcome != AttemptOutcome::Answered) return AttemptResult::Failure;
   if (status == 429) return AttemptResult::RateLimited;
   if (status == 500) return AttemptResult::NotCounted;
-  if (status == 502 || status == 503 || status == 504) return AttemptResult::Failure;
+  if (status == 401 || status == 403 || status == 502 || status == 503 || status == 504) return AttemptResult::Failure;
   return AttemptResult::Success;
 }
 

@@ -1,5 +1,6 @@
 // RetryPolicy (immutable, from the configuration) and RetryState (one per client request).
-// Retriable: the call threw, the per-try timeout fired, 429, 500, 502, 503, 504. Each retry goes to
+// Retriable: the call threw, the per-try timeout fired, 401, 403 (the backend's own credentials),
+// 429, 500, 502, 503, 504. Each retry goes to
 // a backend not yet tried while an eligible one remains; only re-trying an already tried backend
 // waits (full-jitter backoff, or that backend's Retry-After when longer). No wait ends past the
 // overall deadline, and every per-try timeout is clamped to it.

@@ -38,8 +38,10 @@ int Router::configure(std::string_view input, double now, std::string& output) {
   const JsonValue* key_hashes = field("apiKeyHashes");
   const JsonValue* admin_hash = field("adminKeyHash");
   const JsonValue* env_names = field("envNames");
+  const JsonValue* keys_set = field("apiKeysSet");
   if ((raw_config && !raw_config->is_string()) || (admin_hash && !admin_hash->is_string()) ||
-      (key_hashes && !key_hashes->is_array()) || (env_names && !env_names->is_array()))
+      (key_hashes && !key_hashes->is_array()) || (env_names && !env_names->is_array()) ||
+      (keys_set && !keys_set->is_boolean()))
     return -1;
   std::vector<std::string> hashes, names;
   for (const JsonValue* list : {key_hashes, env_names}) {
@@ -62,11 +64,20 @@ int Router::configure(std::string_view input, double now, std::string& output) {
     config_error_body_.clear();
     config_ = std::move(*parsed.config);
   }
+  // Keys set but none usable (",", blanks) must not leave the router open: fail closed.
+  const bool keys_unusable = keys_set && keys_set->boolean() && hashes.empty();
+  if (keys_unusable && error_object.empty()) {
+    const char* text = "ROUTER_API_KEYS is set but holds no usable key (comma-separated keys, blanks ignored); "
+                       "every /v1 request is refused until it is fixed";
+    error_object = openai_error_object(text, "server_error", "ROUTER_API_KEYS", "invalid_api_keys");
+    config_error_body_ = R"({"error":)" + error_object + "}";
+    logs_.add("error", "invalid_api_keys", {{"message", text}});
+  }
 
   api_keys_.set(hashes);
   admin_key_hash_.reset();
   if (admin_hash) admin_key_hash_ = normalize_sha256_hex(admin_hash->string());
-  if (!api_keys_.required()) {
+  if (!api_keys_.required() && !keys_unusable) {
     const char* text = "no API keys configured: the router accepts requests from anyone";
     warnings.push_back(text);
     logs_.add("warn", "no_api_keys", {{"message", text}});
@@ -106,17 +117,26 @@ int Router::configure(std::string_view input, double now, std::string& output) {
   return 0;
 }
 
-int Router::describe(std::string_view answers, double now) {
-  std::vector<std::string> errors;
-  if (!backends_.apply_descriptions(answers, config_, now, errors)) return -1;
+int Router::describe(std::string_view answers, double now, std::string* accepted) {
+  std::vector<std::string> errors, taken;
+  if (!backends_.apply_descriptions(answers, config_, now, errors, taken)) return -1;
   for (const auto& e : errors) logs_.add("warn", "describe_failed", {{"detail", e}});
+  if (accepted) {
+    accepted->clear();
+    for (const auto& b : taken) *accepted += (accepted->empty() ? "" : "\n") + b;
+  }
   return 0;
 }
 
-Action Router::begin(uint32_t handle, const RequestHead& head, double now, uint64_t seed) {
+std::vector<uint32_t> Router::discovery_batch(double now) {
+  const size_t share = kMaxWorkerInvocations - retry_policy_.max_attempts();
+  return backends_.take_due(now, config_.discovery.describe_timeout_ms, share);
+}
+
+Action Router::begin(uint32_t handle, const RequestHead& head, double now, uint64_t seed, uint64_t id_bits) {
   balancer_.seed_once(seed);
   health_.refresh(now);
-  auto exchange = std::make_unique<Exchange>(*this, head, now, seed);
+  auto exchange = std::make_unique<Exchange>(*this, head, now, seed, id_bits);
   Exchange* e = exchange.get();
   exchanges_[handle] = std::move(exchange);
   return e->start(now);
@@ -127,11 +147,11 @@ Exchange* Router::exchange(uint32_t handle) {
   return it == exchanges_.end() ? nullptr : it->second.get();
 }
 
-std::string Router::end(uint32_t handle, EndHow how, double now, bool& found) {
+std::string Router::end(uint32_t handle, EndHow how, std::string_view tail, double now, bool& found) {
   auto it = exchanges_.find(handle);
   found = it != exchanges_.end();
   if (!found) return {};
-  std::string out = it->second->end(how, now);
+  std::string out = it->second->end(how, tail, now);
   exchanges_.erase(it);
   return out;
 }

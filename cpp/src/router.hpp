@@ -35,15 +35,23 @@ class Router {
   // the input is not the expected JSON. An invalid ROUTER_CONFIG is not -1: the output names the
   // field and every request then answers 500 with that error.
   int configure(std::string_view input, double now, std::string& output);
-  // describe() answers aligned with the backend list; 0, or -1 when malformed.
-  int describe(std::string_view answers, double now);
+  // describe() answers, {binding: answer} or an array aligned with the backend list; 0, or -1 when
+  // malformed. `accepted` gets the bindings whose answer was taken, one per line.
+  int describe(std::string_view answers, double now, std::string* accepted = nullptr);
+  // The backends this request should describe (at most what its share of Cloudflare's 32 Worker
+  // invocations per request leaves after its own attempts), marked as being described.
+  std::vector<uint32_t> discovery_batch(double now);
+  // Cloudflare's limit on Workers one client request may invoke (waitUntil work included).
+  static constexpr size_t kMaxWorkerInvocations = 32;
   std::string drain_logs() { return logs_.drain(); }
 
   // Exchanges, keyed by a handle the caller chose (unique, non-zero).
-  Action begin(uint32_t handle, const RequestHead& head, double now, uint64_t seed);
+  // `seed` drives the exchange's random choices; `seed` and `id_bits` (128 random bits together)
+  // make the request id when the client sent none.
+  Action begin(uint32_t handle, const RequestHead& head, double now, uint64_t seed, uint64_t id_bits);
   Exchange* exchange(uint32_t handle);
-  // Forgets the exchange; `found` is false for an unknown handle.
-  std::string end(uint32_t handle, EndHow how, double now, bool& found);
+  // Forgets the exchange; `found` is false for an unknown handle. `tail`: see Exchange::end.
+  std::string end(uint32_t handle, EndHow how, std::string_view tail, double now, bool& found);
 
   // --- for Exchange ---
   bool configured() const { return configured_; }
@@ -75,7 +83,7 @@ class Router {
  private:
   bool configured_ = false;
   RouterConfig config_;
-  std::string config_error_body_;  // non-empty while ROUTER_CONFIG is invalid
+  std::string config_error_body_;  // non-empty while ROUTER_CONFIG or the API keys are invalid
   RetryPolicy retry_policy_;
   ApiKeys api_keys_;
   std::optional<std::string> admin_key_hash_;

@@ -238,6 +238,7 @@ void read_config(const JsonValue& document, RouterConfig& config, std::optional<
   if (const JsonValue* value = section(top, "discovery")) {
     ObjectReader r(*value, "discovery", error);
     r.number("describeTtlMs", 0, kMaxDurationMs, config.discovery.describe_ttl_ms);
+    r.number("describeTimeoutMs", 1, 60000, config.discovery.describe_timeout_ms);
     r.finish();
   }
 
@@ -360,7 +361,8 @@ std::string router_config_to_json(const RouterConfig& config) {
   w.key("maxBodyBytes").value(config.limits.max_body_bytes);
   w.key("maxDepth").value(config.limits.max_depth);
   w.end_object();
-  w.key("discovery").begin_object().key("describeTtlMs").value(config.discovery.describe_ttl_ms).end_object();
+  w.key("discovery").begin_object().key("describeTtlMs").value(config.discovery.describe_ttl_ms)
+      .key("describeTimeoutMs").value(config.discovery.describe_timeout_ms).end_object();
   w.key("rateLimit").begin_object().key("retryAfterSeconds").value(config.rate_limit.retry_after_seconds).end_object();
   w.key("backends").begin_object();
   for (const auto& [name, override_] : config.backends) {

@@ -53,6 +53,7 @@ struct LimitConfig {
 
 struct DiscoveryConfig {
   double describe_ttl_ms = 60000;     // describe() answers are cached this long per isolate
+  double describe_timeout_ms = 5000;  // one describe() call; no request waits longer for discovery
 
   bool operator==(const DiscoveryConfig&) const = default;
 };
@@ -104,7 +105,7 @@ struct ConfigResult {
 //  "timeouts":{"perTryMs","firstByteMs","requestMs","streamIdleMs"},
 //  "health":{"consecutiveFailures","baseEjectionMs","maxEjectionMs","maxEjectionPercent","panicRouting"},
 //  "limits":{"maxBodyBytes","maxDepth"},
-//  "discovery":{"describeTtlMs"},
+//  "discovery":{"describeTtlMs","describeTimeoutMs"},
 //  "rateLimit":{"retryAfterSeconds"},
 //  "backends":{"BACKEND_X":{"weight","models","enabled"}}}
 // Unknown keys are errors too (a typo must not be silently ignored).

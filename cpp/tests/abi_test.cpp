@@ -42,23 +42,23 @@ TEST(Abi, BadHandlesAndArgumentsReturnErrors) {
   EXPECT_EQ(rt_out_len(0), -2);
   EXPECT_EQ(rt_out_ptr(0), nullptr);
   EXPECT_EQ(rt_action_ptr(0), nullptr);
-  EXPECT_EQ(rt_exchange_begin(0, "GET\n/healthz", 12, T, 1), 0u);
-  EXPECT_EQ(rt_exchange_begin(r, nullptr, 12, T, 1), 0u);
+  EXPECT_EQ(rt_exchange_begin(0, "GET\n/healthz", 12, T, 1, 0, 0, 1), 0u);
+  EXPECT_EQ(rt_exchange_begin(r, nullptr, 12, T, 1, 0, 0, 1), 0u);
   EXPECT_EQ(rt_exchange_body(0, "{}", 2, 0, T), 0u);
   EXPECT_EQ(rt_exchange_body(123456, "{}", 2, 0, T), 0u);
   EXPECT_EQ(rt_exchange_resume(123456, T), 0u);
   EXPECT_EQ(rt_exchange_outcome(123456, 0, 200, nullptr, 0, T), 0u);
-  EXPECT_EQ(rt_exchange_end(123456, 0, T), -2);
+  EXPECT_EQ(rt_exchange_end(123456, 0, nullptr, 0, T), -2);
 
   std::string head = "POST\n/v1/chat/completions\napplication/json\n\n\n";
-  uint32_t e = rt_exchange_begin(r, head.data(), head.size(), T, 5);
+  uint32_t e = rt_exchange_begin(r, head.data(), head.size(), T, 5, 0, 0, 5);
   ASSERT_NE(e, 0u);
   EXPECT_EQ(record(r).kind, 1u);
-  EXPECT_EQ(rt_exchange_body(e, "{}", 2, 7, T), 0u) << "over_limit must be 0 or 1";
+  EXPECT_EQ(rt_exchange_body(e, "{}", 2, 7, T), 0u) << "how must be 0, 1 or 2";
   EXPECT_EQ(rt_exchange_outcome(e, 0, 200, nullptr, 0, T), 0u) << "no call in progress";
-  EXPECT_EQ(rt_exchange_end(e, 3, T), -3);
-  EXPECT_EQ(rt_exchange_end(e, 2, T), 0);
-  EXPECT_EQ(rt_exchange_end(e, 2, T), -2) << "the handle is freed";
+  EXPECT_EQ(rt_exchange_end(e, 4, nullptr, 0, T), -3);
+  EXPECT_EQ(rt_exchange_end(e, 2, nullptr, 0, T), 0);
+  EXPECT_EQ(rt_exchange_end(e, 2, nullptr, 0, T), -2) << "the handle is freed";
 }
 
 // Outcome 3: answered with a stream. A streaming request takes it; a JSON one counts it as a
@@ -67,20 +67,20 @@ TEST(Abi, TheAnswerShapeMustMatchTheRequest) {
   uint32_t r = configured_router();
   std::string head = "POST\n/v1/chat/completions\napplication/json\n\n\n";
   for (const bool stream : {true, false}) {
-    uint32_t e = rt_exchange_begin(r, head.data(), head.size(), T, 3);
+    uint32_t e = rt_exchange_begin(r, head.data(), head.size(), T, 3, 0, 0, 3);
     std::string body = std::string(R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":)") +
                        (stream ? "true}" : "false}");
     ASSERT_EQ(rt_exchange_body(e, body.data(), body.size(), 0, T), 3u);
     EXPECT_EQ(record(r).status_or_stream, stream ? 1u : 0u);
     EXPECT_EQ(rt_exchange_outcome(e, 3, 200, nullptr, 0, T + 1), stream ? 6u : 3u) << "stream " << stream;
-    EXPECT_EQ(rt_exchange_end(e, 2, T + 2), 0);
+    EXPECT_EQ(rt_exchange_end(e, 2, nullptr, 0, T + 2), 0);
   }
 }
 
 TEST(Abi, OneRequestThroughAFailover) {
   uint32_t r = configured_router();
   std::string head = "POST\n/v1/chat/completions\napplication/json; charset=utf-8\n60\nreq-9\n";
-  uint32_t e = rt_exchange_begin(r, head.data(), head.size(), T, 11);
+  uint32_t e = rt_exchange_begin(r, head.data(), head.size(), T, 11, 0, 0, 11);
   ASSERT_NE(e, 0u);
   ActionRecord rb = record(r);
   EXPECT_EQ(rb.kind, 1u);
@@ -100,7 +100,7 @@ TEST(Abi, OneRequestThroughAFailover) {
   EXPECT_NE(call2.backend, call1.backend);
   EXPECT_EQ(call2.attempt, 2u);
 
-  EXPECT_EQ(rt_exchange_outcome(e, 4, 200, nullptr, 0, T + 9), 0u) << "outcome is 0..3";
+  EXPECT_EQ(rt_exchange_outcome(e, 8, 200, nullptr, 0, T + 9), 0u) << "outcome is 0..7";
   ASSERT_EQ(rt_exchange_outcome(e, 0, 200, nullptr, 0, T + 9), 6u);
   ActionRecord fwd = record(r);
   EXPECT_EQ(fwd.status_or_stream, 200u);
@@ -109,7 +109,7 @@ TEST(Abi, OneRequestThroughAFailover) {
   std::string headers = out(r);
   EXPECT_NE(headers.find("x-request-id: req-9"), std::string::npos);
   EXPECT_NE(headers.find("x-router-attempts: 2"), std::string::npos);
-  EXPECT_EQ(rt_exchange_end(e, 0, T + 10), 0);
+  EXPECT_EQ(rt_exchange_end(e, 0, nullptr, 0, T + 10), 0);
 
   ASSERT_GT(rt_router_logs(r), 0);
   EXPECT_NE(out(r).find("no_api_keys"), std::string::npos);
@@ -120,13 +120,13 @@ TEST(Abi, ExchangesOfTwoRoutersStayApart) {
   uint32_t r1 = configured_router();
   uint32_t r2 = configured_router();
   std::string head = "GET\n/healthz";
-  uint32_t e1 = rt_exchange_begin(r1, head.data(), head.size(), T, 1);
-  uint32_t e2 = rt_exchange_begin(r2, head.data(), head.size(), T, 2);
+  uint32_t e1 = rt_exchange_begin(r1, head.data(), head.size(), T, 1, 0, 0, 1);
+  uint32_t e2 = rt_exchange_begin(r2, head.data(), head.size(), T, 2, 0, 0, 2);
   EXPECT_NE(e1, e2);
   EXPECT_EQ(record(r1).kind, 5u);
   EXPECT_EQ(record(r1).status_or_stream, 200u);
-  EXPECT_EQ(rt_exchange_end(e1, 0, T), 0);
-  EXPECT_EQ(rt_exchange_end(e2, 0, T), 0);
+  EXPECT_EQ(rt_exchange_end(e1, 0, nullptr, 0, T), 0);
+  EXPECT_EQ(rt_exchange_end(e2, 0, nullptr, 0, T), 0);
 }
 
 TEST(Abi, AllocAndFree) {

@@ -122,7 +122,7 @@ TEST(ExchangeDispatch, OversizedBodyIs413BeforeAndWhileReading) {
   auto [e2, read] = h.begin("POST", "/v1/chat/completions", "application/json", "100");
   ASSERT_EQ(read.kind, ActionKind::ReadBody);
   EXPECT_EQ(read.timeout_ms, 100) << "READ_BODY carries the byte limit";
-  Action over = h.exchange(e2).body(std::string(50, ' '), true, h.now);
+  Action over = h.exchange(e2).body(std::string(50, ' '), BodyRead::OverLimit, h.now);
   EXPECT_EQ(over.status, 413u);
   EXPECT_EQ(error_of(over)["type"], "invalid_request_error");
 }
@@ -305,7 +305,7 @@ TEST(ExchangeRouting, AnAnswerWithoutAValidStatusIsAFailedAttempt) {
 TEST(ExchangeRouting, NonRetriableAnswersPassThrough) {
   RouterHarness h;
   h.backends(2);
-  for (uint32_t status : {400u, 401u, 403u, 404u, 409u, 413u, 422u}) {
+  for (uint32_t status : {400u, 404u, 409u, 413u, 422u}) {
     auto [e, call] = h.post(chat_body());
     Action fwd = h.answered(e, status, "7");
     ASSERT_EQ(fwd.kind, ActionKind::Forward) << status;
@@ -414,12 +414,12 @@ TEST(ExchangeRouting, ASuccessInTheWrongShapeIsAFailedAttempt) {
     h.backends(2);
     auto [e, c1] = h.post(chat_body("m", stream));
     ASSERT_EQ(c1.kind, ActionKind::Call);
-    Action c2 = h.exchange(e).outcome(AttemptOutcome::Answered, 200, /*streamed=*/!stream, "", "", h.now);
+    Action c2 = h.exchange(e).outcome(AttemptOutcome::Answered, 200, stream ? AnswerBody::Json : AnswerBody::Stream, "", "", h.now);
     ASSERT_EQ(c2.kind, ActionKind::Call) << "stream " << stream;
     EXPECT_NE(c2.backend, c1.backend);
     const std::string logs = h.router.logs().drain();
     EXPECT_NE(logs.find("\"event\":\"backend_answer_shape\""), std::string::npos) << logs;
-    Action fwd = h.exchange(e).outcome(AttemptOutcome::Answered, 200, /*streamed=*/stream, "", "", h.now);
+    Action fwd = h.exchange(e).outcome(AttemptOutcome::Answered, 200, stream ? AnswerBody::Stream : AnswerBody::Json, "", "", h.now);
     ASSERT_EQ(fwd.kind, ActionKind::Forward);
     EXPECT_EQ(header(fwd, "content-type"), stream ? "text/event-stream" : "application/json");
     EXPECT_EQ(header(fwd, "x-router-attempts"), "2");
@@ -428,7 +428,7 @@ TEST(ExchangeRouting, ASuccessInTheWrongShapeIsAFailedAttempt) {
   RouterHarness h;
   h.backends(2);
   auto [e, c1] = h.post(chat_body("m", true));
-  Action fwd = h.exchange(e).outcome(AttemptOutcome::Answered, 400, /*streamed=*/false, "", "", h.now);
+  Action fwd = h.exchange(e).outcome(AttemptOutcome::Answered, 400, AnswerBody::Json, "", "", h.now);
   EXPECT_EQ(fwd.kind, ActionKind::Forward);
   EXPECT_EQ(header(fwd, "content-type"), "application/json");
 }
@@ -563,8 +563,8 @@ TEST(ExchangeConcurrency, InterleavedExchangesDoNotInterfere) {
   EXPECT_EQ(header(b_fwd, "content-type"), "text/event-stream");
   EXPECT_NE(header(a_fwd, "x-request-id"), header(b_fwd, "x-request-id"));
   // Events for a finished phase are refused, not applied to someone else.
-  EXPECT_EQ(h.exchange(a).outcome(AttemptOutcome::Threw, 0, false, "", "", h.now).kind, ActionKind::Error);
-  EXPECT_EQ(h.exchange(a).body("{}", false, h.now).kind, ActionKind::Error);
+  EXPECT_EQ(h.exchange(a).outcome(AttemptOutcome::Threw, 0, AnswerBody::Missing, "", "", h.now).kind, ActionKind::Error);
+  EXPECT_EQ(h.exchange(a).body("{}", BodyRead::Complete, h.now).kind, ActionKind::Error);
   h.end(a);
   h.end(b);
   h.end(c);
@@ -585,6 +585,67 @@ TEST(ExchangeLogs, NoKeysIsWarnedAndLogsHoldNoSecrets) {
   EXPECT_EQ(logs.find(fake_hash('7')), std::string::npos);
   EXPECT_EQ(logs.find(fake_hash('8')), std::string::npos);
   EXPECT_EQ(logs.find("\"content\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace router
+
+namespace router {
+namespace {
+
+TEST(ExchangeHardening, GeneratedRequestIdsCarry128RandomBits) {
+  RouterHarness h;
+  h.backends(1);
+  uint32_t handle = 77;
+  Action a = h.router.begin(handle, RequestHead{"GET", "/healthz"}, h.now, 0x0123456789abcdefULL, 0xfedcba9876543210ULL);
+  EXPECT_EQ(header(a, "x-request-id"), "0123456789abcdeffedcba9876543210");
+  h.end(handle);
+}
+
+TEST(ExchangeHardening, ASlowUploadEndsAtTheDeadline) {
+  RouterHarness h;
+  h.backends(1, R"({"timeouts":{"requestMs":1000}})");
+  auto [e, read] = h.begin("POST", testing::kChatPath);
+  ASSERT_EQ(read.kind, ActionKind::ReadBody);
+  EXPECT_EQ(read.time, h.now + 1000) << "the body must have arrived by the deadline";
+  Action late = h.exchange(e).body("{\"model\":", BodyRead::TimedOut, h.now + 1000);
+  EXPECT_EQ(late.status, 504u);
+  EXPECT_EQ(error_of(late)["code"], "deadline_exceeded");
+  h.end(e);
+}
+
+TEST(ExchangeHardening, AnInternalErrorIsA500WithTheRequestIdAndNoHealthEffect) {
+  RouterHarness h;
+  h.backends(1);
+  auto [e, call] = h.post(chat_body());
+  ASSERT_EQ(call.kind, ActionKind::Call);
+  Action reply;
+  reply.kind = ActionKind::Reply;
+  reply.out = h.end(e, EndHow::InternalError);
+  EXPECT_EQ(error_of(reply)["code"], "internal_error");
+  EXPECT_EQ(header(reply, "x-request-id")->size(), 32u);
+  auto status = nlohmann::json::parse(h.router.status_json(h.now));
+  EXPECT_EQ(status["backends"][0]["failures"], 0);
+  EXPECT_EQ(status["backends"][0]["inFlight"], 0);
+  EXPECT_EQ(status["requestsInFlight"], 0);
+  EXPECT_NE(h.router.drain_logs().find("\"event\":\"internal_error\""), std::string::npos);
+}
+
+TEST(ExchangeHardening, KeysSetButNoneUsableRefuseEveryRequest) {
+  RouterHarness h;
+  std::string output;
+  const std::string input =
+      R"({"routerConfig":null,"apiKeyHashes":[],"apiKeysSet":true,"adminKeyHash":null,"envNames":["BACKEND_A"]})";
+  ASSERT_EQ(h.router.configure(input, h.now, output), 0);
+  EXPECT_NE(output.find("invalid_api_keys"), std::string::npos) << output;
+  for (const char* path : {"/v1/chat/completions", "/v1/models", "/healthz", "/status"}) {
+    auto [e, a] = h.begin(std::string(path) == "/v1/chat/completions" ? "POST" : "GET", path);
+    EXPECT_EQ(a.status, 500u) << path;
+    EXPECT_EQ(error_of(a)["code"], "invalid_api_keys") << path;
+  }
+  const std::string logs = h.router.drain_logs();
+  EXPECT_NE(logs.find("\"event\":\"invalid_api_keys\""), std::string::npos);
+  EXPECT_EQ(logs.find("no_api_keys"), std::string::npos) << "never reported as an open router";
 }
 
 }  // namespace

@@ -53,7 +53,8 @@ struct LimitedRouter : RouterHarness {
     uint32_t handle = next++;
     RequestHead head{std::move(method), std::move(path), "application/json", "", "", std::move(auth_hash),
                      std::move(client_ip)};
-    return {handle, router.begin(handle, head, now, seed_++)};
+    const uint64_t seed = seed_++;
+    return {handle, router.begin(handle, head, now, seed, ~seed)};
   }
 };
 
@@ -72,7 +73,7 @@ TEST(RateLimitStep, AllowedRequestsContinueAsUsual) {
   EXPECT_EQ(a.timeout_ms, 1000);
   Action read = h.exchange(e).rate_limited(RateLimitAnswer::Allowed, h.now);
   ASSERT_EQ(read.kind, ActionKind::ReadBody);
-  Action call = h.exchange(e).body(chat_body(), false, h.now);
+  Action call = h.exchange(e).body(chat_body(), BodyRead::Complete, h.now);
   EXPECT_EQ(call.kind, ActionKind::Call);
   EXPECT_EQ(h.exchange(e).rate_limited(RateLimitAnswer::Allowed, h.now).kind, ActionKind::Error)
       << "the answer is taken once, in its phase";
@@ -145,7 +146,7 @@ TEST(RateLimitAbi, KindSevenCarriesTheKeyAndBadAnswersAreRefused) {
   std::string cfg = R"({"routerConfig":null,"apiKeyHashes":[],"adminKeyHash":null,"envNames":["BACKEND_A","RATE_LIMITER"]})";
   ASSERT_EQ(rt_router_configure(r, cfg.data(), cfg.size(), testing::kT0), 0);
   std::string head = "GET\n/v1/models\n\n\n\n\n2001:db8::7";
-  uint32_t e = rt_exchange_begin(r, head.data(), head.size(), testing::kT0, 3);
+  uint32_t e = rt_exchange_begin(r, head.data(), head.size(), testing::kT0, 0, 3, 0, 3);
   ASSERT_NE(e, 0u);
   uint32_t kind = 0;
   std::memcpy(&kind, rt_action_ptr(r), sizeof kind);
@@ -154,7 +155,7 @@ TEST(RateLimitAbi, KindSevenCarriesTheKeyAndBadAnswersAreRefused) {
   EXPECT_EQ(rt_exchange_rate_limited(e, 3, testing::kT0), 0u) << "allowed is 0, 1 or 2";
   EXPECT_EQ(rt_exchange_rate_limited(0, 1, testing::kT0), 0u) << "unknown exchange";
   EXPECT_EQ(rt_exchange_rate_limited(e, 0, testing::kT0), 5u) << "REPLY 429";
-  EXPECT_EQ(rt_exchange_end(e, 0, testing::kT0), 0);
+  EXPECT_EQ(rt_exchange_end(e, 0, nullptr, 0, testing::kT0), 0);
 }
 
 }  // namespace

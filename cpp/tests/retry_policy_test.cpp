@@ -10,15 +10,18 @@ constexpr double T = 5'000'000;
 TEST(RetryPolicy, RetriableOutcomes) {
   EXPECT_TRUE(RetryPolicy::retriable(AttemptOutcome::Threw, 0));
   EXPECT_TRUE(RetryPolicy::retriable(AttemptOutcome::TimedOut, 0));
-  for (uint32_t s : {429u, 500u, 502u, 503u, 504u}) EXPECT_TRUE(RetryPolicy::retriable(AttemptOutcome::Answered, s)) << s;
-  for (uint32_t s : {200u, 201u, 400u, 401u, 403u, 404u, 409u, 413u, 422u, 501u})
+  // 401 and 403 are the backend's own upstream credentials failing (contract section 3).
+  for (uint32_t s : {401u, 403u, 429u, 500u, 502u, 503u, 504u})
+    EXPECT_TRUE(RetryPolicy::retriable(AttemptOutcome::Answered, s)) << s;
+  for (uint32_t s : {200u, 201u, 400u, 404u, 409u, 413u, 422u, 501u})
     EXPECT_FALSE(RetryPolicy::retriable(AttemptOutcome::Answered, s)) << s;
 }
 
 TEST(RetryPolicy, WhatCountsAgainstHealth) {
   EXPECT_EQ(RetryPolicy::health_result(AttemptOutcome::Threw, 0), AttemptResult::Failure);
   EXPECT_EQ(RetryPolicy::health_result(AttemptOutcome::TimedOut, 0), AttemptResult::Failure);
-  for (uint32_t s : {502u, 503u, 504u}) EXPECT_EQ(RetryPolicy::health_result(AttemptOutcome::Answered, s), AttemptResult::Failure);
+  for (uint32_t s : {401u, 403u, 502u, 503u, 504u})
+    EXPECT_EQ(RetryPolicy::health_result(AttemptOutcome::Answered, s), AttemptResult::Failure) << s;
   EXPECT_EQ(RetryPolicy::health_result(AttemptOutcome::Answered, 500), AttemptResult::NotCounted);
   EXPECT_EQ(RetryPolicy::health_result(AttemptOutcome::Answered, 429), AttemptResult::RateLimited);
   EXPECT_EQ(RetryPolicy::health_result(AttemptOutcome::Answered, 400), AttemptResult::Success);

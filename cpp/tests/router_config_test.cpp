@@ -236,7 +236,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadField{R"({"limits":{"maxBody":1}})", "limits.maxBody",
                  "limits.maxBody is not a known setting (limits accepts: maxBodyBytes, maxDepth)"},
         BadField{R"({"discovery":{"ttl":1}})", "discovery.ttl",
-                 "discovery.ttl is not a known setting (discovery accepts: describeTtlMs)"},
+                 "discovery.ttl is not a known setting (discovery accepts: describeTtlMs, describeTimeoutMs)"},
         BadField{R"({"rateLimit":{"limit":10}})", "rateLimit.limit",
                  "rateLimit.limit is not a known setting (rateLimit accepts: retryAfterSeconds)"},
         BadField{R"({"backends":{"BACKEND_A":{"wieght":1}}})", "backends.BACKEND_A.wieght",

@@ -106,14 +106,15 @@ class RouterHarness {
     uint32_t handle = next_handle_++;
     RequestHead head{std::move(method), std::move(path), std::move(content_type), std::move(content_length),
                      std::move(request_id), std::move(auth_hash)};
-    return {handle, router.begin(handle, head, now, seed_++)};
+    const uint64_t seed = seed_++;
+    return {handle, router.begin(handle, head, now, seed, seed * 0x9E3779B97F4A7C15ULL)};
   }
 
   // POST with a body: the action after the body was read (CALL, REPLY, DISCOVER...).
   std::pair<uint32_t, Action> post(std::string_view body, std::string path = kChatPath, std::string auth_hash = "") {
     auto [handle, first] = begin("POST", std::move(path), "application/json", "", "", std::move(auth_hash));
     if (first.kind != ActionKind::ReadBody) return {handle, first};
-    return {handle, exchange(handle).body(body, false, now)};
+    return {handle, exchange(handle).body(body, BodyRead::Complete, now)};
   }
 
   Exchange& exchange(uint32_t handle) {
@@ -126,16 +127,18 @@ class RouterHarness {
   Action outcome(uint32_t handle, AttemptOutcome o, uint32_t status = 0, std::string_view retry_after = "",
                  std::string_view retry_after_ms = "") {
     Exchange& e = exchange(handle);
-    return e.outcome(o, status, e.wants_stream(), retry_after, retry_after_ms, now);
+    return e.outcome(o, status, e.wants_stream() ? AnswerBody::Stream : AnswerBody::Json, retry_after, retry_after_ms,
+                     now);
   }
   Action answered(uint32_t handle, uint32_t status, std::string_view retry_after = "") {
     return outcome(handle, AttemptOutcome::Answered, status, retry_after);
   }
   Action threw(uint32_t handle) { return outcome(handle, AttemptOutcome::Threw); }
 
-  std::string end(uint32_t handle, EndHow how = EndHow::Completed) {
+  // A forwarded stream ends, by default, as a good one does: with its [DONE] line.
+  std::string end(uint32_t handle, EndHow how = EndHow::Completed, std::string_view tail = "data: [DONE]\n\n") {
     bool found = false;
-    std::string out = router.end(handle, how, now, found);
+    std::string out = router.end(handle, how, tail, now, found);
     EXPECT_TRUE(found);
     return out;
   }

@@ -21,18 +21,18 @@ function coreWith(routerConfig) {
 }
 
 function status(core) {
-  const { exchange, action } = core.begin({ method: "GET", path: "/status" }, T0 + 1, 1);
+  const { exchange, action } = core.begin({ method: "GET", path: "/status" }, T0 + 1, [1, 0, 0, 1]);
   assert.equal(action.kind, "reply");
-  core.end(exchange, 0, T0 + 2);
+  core.end(exchange, 0, null, T0 + 2);
   return JSON.parse(decoder.decode(action.body));
 }
 
 // The first action after the body: "call" when the body was accepted.
 function send(core, bodyText) {
   const head = { method: "POST", path: "/v1/chat/completions", contentType: "application/json" };
-  const { exchange } = core.begin(head, T0 + 3, 2);
-  const action = core.body(exchange, encoder.encode(bodyText), false, T0 + 4);
-  core.end(exchange, 2, T0 + 5);
+  const { exchange } = core.begin(head, T0 + 3, [2, 0, 0, 2]);
+  const action = core.body(exchange, encoder.encode(bodyText), 0, T0 + 4);
+  core.end(exchange, 2, null, T0 + 5);
   return action;
 }
 
@@ -69,7 +69,7 @@ test("a number beyond a double is still refused, in ROUTER_CONFIG and in a reque
   assert.match(configured.error.message, /ROUTER_CONFIG holds a number too large to represent/);
 
   const { core } = coreWith(null);
-  core.describe([{ name: "a", models: ["m"] }], T0);
+  core.describe(new Map([["BACKEND_A", JSON.stringify({ name: "a", models: ["m"] })]]), T0);
   const refused = send(core, '{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":1e400}');
   assert.equal(refused.kind, "reply");
   assert.equal(refused.status, 400);
@@ -78,7 +78,7 @@ test("a number beyond a double is still refused, in ROUTER_CONFIG and in a reque
 
 test("every JSON number form passes request validation, and a control character is a clean 400", () => {
   const { core } = coreWith(null);
-  core.describe([{ name: "a", models: ["m"] }], T0);
+  core.describe(new Map([["BACKEND_A", JSON.stringify({ name: "a", models: ["m"] })]]), T0);
   const numbers = "[0, -0, -0.0, 1.5, 1e-320, 4.9e-324, 1.7976931348623157e308, 123456789012345678901234567890, 2E+2]";
   const accepted = send(core, `{"model":"m","messages":[{"role":"user","content":"x"}],"n":${numbers}}`);
   assert.equal(accepted.kind, "call");

@@ -35,7 +35,9 @@ test("requests fail over from a throwing and a 503 backend to the healthy one", 
   assert.ok(thrower.infer >= 1 && unavailable.infer >= 1, "both faulty backends were tried");
   const retried = [...thrower.requests, ...unavailable.requests];
   assert.ok(retried.every((r) => r.path === "/v1/chat/completions" && r.model === "echo-1"));
-  assert.ok(retried.every((r) => r.body.messages[0].content === "Hello, router" && !("authorization" in r.body)));
+  // The body arrives as the client's exact JSON text (contract section 1).
+  const bodies = retried.map((r) => JSON.parse(r.body));
+  assert.ok(bodies.every((b) => b.messages[0].content === "Hello, router" && !("authorization" in b)));
 });
 
 test("/status counts the failures of the faulty backends", async () => {

@@ -41,7 +41,7 @@ function callsOf(/** @type {Awaited<ReturnType<typeof ask>>} */ r) {
   assert.equal(r.attempts, calls.length, "x-router-attempts counts the backend calls");
   const distinct = new Set(calls.map((c) => c.binding));
   assert.equal(distinct.size, Math.min(calls.length, BINDINGS.length), "untried backends first");
-  for (const c of calls) assert.equal(c.body.messages[0].content, "Hello, router", "the client's body reaches the backend");
+  for (const c of calls) assert.equal(JSON.parse(c.body).messages[0].content, "Hello, router", "the client's body reaches the backend");
   // One overall deadline, the same for every attempt: requestMs after the request arrived.
   for (const c of calls) {
     assert.equal(c.deadline, calls[0].deadline);
@@ -141,7 +141,28 @@ test("the /status failures counter leaves 429 and 500 answers out (they are no f
   }
 });
 
-for (const code of [400, 401, 403, 404, 409, 413, 422]) {
+// 401 and 403 are the backend's own upstream credentials failing (contract section 3): a failed
+// attempt of that backend, retried on another, and never a 401 the client would take for its own.
+for (const code of [401, 403]) {
+  test(`a backend answering ${code}: retried elsewhere and counted against it; the client never sees ${code}`, async () => {
+    h.control.setAll(byAttempt({ 1: status(code, {}, { error: { message: "invalid upstream key", type: "auth", param: null, code: null } }) }));
+    const before = await h.status();
+    const r = await ask(h.stack, { label: `status-${code}-once` });
+    const [first] = assertFailedOverOnce(r);
+    assert.equal(r.status, 200);
+    const is = (await h.status()).byBinding[first.binding];
+    assert.equal(is.failures, before.byBinding[first.binding].failures + 1, "counted against the backend");
+    assert.equal(is.consecutiveFailures, before.byBinding[first.binding].consecutiveFailures + 1);
+
+    h.control.setAll(status(code));
+    const all = await ask(h.stack, { label: `status-${code}-all` });
+    assert.equal(all.status, 502, "every backend's credentials failed: an upstream error, not the client's key");
+    assert.equal(all.json.error.type, "upstream_error");
+    await settle(h);
+  });
+}
+
+for (const code of [400, 404, 409, 413, 422]) {
   test(`a backend answering ${code}: no retry, status and body passed through as they are`, async () => {
     const body = { error: { message: `backend rejects with ${code}`, type: "invalid_request_error", param: "messages",
       code: `backend_${code}` } };

@@ -10,7 +10,7 @@ import { readSse } from "../support/http.mjs";
 
 const KEY = "sk-isolation-key-5521";
 const BACKEND = { binding: "BACKEND_REC", script: "recording-backend.js", vars: { BACKEND_NAME: "rec", MODELS: "echo-1" } };
-const INFERENCE_REQUEST_KEYS = ["attempt", "body", "deadline", "model", "path", "requestId", "stream"];
+const INFERENCE_REQUEST_KEYS = ["attempt", "attemptDeadline", "body", "deadline", "model", "path", "requestId", "stream"];
 
 // Every header carries a value found nowhere else, so its presence anywhere is detectable.
 const HEADERS = {
@@ -64,7 +64,7 @@ function assertClean(received, sentBodies) {
     assert.equal(call.args.length, 1, "infer() gets exactly one argument");
     const req = call.args[0];
     assert.deepEqual(Object.keys(req).sort(), INFERENCE_REQUEST_KEYS);
-    assert.deepEqual(req.body, sentBodies[i], "the body arrives unchanged");
+    assert.equal(req.body, JSON.stringify(sentBodies[i]), "the client's exact body text arrives, unchanged");
     assert.equal(req.requestId, "iso-req-1");
     assert.equal(typeof req.deadline, "number");
     assert.equal(req.attempt, 1);
