@@ -226,40 +226,61 @@ function keepTail(tail, chunk) {
 
 /**
  * The client's stream: the backend's first chunk, then the rest as it comes (no buffering).
- * A backend that sends nothing for `idleMs` (the core's streamIdleMs) while a read waits on it
- * has failed like one whose stream broke (a slow client is not the backend's gap: nothing is
- * read then). One timer watches: it is re-armed only when it fires, for what is left of the
- * current wait, so chunks themselves cost no timer calls. At the end the core gets the stream's
- * last bytes: one that ends without its `data: [DONE]` line has failed too.
+ * One watchdog timer guards both ends, re-armed only when it fires, for what is left of the
+ * current wait, so chunks themselves cost no timer calls:
+ * - a backend that sends nothing for `idleMs` (the core's streamIdleMs) while a read waits on it
+ *   has failed like one whose stream broke;
+ * - a client that asks for nothing for `idleMs` is gone (workerd drops an answer whose client left
+ *   before it started without cancelling its stream): the exchange ends and the backend's stream
+ *   is cancelled rather than left generating.
+ * At the end the core gets the stream's last bytes: one without its `data: [DONE]` line has failed.
+ * `done` settles when the relay is over (for waitUntil, which keeps the watchdog alive).
  * @param {ReadableStreamDefaultReader<Uint8Array>} reader @param {Uint8Array} first
  * @param {(how: 0 | 1 | 2, tail?: Uint8Array) => Uint8Array | null} end @param {number} idleMs
  */
 function relay(reader, first, end, idleMs) {
   let readingSince = 0; // when the pending read() started; 0 when none is pending
+  let askedAt = Date.now(); // when the client last asked for more (or the answer started)
   let stalled = false;
   let tail = keepTail(new Uint8Array(0), first);
+  /** @type {ReadableStreamDefaultController<Uint8Array> | null} */
+  let client = null;
   /** @type {ReturnType<typeof setTimeout> | null} */
   let watchdog = null;
+  /** @type {() => void} */
+  let finish = ignore;
+  const done = new Promise((resolve) => { finish = () => { clearTimeout(watchdog); resolve(undefined); }; });
   const watch = (/** @type {number} */ ms) => {
     watchdog = setTimeout(() => {
-      const waited = readingSince ? Date.now() - readingSince : 0;
+      const waited = Date.now() - (readingSince || askedAt);
       if (waited < idleMs) return watch(idleMs - waited);
-      stalled = true;
-      reader.cancel().catch(ignore); // the pending read() then ends
+      if (readingSince) {
+        stalled = true;
+        reader.cancel().catch(ignore); // the pending read() then ends
+        return;
+      }
+      end(END.clientGone);
+      reader.cancel().catch(ignore);
+      client?.error(new Error("the client read nothing"));
+      finish();
     }, ms);
   };
   if (idleMs > 0) watch(idleMs);
-  return new ReadableStream({
-    start(controller) { controller.enqueue(first); },
+  const stream = new ReadableStream({
+    start(controller) {
+      client = controller;
+      controller.enqueue(first);
+    },
     async pull(controller) {
       try {
-        readingSince = Date.now();
+        readingSince = askedAt = Date.now();
         const r = await reader.read();
         readingSince = 0;
         if (stalled) throw new Error("the backend's stream stalled");
         if (!r.done) {
           if (!(r.value instanceof Uint8Array)) throw new Error("the backend's stream sent something other than bytes");
           tail = keepTail(tail, r.value);
+          askedAt = Date.now();
           return controller.enqueue(r.value);
         }
         const errorEvent = end(END.completed, tail); // the error event when [DONE] is missing
@@ -269,15 +290,16 @@ function relay(reader, first, end, idleMs) {
         const errorEvent = end(END.upstreamFailed);
         if (errorEvent) controller.enqueue(errorEvent);
       }
-      clearTimeout(watchdog);
+      finish();
       controller.close();
     },
     cancel() {
-      clearTimeout(watchdog);
+      finish();
       end(END.clientGone);
       return reader.cancel().catch(ignore);
     },
   }, { highWaterMark: 0 });
+  return { stream, done };
 }
 
 /**
@@ -435,7 +457,9 @@ export function createRouterFetch(core) {
           case "forward": {
             const init = { status: action.status, headers: action.headers };
             if (action.kind === "forward" && answer?.reader && answer.first) {
-              return new Response(relay(answer.reader, answer.first, end, action.timeoutMs), init);
+              const { stream, done } = relay(answer.reader, answer.first, end, action.timeoutMs);
+              ctx?.waitUntil?.(done);
+              return new Response(stream, init);
             }
             dropAnswer(); // a stream the core did not forward (an error answered in its own words)
             const response = new Response(action.kind === "reply" ? action.body : answer?.bodyText ?? null, init);

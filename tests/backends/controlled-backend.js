@@ -11,9 +11,11 @@
 //   {do: "throw", delayMs?}                    infer() throws
 //   {do: "status", status, headers?, body?, delayMs?}   an HTTP-like error answer
 //   {do: "hang"}                               never answers until the test releases its hangs
-//   {do: "stream", chunks?, intervalMs?, firstChunkDelayMs?, errorAfter?}
-//       an SSE stream of `chunks` chunks then [DONE]; with errorAfter = k it errors after k chunks
-//       (0: before the first one). Its end, error or cancellation is reported to CONTROL /event.
+//   {do: "stream", chunks?, intervalMs?, firstChunkDelayMs?, errorAfter?, noDone?}
+//       an SSE stream of `chunks` chunks then [DONE] (none with noDone: an upstream cut short); with
+//       errorAfter = k it errors after k chunks (0: before the first one). Its end, error or
+//       cancellation is reported to CONTROL /event.
+// describe() reports to CONTROL /describe and answers as told there (after a delay, or throwing).
 import { WorkerEntrypoint } from "cloudflare:workers";
 
 /** @typedef {import("../../shims/interfaces.js").InferenceRequest} InferenceRequest */
@@ -24,7 +26,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
  * @property {"ok" | "throw" | "status" | "hang" | "stream"} do
  * @property {number} [delayMs]  @property {number} [status]  @property {Record<string, string>} [headers]
  * @property {unknown} [body]    @property {number} [chunks]  @property {number} [intervalMs]
- * @property {number} [firstChunkDelayMs]  @property {number} [errorAfter]
+ * @property {number} [firstChunkDelayMs]  @property {number} [errorAfter]  @property {boolean} [noDone]
  */
 
 const encoder = new TextEncoder();
@@ -59,6 +61,8 @@ export default class ControlledBackend extends WorkerEntrypoint {
   }
 
   async describe() {
+    const how = /** @type {{fail: boolean}} */ (await this.control("/describe", { binding: this.name }));
+    if (how.fail) throw new Error(`${this.name} cannot describe itself (private detail)`);
     return { name: this.name, models: (this.vars.MODELS ?? "*").split(",").map((m) => m.trim()), version: "controlled" };
   }
 
@@ -105,7 +109,7 @@ export default class ControlledBackend extends WorkerEntrypoint {
           return controller.error(new Error("backend stream broke (private detail)"));
         }
         if (sent < total) return controller.enqueue(chunk(this.name, model, sent++));
-        controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+        if (!instruction.noDone) controller.enqueue(encoder.encode("data: [DONE]\n\n"));
         controller.close();
         report("stream-done", sent);
       },

@@ -66,6 +66,11 @@ export function createBackendControl() {
   let forAll = null;
   /** @type {Set<() => void>} */
   const hangs = new Set();
+  /** describe() calls: binding and arrival time; `describeWith` says what they do ({delayMs?, fail?}). */
+  /** @type {{binding: string, at: number}[]} */
+  let describes = [];
+  /** @type {{delayMs?: number, fail?: boolean}} */
+  let describeWith = {};
   let nextId = 1;
 
   /** @param {Call} call @returns {Instruction} */
@@ -94,6 +99,11 @@ export function createBackendControl() {
       events.push({ ...payload, binding, at: Date.now() });
       return Response.json({});
     }
+    if (pathname === "/describe") {
+      describes.push({ binding: payload.binding, at: Date.now() });
+      if (describeWith.delayMs) await new Promise((resolve) => setTimeout(resolve, describeWith.delayMs));
+      return Response.json({ fail: describeWith.fail === true });
+    }
     if (pathname === "/hang") {
       await new Promise((resolve) => hangs.add(resolve));
       return Response.json({});
@@ -106,6 +116,10 @@ export function createBackendControl() {
     /** Every call so far, in arrival order. */
     get calls() { return calls; },
     get events() { return events; },
+    /** Every describe() call so far. */
+    get describes() { return describes; },
+    /** What describe() does from now on: answer after `delayMs`, or throw when `fail`. */
+    setDescribe(/** @type {{delayMs?: number, fail?: boolean}} */ how) { describeWith = how; },
     /** The calls made for one client request (by its x-request-id). */
     callsFor: (/** @type {string} */ requestId) => calls.filter((c) => c.requestId === requestId),
     /** How many calls each binding got. */
@@ -129,6 +143,8 @@ export function createBackendControl() {
       this.releaseHangs();
       calls = [];
       events = [];
+      describes = [];
+      describeWith = {};
     },
   };
 }
