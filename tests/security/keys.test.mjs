@@ -54,3 +54,17 @@ test("an admin key alone guards /status and leaves /v1 open", async () => {
   assert.equal(await statusWith(bearer("anything")), 401);
   assert.equal(await statusWith(bearer("admin-keys-33")), 200);
 });
+
+// Contract section 3: keys set but none usable is a configuration error, never an open router.
+for (const keys of [",", " , ", "\n", ""]) {
+  test(`ROUTER_API_KEYS set to ${JSON.stringify(keys)} refuses every request with 500 invalid_api_keys`, async () => {
+    await stack.reconfigure({ vars: { ROUTER_API_KEYS: keys }, backends: [BACKEND] });
+    for (const res of [await post(stack, "/v1/chat/completions", chat(), bearer("anything")), await post(stack, "/v1/chat/completions", chat()),
+      await stack.fetch("/v1/models"), await stack.fetch("/healthz")]) {
+      assert.equal(res.status, 500);
+      assert.equal((await errorOf(res)).code, "invalid_api_keys");
+      assert.ok(res.headers.get("x-request-id"));
+    }
+    assert.ok(stack.logs.some((line) => line.includes('"event":"invalid_api_keys"')));
+  });
+}
