@@ -24,6 +24,7 @@ export default {
       stream: body.stream === true,
       body,
       deadline: Date.now() + 120_000,
+      attemptDeadline: Date.now() + 60_000,
       attempt: 1,
     });
     if (answer.stream) return new Response(answer.stream, { status: answer.status, headers: answer.headers });
