@@ -135,6 +135,8 @@ export function createChaosControl({ seed, timeouts }) {
 
   return {
     handler, drawn, unknown, byRequest,
+    /** The catalogue's behaviour names. */
+    names: entries.map(([name]) => name),
     /** Ends every pending hang now (their backends then answer, long after the router gave up). */
     releaseHangs() { [...hangs].forEach((release) => release()); },
   };

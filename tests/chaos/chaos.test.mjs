@@ -12,8 +12,10 @@ import { openAiError, sleep, sseEvents } from "../support/fault-cases.mjs";
 import { startStack } from "../support/stack.mjs";
 import { createChaosControl, hash } from "./chaos-control.mjs";
 
-const SEED = Number(process.env.CHAOS_SEED ?? 0xc4a05);
-const REQUESTS = Number(process.env.CHAOS_REQUESTS ?? 400);
+// Unset or empty variables take the defaults; CHAOS_SEED may be hex ("0x1f").
+const SEED = Number(process.env.CHAOS_SEED || 0xc4a05);
+const REQUESTS = Number(process.env.CHAOS_REQUESTS || 400);
+if (!Number.isInteger(SEED) || !Number.isInteger(REQUESTS) || REQUESTS < 1) throw new Error("CHAOS_SEED and CHAOS_REQUESTS are integers");
 const CONCURRENCY = 8;
 const TIMEOUTS = { perTryMs: 300, firstByteMs: 300, requestMs: 2500, streamIdleMs: 400 };
 // A client gives up this long after requestMs: room for a busy 2-core machine, far below a hang.
@@ -195,14 +197,15 @@ test(`chaos: ${REQUESTS} requests against misbehaving backends get valid answers
     + `(slowest ${slowest} ms); answers: ${tally(results.map((r) => r.kind.startsWith("FAIL") ? "FAIL" : r.kind))}; `
     + `left in flight: ${leaked.join(", ") || "nothing"}`);
   console.log(`chaos: ${failures.length} failures: ${tally(failures.map((r) => r.kind.slice(6))) || "none"}`);
-  console.log(`chaos: behaviours drawn: ${tally(Object.entries(control.drawn).flatMap(([name, n]) => Array(n).fill(name)))}`);
+  console.log(`chaos: behaviours drawn: ${Object.entries(control.drawn).sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ×${n}`).join("; ")}`);
   for (const r of failures.slice(0, 12)) {
     console.log(`chaos failure #${r.plan.i} (${r.plan.requestId}, ${r.plan.path}${r.plan.stream ? " stream" : ""}): ${r.kind} ${r.detail ?? ""}`
       + `\n    attempts: ${(control.byRequest.get(r.plan.requestId) ?? []).join(" | ")}`);
   }
 
   assert.deepEqual(control.unknown, [], "every instruction was understood by the chaos backend");
-  assert.equal(failures.length, 0, `${failures.length} answers were neither a valid success nor an OpenAI error: `
-    + tally(failures.map((r) => r.kind.slice(6))));
+  if (REQUESTS >= 200) assert.deepEqual(control.names.filter((name) => !control.drawn[name]), [], "every behaviour was drawn");
+  assert.equal(failures.length, 0, `${failures.length} answers were neither a valid success nor an OpenAI error `
+    + `(repeat the draws: CHAOS_SEED=0x${SEED.toString(16)} CHAOS_REQUESTS=${REQUESTS}): ${tally(failures.map((r) => r.kind.slice(6)))}`);
   assert.deepEqual(leaked, [], "nothing left in flight after the run");
 });
