@@ -1,16 +1,18 @@
 // Benchmarks router.wasm through shims/wasm-core.js in Node, i.e. including the JS<->Wasm
-// marshalling the orchestrator pays: one routing decision (begin, body, first CALL, outcome 200,
-// FORWARD, end, logs), instantiation (Instance + _initialize + configure), and linear memory
+// marshalling the orchestrator pays: one routing decision (begin, body, first CALL, outcome 200
+// with a JSON object body, FORWARD, end, logs), instantiation (Instance + _initialize + configure), and linear memory
 // under a long mixed load. Run: node bench/wasm/core-bench.mjs [--quick] [--json]
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { RouterCore } from "../../shims/wasm-core.js";
+import { END, OUTCOME, RouterCore } from "../../shims/wasm-core.js";
 import { chatBody } from "./chat-body.mjs";
 
 export const WASM_PATH = fileURLToPath(new URL("../../build/wasm/router.wasm", import.meta.url));
 const T0 = 1_700_000_000_000;
 const encoder = new TextEncoder();
+// A forwarded stream's last bytes: it must end with its [DONE] line or the core counts it failed.
+const STREAM_TAIL = encoder.encode('data: {"choices":[]}\n\ndata: [DONE]\n\n');
 
 /** @param {number[]} xs */
 function median(xs) {
@@ -29,14 +31,18 @@ export function loadModule(path = WASM_PATH) {
 }
 
 const backendNames = (n) => Array.from({ length: n }, (_, i) => `BACKEND_${i}`);
-const describeAnswers = (n) => Array.from({ length: n }, (_, i) => ({ name: `b${i}`, models: ["m"] }));
+/** describe() answers as the shim feeds them: binding -> the answer's JSON text. @param {string[]} bindings */
+const describeAnswers = (bindings) =>
+  new Map(bindings.map((binding) => [binding, JSON.stringify({ name: `b${binding.slice(8)}`, models: ["m"] })]));
+/** The 128 random bits begin() takes, from a counter (the shim draws them from the CSPRNG). */
+const randomWords = (/** @type {number} */ n) => Uint32Array.of(n >>> 0, 0x9e3779b1, n * 0x85ebca6b >>> 0, 7);
 
 /** A configured, discovered core with `backends` backends serving model "m". */
 export function configuredCore(module, backends, routerConfig = null) {
   const core = RouterCore.fromModule(module);
   const result = core.configure({ routerConfig, envNames: backendNames(backends) }, T0);
   if (result.error || result.backends.length !== backends) throw new Error(`configure failed: ${JSON.stringify(result)}`);
-  core.describe(describeAnswers(backends), T0);
+  core.describe(describeAnswers(result.backends), T0);
   core.logs();
   return core;
 }
@@ -57,17 +63,17 @@ export function benchDecision(module, backends, bodySize, { iterations, warmup }
   for (let i = -warmup; i < iterations; i++) {
     const start = process.hrtime.bigint();
     now += 0.01;
-    const { exchange, action } = core.begin(head, now, seed++);
+    const { exchange, action } = core.begin(head, now, randomWords(seed++));
     if (action.kind !== "read_body") throw new Error(`begin answered ${action.kind}`);
-    let call = core.body(exchange, body, false, now);
-    if (call.kind === "discover") { // the describe() cache expired: a real driver rediscovers
-      core.describe(describeAnswers(backends), now);
+    let call = core.body(exchange, body, 0, now);
+    if (call.kind === "discover") { // describe() due again (TTL passed): a real driver rediscovers
+      core.describe(describeAnswers(call.bindings), now);
       call = core.resume(exchange, now);
     }
     if (call.kind !== "call") throw new Error(`body answered ${call.kind}`);
-    const forward = core.outcome(exchange, { outcome: 0, status: 200 }, now);
+    const forward = core.outcome(exchange, { outcome: OUTCOME.json, status: 200 }, now);
     if (forward.kind !== "forward") throw new Error(`outcome answered ${forward.kind}`);
-    core.end(exchange, 0, now);
+    core.end(exchange, END.completed, null, now);
     core.logs();
     const ns = Number(process.hrtime.bigint() - start);
     if (i >= 0) samples[i] = ns / 1000;
@@ -118,16 +124,18 @@ export function memoryUnderLoad(module, { total, checkpoints }) {
   let seed = 1;
   let rng = 12345;
   const random = () => ((rng = (rng * 1103515245 + 12345) >>> 0) / 2 ** 32);
-  // What a backend answers on one attempt: mostly 200 (a stream when one was asked for, outcome 3),
-  // some throws, 503s, 429s and timeouts.
+  // What a backend answers on one attempt: mostly 200 (a stream when one was asked for), some
+  // throws, 503s, 429s, 401s (retried) and timeouts, a few answers without a body.
   const attemptOutcome = (/** @type {boolean} */ stream) => {
     const r = random();
-    if (r < 0.80) return { outcome: stream ? 3 : 0, status: 200 };
-    if (r < 0.86) return { outcome: 1 };
-    if (r < 0.91) return { outcome: 0, status: 503 };
-    if (r < 0.94) return { outcome: 0, status: 429, retryAfter: "1" };
-    if (r < 0.96) return { outcome: 2 };
-    return { outcome: 0, status: 400 };
+    if (r < 0.80) return { outcome: stream ? OUTCOME.stream : OUTCOME.json, status: 200 };
+    if (r < 0.86) return { outcome: OUTCOME.threw };
+    if (r < 0.90) return { outcome: OUTCOME.json, status: 503 };
+    if (r < 0.93) return { outcome: OUTCOME.json, status: 429, retryAfter: "1" };
+    if (r < 0.94) return { outcome: OUTCOME.json, status: 401 };
+    if (r < 0.96) return { outcome: OUTCOME.timedOut };
+    if (r < 0.97) return { outcome: OUTCOME.noBody, status: stream ? 200 : 400 };
+    return { outcome: OUTCOME.json, status: 400 };
   };
   /** @type {{exchange: number, action: any}[]} */
   let inFlight = [];
@@ -136,8 +144,8 @@ export function memoryUnderLoad(module, { total, checkpoints }) {
     now += 1;
     const r = random();
     const bytes = r < 0.03 ? broken : r < 0.05 ? unknownModel : bodies[n % bodies.length];
-    const { exchange, action } = core.begin({ ...head, contentLength: String(bytes.length) }, now, seed++);
-    let next = action.kind === "read_body" ? core.body(exchange, bytes, false, now) : action;
+    const { exchange, action } = core.begin({ ...head, contentLength: String(bytes.length) }, now, randomWords(seed++));
+    let next = action.kind === "read_body" ? core.body(exchange, bytes, 0, now) : action;
     inFlight.push({ exchange, action: next });
     // Advance every exchange in flight by one step; keep up to 8 open at once.
     const still = [];
@@ -145,7 +153,7 @@ export function memoryUnderLoad(module, { total, checkpoints }) {
       let a = entry.action;
       for (let steps = 0; steps < 2 && inFlight.length > 8 - steps; steps++) {
         if (a.kind === "discover") {
-          core.describe(describeAnswers(BACKENDS), now);
+          if (a.bindings.length) core.describe(describeAnswers(a.bindings), now);
           a = core.resume(entry.exchange, now);
         } else if (a.kind === "wait") {
           a = core.resume(entry.exchange, Math.max(now, a.until));
@@ -155,7 +163,9 @@ export function memoryUnderLoad(module, { total, checkpoints }) {
       }
       if (a.kind === "reply" || a.kind === "forward" || a.kind === "error") {
         kinds[a.kind === "forward" ? "forward" : `${a.kind}_${a.status}`] = (kinds[a.kind === "forward" ? "forward" : `${a.kind}_${a.status}`] ?? 0) + 1;
-        core.end(entry.exchange, a.kind === "forward" && random() < 0.02 ? 1 : 0, now);
+        const stream = a.kind === "forward" && a.headers["content-type"] === "text/event-stream";
+        if (stream && random() < 0.02) core.end(entry.exchange, END.upstreamFailed, null, now);
+        else core.end(entry.exchange, END.completed, stream ? STREAM_TAIL : null, now);
       } else {
         still.push({ exchange: entry.exchange, action: a });
       }
@@ -165,7 +175,7 @@ export function memoryUnderLoad(module, { total, checkpoints }) {
     if (checkpointSet.has(n)) sizes[n] = core.memory.buffer.byteLength;
   }
   // Drain what is left so the run ends clean.
-  for (const entry of inFlight) core.end(entry.exchange, 2, now);
+  for (const entry of inFlight) core.end(entry.exchange, END.clientGone, null, now);
   return { sizes, outcomes: kinds };
 }
 

@@ -1,5 +1,6 @@
 // One routing decision as the shim drives it, through the C ABI (cpp/src/abi.cpp): begin, body,
-// the first CALL, outcome 200 (FORWARD), end. Parameters: number of backends, body size.
+// the first CALL, outcome 200 with a JSON object body (FORWARD), end. Parameters: number of
+// backends, body size.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -59,22 +60,23 @@ void BM_RoutingDecision(benchmark::State& state) {
   if (rt_router_configure(router, config.data(), config.size(), now) != 0) std::abort();
   feed_discovery(router, answers, now);
   const std::string head = "POST\n/v1/chat/completions\napplication/json\n" + std::to_string(body.size()) + "\n\n";
-  double seed = 1;
+  uint32_t seed = 1;  // the shim passes 128 random bits (4 words); any value does here
 
   for (auto _ : state) {
     now += 0.01;
-    uint32_t e = rt_exchange_begin(router, head.data(), head.size(), now, seed++);
+    ++seed;
+    uint32_t e = rt_exchange_begin(router, head.data(), head.size(), now, seed, seed * 0x9E3779B1u, ~seed, seed << 7);
     if (action_kind(router) != kReadBody) std::abort();
     uint32_t kind = rt_exchange_body(e, body.data(), body.size(), 0, now);
-    if (kind == kDiscover) {  // the describe() cache expired (not within a normal run)
+    if (kind == kDiscover) {  // describe() due again (TTL passed; not within a normal run)
       feed_discovery(router, answers, now);
       kind = rt_exchange_resume(e, now);
     }
     if (kind != kCall) std::abort();
     benchmark::DoNotOptimize(rt_out_ptr(router));
-    if (rt_exchange_outcome(e, 0, 200, nullptr, 0, now) != kForward) std::abort();
+    if (rt_exchange_outcome(e, kOutcomeJson, 200, nullptr, 0, now) != kForward) std::abort();
     benchmark::DoNotOptimize(rt_out_len(router));
-    rt_exchange_end(e, 0, now);
+    rt_exchange_end(e, 0, nullptr, 0, now);
     if (rt_router_logs(router) < 0) std::abort();  // the driver drains logs after every end
   }
   state.SetItemsProcessed(state.iterations());

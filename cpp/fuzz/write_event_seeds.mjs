@@ -13,7 +13,16 @@ const OP = { begin: 0, proper: 3, improper: 11, badHandles: 12, advance: 13, log
 // Indices into the harness's option tables.
 const ROUTE = { chat: [0, 0], completions: [0, 1], embeddings: [0, 2], models: [10], healthz: [11], status: [12], unknown: [13], wrongMethod: [14, 0] };
 const MODEL = { "m-a": 0, "m-b": 1, "m-c": 2 };
-const STATUS = { 200: 0, 201: 3, 400: 4, 401: 5, 404: 6, 413: 7, 422: 8, 429: 9, 500: 11, 502: 12, 503: 13, 504: 14 };
+const STATUS = { 200: 0, 201: 3, 400: 4, 401: 5, 404: 6, 413: 7, 422: 8, 429: 9, 500: 11, 502: 12, 503: 13, 504: 14,
+  403: 15, 204: 16, 205: 17, 304: 18, 302: 19, 199: 20 };
+// The shape of an answer (kAnswerShapes): rt_exchange_outcome's codes for a JSON object body, a
+// stream, no body, a body that is not a JSON object, a stream that ended before its first chunk,
+// a first chunk that is not bytes.
+const SHAPE = { json: 0, stream: 1, noBody: 2, notObject: 3, emptyStream: 4, notBytes: 5 };
+// Stream tails at rt_exchange_end (kTails): 0..3 end with `data: [DONE]`, 4.. do not.
+const TAIL = { done: 0, empty: 4, noDone: 5, eventAfterDone: 6 };
+// Describe timeouts (kDescribeTimeouts): 0 not given (5000), 1 1 ms, 2 50 ms, 3 5000 ms, 4 60000 ms.
+// apiKeysSet (configure): 0 = as the keys are, 1 true, 2 false, 3 a non-boolean first (refused), 4.. absent.
 const STEP = { 0: 0, 1: 2, 25: 4, 100: 5, 1000: 7, 5000: 8, 30000: 9, 300000: 11 };
 
 class Program {
@@ -22,7 +31,7 @@ class Program {
   u16(v) { return this.u8(v >> 8, v); }
 
   // letters: BACKEND_<A..H> by index; sections: ROUTER_CONFIG parts as the harness decodes them.
-  configure({ letters, ai = false, bare = false, rateLimiter = false, config = {}, keys = false, admin = false, describe, start = 0 }) {
+  configure({ letters, ai = false, bare = false, rateLimiter = false, config = {}, keys = false, admin = false, keysSet = 4, describe, start = 0 }) {
     this.u8(letters.length - 1, ...letters, ai ? 1 : 0, bare ? 1 : 0, rateLimiter ? 1 : 0);
     let sections = 0;
     const parts = [];
@@ -41,18 +50,21 @@ class Program {
     if (config.limits) { sections |= 16; parts.push(config.limits.body, config.limits.depth); }
     if (config.ttl !== undefined) {
       sections |= 32;
-      parts.push(config.ttl, ...(config.rateLimitSeconds === undefined ? [0] : [1, config.rateLimitSeconds]));
+      parts.push(config.ttl, config.describeTimeout ?? 0,
+        ...(config.rateLimitSeconds === undefined ? [0] : [1, config.rateLimitSeconds]));
     }
     if (config.overrides) { sections |= 64; parts.push(...config.overrides); }
     if (config.mistake !== undefined) { sections |= 128; parts.push(0, config.mistake); }
     this.u8(sections, ...parts);
     if (sections === 0) this.u8(1);  // routerConfig: null
-    this.u8(keys ? 1 : 0, admin ? 1 : 0);
-    // describe(): per backend in sorted order, {error} (0), 7 (1), or the models it serves
-    // (bit 0 m-a, bit 1 m-b, bit 2 "*") with a weight index.
+    this.u8(keys ? 1 : 0, admin ? 1 : 0, keysSet);
+    // describe(): per backend in sorted order, {error} (0), 7 (1), models not strings (2), weight 0
+    // (3: taken without its weight), an empty model name (4), or the models it serves (bit 0 m-a,
+    // bit 1 m-b, bit 2 "*") with a weight index (0 none, 1 0.25, 2 1, 3 5, 4 1e6, 5 2e6, 6 -1).
+    const special = { error: 0, number: 1, broken: 2, zeroWeight: 3, emptyModel: 4 };
     for (const d of describe) {
-      if (d === "error" || d === "number") this.u8(d === "error" ? 0 : 1);
-      else this.u8(4, d.serves, d.weight ?? 0);
+      if (typeof d === "string") this.u8(special[d]);
+      else this.u8(9, d.serves, d.weight ?? 0);
     }
     return this.u16(start);
   }
@@ -69,14 +81,22 @@ class Program {
   // is [not a date (1), index into the seconds table, no retry-after-ms (0)].
   proper(index, ...choices) { return this.u8(OP.proper, index, ...choices); }
   body(index) { return this.proper(index, 1); }
-  discover(index) { return this.proper(index, 1); }
+  bodyLate(index) { return this.proper(index, 15); }  // the body did not arrive by the deadline
+  // mode: bit 0..2 not all zero (else a refused answer first, "[]" with bit 3, else 7), bit 1 an
+  // answer for an unknown binding too, bit 4 the old array form, bit 5 answers after the resume,
+  // bit 6 wait until the wait-until time, bit 7 failed answers are lost instead. failed: per
+  // position in the batch, a failed answer.
+  discover(index, mode = 1, failed = 0) { return this.proper(index, mode, failed); }
   rateLimited(index, allowed) { return this.proper(index, allowed); }  // 0 over the limit, 1 allowed, 2 failed
-  answer(index, status, retryAfter = [1, 0, 0]) { return this.proper(index, 0, STATUS[status], ...retryAfter); }
+  answer(index, status, retryAfter = [1, 0, 0]) { return this.proper(index, 0, STATUS[status], 1, ...retryAfter); }
+  answerShaped(index, status, shape, retryAfter = [1, 0, 0]) {
+    return this.proper(index, 10, STATUS[status], SHAPE[shape], ...retryAfter);
+  }
   threw(index) { return this.proper(index, 7, 1, 0, 0); }
   timedOut(index) { return this.proper(index, 8, 1, 0, 0); }
   resume(index, waitFully = true) { return this.proper(index, waitFully ? 1 : 0); }
-  end(index, how = 0) { return this.proper(index, how === 2 ? 0 : 1); }
-  endForward(index, how = 0) { return this.proper(index, how); }
+  end(index, how = 0) { return this.proper(index, how === 2 ? 0 : how === 3 ? 3 : 1); }  // 3: the shim failed
+  endForward(index, how = 0, tail = TAIL.done) { return this.proper(index, how, tail); }
   improper(index, choice, ...extra) { return this.u8(OP.improper, index, choice, ...extra); }
   advance(ms) { return this.u8(OP.advance, STEP[ms]); }
   badHandles() { return this.u8(OP.badHandles); }
@@ -139,6 +159,35 @@ const seeds = {
     .begin({ route: ROUTE.completions, clientIp: 2, auth: 0 }).rateLimited(0, 1).body(0).discover(0).answer(0, 404)
     .begin({ route: ROUTE.status, auth: 2 }).endForward(0).end(0),
   // Raw body bytes, a tiny body limit and an over-limit body (413), a model nobody serves (404).
+  // describe() TTL 1 s: the refresh fails for both backends, their last good description keeps routing.
+  "describe-last-good": new Program()
+    .configure({ letters: [0, 1], config: { ttl: 1 }, describe: [{ serves: 1, weight: 3 }, { serves: 5 }] })
+    .begin({ route: ROUTE.chat }).body(0).discover(0).answer(0, 200).endForward(0)
+    .advance(1000).begin({ route: ROUTE.chat, seed: 3 }).body(0).discover(0, 1, 3).answer(0, 200).endForward(0)
+    .advance(5000).begin({ route: ROUTE.models }).discover(0, 17).end(0).logs(),
+  // Discovery that never answers: the request waits until the describe() timeout, then 503.
+  "discovery-lost": new Program()
+    .configure({ letters: [2, 5], config: { ttl: 2, describeTimeout: 2 }, describe: [{ serves: 1 }, "zeroWeight"] })
+    .begin({ route: ROUTE.chat }).body(0).discover(0, 1 | 64 | 128, 255).end(0)
+    .advance(1000).advance(1000).begin({ route: ROUTE.chat, model: "m-b" }).body(0).discover(0, 1 | 2).end(0).logs(),
+  // Backend answers outside the contract: 204, a 2xx without a body, 403 (retried), then a 400
+  // without a JSON body (the core's own error, same status).
+  "answer-shapes": new Program()
+    .configure({ letters: [0, 1, 2, 3], config: { retry: { maxAttempts: 5, budget: 3 } }, describe: [{ serves: 4 }, { serves: 4 }, { serves: 4 }, "emptyModel"] })
+    .begin({ route: ROUTE.chat }).body(0).discover(0).answer(0, 204).answerShaped(0, 200, "noBody")
+    .answer(0, 403).resume(0).answerShaped(0, 400, "notObject").end(0).logs(),
+  // A stream that completes without its [DONE] line fails like a broken one; an internal error.
+  "stream-without-done": new Program()
+    .configure({ letters: [3], describe: [{ serves: 1 }] })
+    .begin({ route: ROUTE.chat, stream: 2 }).body(0).discover(0).answerShaped(0, 200, "emptyStream").resume(0).answer(0, 200)
+    .endForward(0, 0, TAIL.noDone).begin({ route: ROUTE.healthz }).end(0, 3).logs(),
+  // A body that never arrives (504); ROUTER_API_KEYS set but empty (every request 500).
+  "body-late": new Program()
+    .configure({ letters: [0], describe: [{ serves: 1 }] })
+    .begin({ route: ROUTE.embeddings }).bodyLate(0).end(0).logs(),
+  "keys-unusable": new Program()
+    .configure({ letters: [0, 1], keysSet: 1, describe: [{ serves: 1 }, { serves: 2 }] })
+    .begin({ route: ROUTE.chat, auth: 0 }).begin({ route: ROUTE.status, auth: 0 }).end(0).end(0),
   "bad-bodies": new Program()
     .configure({ letters: [0], config: { limits: { body: 0, depth: 1 } }, describe: [{ serves: 1 }] })
     .begin({ route: ROUTE.chat, raw: '{"model":"m-a","messages":[{"role":"user"}]}' }).body(0)
