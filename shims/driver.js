@@ -214,9 +214,13 @@ async function askRateLimiter(env, key, timeoutMs) {
   }
 }
 
-/** The last TAIL_BYTES of a stream after `chunk` (copies only when the chunk itself is shorter). @param {Uint8Array} tail @param {Uint8Array} chunk */
+/**
+ * What to keep of a stream after `chunk` so that its last TAIL_BYTES are at hand: the chunk itself
+ * when it is long enough (no copy), else the end of the previous tail joined with it.
+ * @param {Uint8Array} tail @param {Uint8Array} chunk
+ */
 function keepTail(tail, chunk) {
-  if (chunk.byteLength >= TAIL_BYTES) return chunk.subarray(chunk.byteLength - TAIL_BYTES);
+  if (chunk.byteLength >= TAIL_BYTES) return chunk;
   const kept = tail.subarray(Math.max(0, tail.byteLength - (TAIL_BYTES - chunk.byteLength)));
   const joined = new Uint8Array(kept.byteLength + chunk.byteLength);
   joined.set(kept);
@@ -242,7 +246,7 @@ function relay(reader, first, end, idleMs) {
   let readingSince = 0; // when the pending read() started; 0 when none is pending
   let askedAt = Date.now(); // when the client last asked for more (or the answer started)
   let stalled = false;
-  let tail = keepTail(new Uint8Array(0), first);
+  let tail = first;
   /** @type {ReadableStreamDefaultController<Uint8Array> | null} */
   let client = null;
   /** @type {ReturnType<typeof setTimeout> | null} */
@@ -283,7 +287,8 @@ function relay(reader, first, end, idleMs) {
           askedAt = Date.now();
           return controller.enqueue(r.value);
         }
-        const errorEvent = end(END.completed, tail); // the error event when [DONE] is missing
+        // The error event when [DONE] is missing.
+        const errorEvent = end(END.completed, tail.subarray(Math.max(0, tail.byteLength - TAIL_BYTES)));
         if (errorEvent) controller.enqueue(errorEvent);
       } catch {
         reader.cancel().catch(ignore);

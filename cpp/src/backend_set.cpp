@@ -72,6 +72,8 @@ bool BackendSet::set_bindings(const std::vector<std::string>& env_names) {
   }
   schedule_.assign(names.size(), Schedule{});
   cursor_ = 0;
+  earliest_due_ = 0;
+  undiscovered_ = names.size();
   described_at_.reset();
   return true;
 }
@@ -126,10 +128,12 @@ void BackendSet::apply_one(size_t i, const JsonValue& answer, const RouterConfig
     s.good = true;
     accepted.push_back(b.binding);
   }
+  if (!s.answered) undiscovered_--;
   s.answered = true;
   s.pending_until = 0;
   s.next_at = now + (b.describe_error.empty() ? config.discovery.describe_ttl_ms
                                               : std::min(config.discovery.describe_ttl_ms, kFailedDescribeRetryMs));
+  earliest_due_ = std::min(earliest_due_, s.next_at);
   backends_[i] = std::move(b);
   merge(backends_[i], config);
 }
@@ -156,22 +160,21 @@ bool BackendSet::apply_descriptions(std::string_view answers_json, const RouterC
 
 std::vector<uint32_t> BackendSet::take_due(double now, double timeout_ms, size_t max) {
   std::vector<uint32_t> out;
+  if (now < earliest_due_) return out;
   const size_t n = backends_.size();
-  for (size_t k = 0; k < n && out.size() < max; ++k) {
+  double earliest = INFINITY;
+  for (size_t k = 0; k < n; ++k) {
     const size_t i = (cursor_ + k) % n;
     Schedule& s = schedule_[i];
-    if (s.next_at > now || s.pending_until > now) continue;
-    s.pending_until = now + timeout_ms + kLostDescribeGraceMs;
-    out.push_back(static_cast<uint32_t>(i));
+    if (out.size() < max && s.next_at <= now && s.pending_until <= now) {
+      s.pending_until = now + timeout_ms + kLostDescribeGraceMs;
+      out.push_back(static_cast<uint32_t>(i));
+    }
+    earliest = std::min(earliest, std::max(s.next_at, s.pending_until));
   }
+  earliest_due_ = earliest;
   if (!out.empty()) cursor_ = (out.back() + 1) % n;
   return out;
-}
-
-size_t BackendSet::undiscovered() const {
-  size_t count = 0;
-  for (const Schedule& s : schedule_) count += s.answered ? 0 : 1;
-  return count;
 }
 
 }  // namespace router

@@ -59,7 +59,7 @@ class BackendSet {
   // until `now + timeout_ms` (plus a grace), so no other request asks it meanwhile.
   std::vector<uint32_t> take_due(double now, double timeout_ms, size_t max);
   // Backends that never answered describe() yet (good or bad): the catalog is not complete.
-  size_t undiscovered() const;
+  size_t undiscovered() const { return undiscovered_; }
 
   bool described() const { return described_at_.has_value(); }
   double described_at() const { return described_at_.value_or(0); }
@@ -87,6 +87,9 @@ class BackendSet {
   std::vector<Backend> described_;
   std::vector<Schedule> schedule_;
   size_t cursor_ = 0;  // where take_due starts looking, so batches rotate over the backends
+  // No backend is due before this: take_due costs nothing per request between refreshes.
+  double earliest_due_ = 0;
+  size_t undiscovered_ = 0;
   std::optional<double> described_at_;
 };
 

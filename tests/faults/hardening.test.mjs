@@ -75,20 +75,30 @@ test("a backend stream that ends without data: [DONE] ends with the SSE error ev
   assert.ok(logged("backend_stream_unterminated", from).some((l) => l.backend === r.backend));
 });
 
-test("a client that leaves before a streamed answer starts holds no slot once the stream idles", async () => {
-  h.control.setAll({ do: "stream", firstChunkDelayMs: 300, chunks: 40, intervalMs: 100 });
+test("a client that leaves before a streamed answer starts holds no slot once the stream idles, and the upstream is not drained", async () => {
+  const FIRST_CHUNK_MS = 300;
+  const CHUNKS = 20;
+  const INTERVAL_MS = 100;
+  h.control.setAll({ do: "stream", firstChunkDelayMs: FIRST_CHUNK_MS, chunks: CHUNKS, intervalMs: INTERVAL_MS });
   const abort = new AbortController();
+  const started = Date.now();
   const pending = h.stack.fetch("/v1/chat/completions", {
-    method: "POST", signal: abort.signal, headers: { "content-type": "application/json" },
+    method: "POST", signal: abort.signal, headers: { "content-type": "application/json", "x-request-id": "left-early" },
     body: JSON.stringify({ model: "echo-1", stream: true, messages: [{ role: "user", content: "bye" }] }),
   }).catch(() => "aborted");
   await sleep(100);
   abort.abort();
   assert.equal(await pending, "aborted");
-  await sleep(300 + STREAM_IDLE_MS + 400);
+  await sleep(FIRST_CHUNK_MS + STREAM_IDLE_MS + 400 - (Date.now() - started));
   const s = await h.status();
   assert.equal(s.requestsInFlight, 1, "only this /status request");
   assert.ok(s.backends.every((/** @type {any} */ b) => b.inFlight === 0), JSON.stringify(s.backends.map((/** @type {any} */ b) => b.inFlight)));
+  // Long enough for the whole upstream stream had anyone kept reading it.
+  await sleep(FIRST_CHUNK_MS + CHUNKS * INTERVAL_MS + 300 - (Date.now() - started));
+  const [call] = h.control.callsFor("left-early");
+  assert.equal(h.control.callsFor("left-early").length, 1, "no further attempt");
+  assert.equal(h.control.events.filter((e) => e.id === call.id && e.event === "stream-done").length, 0,
+    "the backend's stream was cancelled, not read to its end");
 });
 
 test("the backend gets the client's exact body text: an integer beyond 2^53 is not rounded", async () => {

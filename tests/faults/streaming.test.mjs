@@ -2,8 +2,7 @@
 // that fails before its first chunk (clean failover, one stream), one that stalls past the
 // first-byte timeout, one that breaks after chunks were sent (SSE error event, no [DONE], no
 // retry), and a client that goes away mid-stream (no further attempt, nothing left in flight).
-// (A client leaving before the answer starts is not covered: local workerd never fires
-// request.signal on a client disconnect, so the driver's reaction to it cannot be observed here.)
+// (A client leaving before the answer starts: tests/faults/hardening.test.mjs.)
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import { byAttempt, startControlledStack } from "../support/backend-control.mjs";
