@@ -84,9 +84,10 @@ function pathOf(url) {
 
 /**
  * Reads a request body, stopping once it holds more than `limit` bytes, or at `deadline` (a slow
- * upload holds nothing past it: the read is abandoned and the stream cancelled).
+ * upload holds nothing past it: the read is abandoned and the stream cancelled). Null when the
+ * upload broke (the client went away).
  * @param {Request} request @param {number} limit @param {number} deadline
- * @returns {Promise<{bytes: Uint8Array, how: 0 | 1 | 2}>}
+ * @returns {Promise<{bytes: Uint8Array, how: 0 | 1 | 2} | null>}
  */
 async function readBody(request, limit, deadline) {
   /** @type {ReadableStreamDefaultReader<Uint8Array> | null} */
@@ -118,9 +119,29 @@ async function readBody(request, limit, deadline) {
       return { bytes: new Uint8Array(0), how: BODY.timedOut };
     }
     return { bytes: bytes.subarray(0, Math.min(bytes.byteLength, limit)), how: bytes.byteLength > limit ? BODY.overLimit : BODY.complete };
+  } catch {
+    return null;
   } finally {
     timer.clear();
   }
+}
+
+/**
+ * What the core needs of a request before its body.
+ * @param {Request} request @param {boolean} authRequired
+ * @returns {Promise<import("./wasm-core.js").RequestHead>}
+ */
+async function requestHead(request, authRequired) {
+  const authorization = request.headers.get("authorization");
+  return {
+    method: request.method,
+    path: pathOf(request.url),
+    contentType: request.headers.get("content-type") ?? "",
+    contentLength: request.headers.get("content-length") ?? "",
+    requestId: request.headers.get("x-request-id") ?? "",
+    authHash: authRequired && authorization ? await sha256Hex(authorization) : "",
+    clientIp: request.headers.get("cf-connecting-ip") ?? "",
+  };
 }
 
 /** A header value as the core takes it: strings as they are, numbers converted, anything else dropped. @param {unknown} value */
@@ -393,17 +414,7 @@ export function createRouterFetch(core) {
   return async function fetch(request, env, ctx) {
     const config = await configuredFor(env);
     if (!config) return respond(internalErrorAction("The router could not start; it retries on the next request", "router_start_failed"));
-    const authorization = request.headers.get("authorization");
-    const head = {
-      method: request.method,
-      path: pathOf(request.url),
-      contentType: request.headers.get("content-type") ?? "",
-      contentLength: request.headers.get("content-length") ?? "",
-      requestId: request.headers.get("x-request-id") ?? "",
-      authHash: config.authRequired && authorization ? await sha256Hex(authorization) : "",
-      clientIp: request.headers.get("cf-connecting-ip") ?? "",
-    };
-    let { exchange, action } = core.begin(head, Date.now(), nextRandom());
+    let { exchange, action } = core.begin(await requestHead(request, config.authRequired), Date.now(), nextRandom());
     let ended = false;
     const end = (/** @type {0 | 1 | 2} */ how, /** @type {Uint8Array | undefined} */ tail = undefined) => {
       if (ended) return null;
@@ -430,9 +441,10 @@ export function createRouterFetch(core) {
         let next;
         switch (action.kind) {
           case "read_body": {
-            const { bytes, how } = await readBody(request, action.limit, action.deadline);
-            bodyBytes = bytes;
-            next = () => core.body(exchange, bytes, how, Date.now());
+            const read = await readBody(request, action.limit, action.deadline);
+            if (!read) end(END.clientGone);
+            bodyBytes = read?.bytes;
+            next = () => core.body(exchange, read?.bytes ?? new Uint8Array(0), read?.how ?? BODY.complete, Date.now());
             break;
           }
           case "rate_limit": {
