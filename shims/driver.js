@@ -414,7 +414,16 @@ export function createRouterFetch(core) {
   return async function fetch(request, env, ctx) {
     const config = await configuredFor(env);
     if (!config) return respond(internalErrorAction("The router could not start; it retries on the next request", "router_start_failed"));
-    let { exchange, action } = core.begin(await requestHead(request, config.authRequired), Date.now(), nextRandom());
+    const { exchange, action } = core.begin(await requestHead(request, config.authRequired), Date.now(), nextRandom());
+    return serve(request, env, ctx, exchange, action);
+  };
+
+  /**
+   * One client request: performs the core's actions until one of them answers the client.
+   * @param {Request} request @param {Env} env @param {ExecutionContext | undefined} ctx
+   * @param {number} exchange @param {Action} first
+   */
+  async function serve(request, env, ctx, exchange, first) {
     let ended = false;
     const end = (/** @type {0 | 1 | 2} */ how, /** @type {Uint8Array | undefined} */ tail = undefined) => {
       if (ended) return null;
@@ -435,57 +444,64 @@ export function createRouterFetch(core) {
       end(END.clientGone);
       dropAnswer();
     });
-    try {
-      for (;;) {
-        /** @type {() => Action} the core call that follows the awaited step */
-        let next;
-        switch (action.kind) {
-          case "read_body": {
-            const read = await readBody(request, action.limit, action.deadline);
-            if (!read) end(END.clientGone);
-            bodyBytes = read?.bytes;
-            next = () => core.body(exchange, read?.bytes ?? new Uint8Array(0), read?.how ?? BODY.complete, Date.now());
-            break;
-          }
-          case "rate_limit": {
-            const allowed = await askRateLimiter(env, action.key, action.timeoutMs);
-            next = () => core.rateLimited(exchange, allowed, Date.now());
-            break;
-          }
-          case "discover":
-            await discover(env, ctx, action);
-            next = () => core.resume(exchange, Date.now());
-            break;
-          case "call": {
-            dropAnswer();
-            bodyText ??= decoder.decode(bodyBytes); // the client's exact text: no number is rounded
-            const result = await callBackend(/** @type {BackendBinding} */ (env[action.binding]), action, bodyText);
-            answer = result.answer;
-            next = () => core.outcome(exchange, result, Date.now());
-            break;
-          }
-          case "wait": {
-            const until = action.until;
-            await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now())));
-            next = () => core.resume(exchange, Date.now());
-            break;
-          }
-          case "reply":
-          case "forward": {
-            const init = { status: action.status, headers: action.headers };
-            if (action.kind === "forward" && answer?.reader && answer.first) {
-              const { stream, done } = relay(answer.reader, answer.first, end, action.timeoutMs);
-              ctx?.waitUntil?.(done);
-              return new Response(stream, init);
-            }
-            dropAnswer(); // a stream the core did not forward (an error answered in its own words)
-            const response = new Response(action.kind === "reply" ? action.body : answer?.bodyText ?? null, init);
-            end(END.completed);
-            return response;
-          }
-          default:
-            throw new Error(`router core returned action ${action.kind}`);
+
+    /**
+     * Performs one action: the client's answer, or the core call that follows the awaited step.
+     * @param {Action} action @returns {Promise<Response | (() => Action)>}
+     */
+    async function perform(action) {
+      switch (action.kind) {
+        case "read_body": {
+          const read = await readBody(request, action.limit, action.deadline);
+          if (!read) end(END.clientGone);
+          bodyBytes = read?.bytes;
+          return () => core.body(exchange, read?.bytes ?? new Uint8Array(0), read?.how ?? BODY.complete, Date.now());
         }
+        case "rate_limit": {
+          const allowed = await askRateLimiter(env, action.key, action.timeoutMs);
+          return () => core.rateLimited(exchange, allowed, Date.now());
+        }
+        case "discover":
+          await discover(env, ctx, action);
+          return () => core.resume(exchange, Date.now());
+        case "call": {
+          dropAnswer();
+          bodyText ??= decoder.decode(bodyBytes); // the client's exact text: no number is rounded
+          const result = await callBackend(/** @type {BackendBinding} */ (env[action.binding]), action, bodyText);
+          answer = result.answer;
+          return () => core.outcome(exchange, result, Date.now());
+        }
+        case "wait": {
+          const until = action.until;
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now())));
+          return () => core.resume(exchange, Date.now());
+        }
+        case "reply":
+        case "forward":
+          return respondWith(action);
+        default:
+          throw new Error(`router core returned action ${action.kind}`);
+      }
+    }
+
+    /** The client's answer: the core's reply, or the backend's answer it forwards. @param {Action} action */
+    function respondWith(action) {
+      const init = { status: action.status, headers: action.headers };
+      if (action.kind === "forward" && answer?.reader && answer.first) {
+        const { stream, done } = relay(answer.reader, answer.first, end, action.timeoutMs);
+        ctx?.waitUntil?.(done);
+        return new Response(stream, init);
+      }
+      dropAnswer(); // a stream the core did not forward (an error answered in its own words)
+      const response = new Response(action.kind === "reply" ? action.body : answer?.bodyText ?? null, init);
+      end(END.completed);
+      return response;
+    }
+
+    try {
+      for (let action = first; ;) {
+        const next = await perform(action);
+        if (next instanceof Response) return next;
         // The client went away meanwhile: the exchange is over, nobody reads an answer, and a
         // stream that arrived is cancelled rather than left generating.
         if (ended) {
@@ -503,5 +519,5 @@ export function createRouterFetch(core) {
       drainLogs();
       return respond(reply);
     }
-  };
+  }
 }

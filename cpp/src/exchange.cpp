@@ -352,6 +352,9 @@ Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody bod
 Action Exchange::pass_on(uint32_t status, AnswerBody body, std::string_view retry_after, double now) {
   produced_by_ = current_backend_;
   if (status >= 300 && body != AnswerBody::Json) {
+    router_.logs().add("warn", "backend_answer_shape", {{"backend", router_.backends()[current_backend_].binding},
+                                                         {"requestId", request_id_},
+                                                         {"detail", "an error answer without a JSON object body"}});
     router_.health().attempt_finished(current_backend_, AttemptResult::Success, now);
     return error(status, "The backend answered " + integer_text(status) + " without an error body", "upstream_error",
                  {}, "backend_error");

@@ -72,6 +72,7 @@ TEST(AnswerShape, AnErrorWithoutAnErrorBodyIsAnsweredWithOneOfTheSameStatus) {
     EXPECT_EQ(header(reply, "x-router-backend"), "BACKEND_0");
     EXPECT_EQ(status_of(h)["backends"][0]["inFlight"], 0) << "the attempt is over";
     EXPECT_EQ(status_of(h)["backends"][0]["successes"], 1);
+    EXPECT_NE(h.router.drain_logs().find("an error answer without a JSON object body"), std::string::npos);
   }
 }
 
