@@ -325,14 +325,19 @@ std::string Exchange::answer_problem(uint32_t status, AnswerBody body) const {
   return {};
 }
 
+void Exchange::log_bad_answer(std::string_view detail) {
+  router_.logs().add("warn", "backend_answer_shape",
+                     {{"backend", router_.backends()[current_backend_].binding}, {"requestId", request_id_},
+                      {"detail", detail}});
+}
+
 Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody body, std::string_view retry_after,
                          std::string_view retry_after_ms, double now) {
   if (phase_ != Phase::Call) return Action{};
   if (outcome == AttemptOutcome::Answered) {
     std::string problem = answer_problem(status, body);
     if (!problem.empty()) {
-      router_.logs().add("warn", "backend_answer_shape", {{"backend", router_.backends()[current_backend_].binding},
-                                                           {"requestId", request_id_}, {"detail", problem}});
+      log_bad_answer(problem);
       outcome = AttemptOutcome::Threw;
     }
   }
@@ -352,9 +357,7 @@ Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody bod
 Action Exchange::pass_on(uint32_t status, AnswerBody body, std::string_view retry_after, double now) {
   produced_by_ = current_backend_;
   if (status >= 300 && body != AnswerBody::Json) {
-    router_.logs().add("warn", "backend_answer_shape", {{"backend", router_.backends()[current_backend_].binding},
-                                                         {"requestId", request_id_},
-                                                         {"detail", "an error answer without a JSON object body"}});
+    log_bad_answer("an error answer without a JSON object body");
     router_.health().attempt_finished(current_backend_, AttemptResult::Success, now);
     return error(status, "The backend answered " + integer_text(status) + " without an error body", "upstream_error",
                  {}, "backend_error");

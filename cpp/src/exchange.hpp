@@ -67,6 +67,8 @@ class Exchange {
   Action route_first(double now);
   Action pass_on(uint32_t status, AnswerBody body, std::string_view retry_after, double now);
   std::string answer_problem(uint32_t status, AnswerBody body) const;
+  // One log line for an answer that broke the contract, naming the backend and what was wrong.
+  void log_bad_answer(std::string_view detail);
   Action after_failure(double now);
   Action call(uint32_t backend, double now);
   Action give_up(std::string_view why, std::string_view code);
