@@ -140,9 +140,9 @@ std::string http_date(double epoch_ms) {
 
 // ---- the configuration the harness generated, and what it implies ----
 
-// What the core makes of one describe() answer: taken whole, taken without its weight (the weight
-// is not a finite number in (0, 1e6]: the last good weight, or 1, stays), or refused (the last good
-// description stays).
+// What the core makes of one describe() answer: taken whole; with a weight that is not a finite
+// number in (0, 1e6], refused when a good description exists (it stays) and else taken with
+// weight 1; or refused (the last good description stays).
 enum class AnswerKind { Good, WeightProblem, Bad };
 
 struct BackendView {
@@ -201,10 +201,12 @@ struct Setup {
   // Applies one describe() answer as the core does (BackendSet::apply_one); true when it is taken.
   bool apply(uint32_t i, AnswerKind kind, double now) {
     BackendView& b = backends[i];
-    if (kind != AnswerKind::Bad) {
+    // A bad weight: a backend with a good description keeps it whole; a new one takes the rest.
+    const bool taken = kind == AnswerKind::Good || (kind == AnswerKind::WeightProblem && !b.good);
+    if (taken) {
       b.name = b.answer_name;
       b.described_models = b.answer_models;
-      b.weight = kind == AnswerKind::Good ? b.answer_weight : b.good ? b.weight : 1;
+      b.weight = kind == AnswerKind::Good ? b.answer_weight : 1;
       b.good = true;
     }
     b.problem = kind != AnswerKind::Good;
@@ -212,7 +214,7 @@ struct Setup {
     b.pending_until = 0;
     const double ttl = policy.discovery.describe_ttl_ms;
     b.next_at = now + (b.problem ? std::min(ttl, kFailedDescribeRetryMs) : ttl);
-    return kind != AnswerKind::Bad;
+    return taken;
   }
 };
 
@@ -371,7 +373,7 @@ Setup configure(ByteReader& in, double now) {
       case 0: view.answer = {{"error", "describe() timed out"}}; break;
       case 1: view.answer = 7; break;
       case 2: view.answer = {{"name", "broken"}, {"models", {1}}}; break;
-      case 3:  // a weight out of range: the rest of the answer is taken
+      case 3:  // a weight out of range: taken with weight 1 until a good description exists
         view.answer = {{"name", "zero"}, {"models", {"m-a"}}, {"weight", 0}};
         view.answer_kind = AnswerKind::WeightProblem;
         view.answer_name = "zero";
@@ -388,7 +390,7 @@ Setup configure(ByteReader& in, double now) {
         view.answer_models = models.get<std::vector<std::string>>();
         view.answer_kind = AnswerKind::Good;
         view.answer = {{"name", view.answer_name}, {"models", models}, {"version", "1"}};
-        // 0: no weight given; 1e6 the largest taken; 2e6 and -1 refused (the rest still taken).
+        // 0: no weight given; 1e6 the largest taken; 2e6 and -1 out of range (see AnswerKind).
         static constexpr double kWeights[] = {0, 0.25, 1, 5, 1e6, 2e6, -1};
         if (const double weight = in.pick(kWeights); weight != 0) {
           view.answer["weight"] = weight;

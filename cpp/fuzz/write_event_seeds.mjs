@@ -59,7 +59,7 @@ class Program {
     if (sections === 0) this.u8(1);  // routerConfig: null
     this.u8(keys ? 1 : 0, admin ? 1 : 0, keysSet);
     // describe(): per backend in sorted order, {error} (0), 7 (1), models not strings (2), weight 0
-    // (3: taken without its weight), an empty model name (4), or the models it serves (bit 0 m-a,
+    // (3: a weight out of range), an empty model name (4), or the models it serves (bit 0 m-a,
     // bit 1 m-b, bit 2 "*") with a weight index (0 none, 1 0.25, 2 1, 3 5, 4 1e6, 5 2e6, 6 -1).
     const special = { error: 0, number: 1, broken: 2, zeroWeight: 3, emptyModel: 4 };
     for (const d of describe) {

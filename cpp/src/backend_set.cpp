@@ -16,7 +16,7 @@ constexpr size_t kMaxModels = 1024;
 constexpr size_t kMaxNameBytes = 256;
 
 // The description in `a`, or why it is not one. A weight out of range is reported in
-// `weight_problem` and leaves `b.weight` unset (NaN), the rest of the answer still counts.
+// `weight_problem` and leaves `b.weight` unset (NaN).
 std::string read_description(const JsonValue& a, Backend& b, std::string& weight_problem) {
   if (!a.is_object()) return "describe() answer is not an object";
   if (const JsonValue* e = a.find("error")) return e->is_string() ? e->string() : "describe() failed";
@@ -111,17 +111,18 @@ void BackendSet::apply_one(size_t i, const JsonValue& answer, const RouterConfig
   std::string weight_problem;
   std::string problem = read_description(answer, b, weight_problem);
   if (problem.size() > 200) problem.resize(200);  // a log line, not a dump
+  // A bad weight: a backend keeps its last good description whole; a new one takes this
+  // description with weight 1. Any other problem: the last good description stays (none: the
+  // backend is still not routable).
+  const bool taken = problem.empty() && (weight_problem.empty() || !s.good);
   if (problem.empty() && !weight_problem.empty()) {
-    // The rest of the answer is good; the weight stays what it was (1 for a new backend).
-    b.weight = s.good ? described_[i].weight : 1;
     problem = weight_problem;
-  } else if (!problem.empty()) {
-    b = described_[i];  // keep the last good description (none: still not routable)
+    b.weight = 1;
   }
+  if (!taken) b = described_[i];
   // One log line per change of problem, not one per failed round.
   if (!problem.empty() && problem != backends_[i].describe_error) errors.push_back(b.binding + ": " + problem);
   b.describe_error = problem;
-  const bool taken = problem.empty() || !weight_problem.empty();
   if (taken) {
     described_[i] = b;
     described_[i].describe_error.clear();

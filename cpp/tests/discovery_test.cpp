@@ -113,14 +113,16 @@ TEST(Discovery, AFailedOrTimedOutDescribeKeepsTheLastGoodDescription) {
   EXPECT_EQ(h.router.drain_logs().find("describe_failed"), std::string::npos);
 }
 
+// Contract section 1: anything else is reported and the backend keeps its last good description
+// (or weight 1).
 TEST(Discovery, WeightsMustBeFiniteAndAtMostAMillion) {
   for (const char* weight : {"1e308", "0", "-1", "1000001", "\"2\"", "true"}) {
     RouterHarness h;
     h.backends(2, "", {3, 1});
     std::string answer = std::string(R"({"BACKEND_0":{"name":"b0","models":["m","n"],"weight":)") + weight + "}}";
     ASSERT_EQ(h.router.describe(answer, h.now), 0);
-    EXPECT_EQ(h.router.backends()[0].weight, 3) << weight << ": the last good weight stays";
-    EXPECT_EQ(h.router.backends()[0].models.size(), 2u) << "the rest of the answer counts";
+    EXPECT_EQ(h.router.backends()[0].weight, 3) << weight << ": the last good description stays";
+    EXPECT_EQ(h.router.backends()[0].models, std::vector<std::string>{"m"}) << weight << ": all of it";
     EXPECT_NE(h.router.drain_logs().find("describe().weight must be a finite number in (0, 1000000]"),
               std::string::npos);
   }
@@ -128,6 +130,7 @@ TEST(Discovery, WeightsMustBeFiniteAndAtMostAMillion) {
   fresh.configure(env_of(1));
   ASSERT_EQ(fresh.router.describe(R"({"BACKEND_000":{"name":"x","models":["m"],"weight":1e308}})", fresh.now), 0);
   EXPECT_EQ(fresh.router.backends()[0].weight, 1) << "a new backend takes weight 1";
+  EXPECT_EQ(fresh.router.backends()[0].models, std::vector<std::string>{"m"}) << "and the rest of its description";
 }
 
 TEST(Discovery, AHugeWeightCannotSkewSmoothRoundRobin) {
