@@ -53,26 +53,10 @@ int Router::configure(std::string_view input, double now, std::string& output) {
   }
 
   std::vector<std::string> warnings;
-  std::string error_object;
-  ConfigResult parsed = parse_router_config(raw_config ? std::string_view(raw_config->string()) : "");
-  if (parsed.error) {
-    error_object = openai_error_object(parsed.error->message, "server_error", parsed.error->field, "invalid_router_config");
-    config_error_body_ = R"({"error":)" + error_object + "}";
-    logs_.add("error", "invalid_router_config", {{"field", parsed.error->field}, {"message", parsed.error->message}});
-    config_ = RouterConfig{};  // requests answer 500 anyway; keep defaults for /status internals
-  } else {
-    config_error_body_.clear();
-    config_ = std::move(*parsed.config);
-  }
   // Keys set but none usable (",", blanks) must not leave the router open: fail closed.
   const bool keys_unusable = keys_set && keys_set->boolean() && hashes.empty();
-  if (keys_unusable && error_object.empty()) {
-    const char* text = "ROUTER_API_KEYS is set but holds no usable key (comma-separated keys, blanks ignored); "
-                       "every /v1 request is refused until it is fixed";
-    error_object = openai_error_object(text, "server_error", "ROUTER_API_KEYS", "invalid_api_keys");
-    config_error_body_ = R"({"error":)" + error_object + "}";
-    logs_.add("error", "invalid_api_keys", {{"message", text}});
-  }
+  const std::string error_object =
+      apply_policy(raw_config ? std::string_view(raw_config->string()) : std::string_view(), keys_unusable);
 
   api_keys_.set(hashes);
   admin_key_hash_.reset();
@@ -115,6 +99,26 @@ int Router::configure(std::string_view input, double now, std::string& output) {
   if (!error_object.empty()) w.key("error").raw(error_object);
   output = w.end_object().take();
   return 0;
+}
+
+std::string Router::apply_policy(std::string_view raw_config, bool keys_unusable) {
+  ConfigResult parsed = parse_router_config(raw_config);
+  std::string error_object;
+  if (parsed.error) {
+    error_object = openai_error_object(parsed.error->message, "server_error", parsed.error->field, "invalid_router_config");
+    logs_.add("error", "invalid_router_config", {{"field", parsed.error->field}, {"message", parsed.error->message}});
+    config_ = RouterConfig{};  // requests answer 500 anyway; keep defaults for /status internals
+  } else {
+    config_ = std::move(*parsed.config);
+    if (keys_unusable) {
+      const char* text = "ROUTER_API_KEYS is set but holds no usable key (comma-separated keys, blanks ignored); "
+                         "every /v1 request is refused until it is fixed";
+      error_object = openai_error_object(text, "server_error", "ROUTER_API_KEYS", "invalid_api_keys");
+      logs_.add("error", "invalid_api_keys", {{"message", text}});
+    }
+  }
+  config_error_body_ = error_object.empty() ? std::string() : R"({"error":)" + error_object + "}";
+  return error_object;
 }
 
 int Router::describe(std::string_view answers, double now, std::string* accepted) {

@@ -81,6 +81,10 @@ class Router {
   std::string models_json() const;
 
  private:
+  // Takes ROUTER_CONFIG; returns the OpenAI error object that every request then answers with when
+  // it is invalid or the keys are unusable ("" when the router can serve).
+  std::string apply_policy(std::string_view raw_config, bool keys_unusable);
+
   bool configured_ = false;
   RouterConfig config_;
   std::string config_error_body_;  // non-empty while ROUTER_CONFIG or the API keys are invalid
