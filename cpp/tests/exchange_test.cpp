@@ -451,7 +451,9 @@ TEST(ExchangeHealth, EjectedBackendsAreSkippedUntilTheyReturn) {
   h.backends(2, R"({"retry":{"maxAttempts":1}})");
   // Five failures in a row on backend 0 (each request has one attempt).
   int failures = 0;
-  while (failures < 5) {
+  // Bounded: a balancer that never picks backend 0 fails here instead of hanging the suite.
+  for (int request = 0; failures < 5; ++request) {
+    ASSERT_LT(request, 20) << "backend 0 was picked only " << failures << " times in 20 requests";
     auto [e, call] = h.post(chat_body());
     if (call.backend == 0) {
       h.threw(e);
@@ -497,6 +499,31 @@ TEST(ExchangeHealth, RetryAfterMsSetsTheCooldownCapped) {
   auto [e2, call2] = h.post(chat_body());
   h.answered(e2, 429, "3600");
   EXPECT_EQ(h.router.health().until(call2.backend), h.now + 5000) << "capped";
+}
+
+// Second guards (issue 10): a 500 is retried elsewhere but never held against the backend, and a
+// Retry-After given as an HTTP date sets the cooldown.
+TEST(ExchangeHealth, A500IsRetriedElsewhereAndNotHeldAgainstTheBackend) {
+  RouterHarness h;
+  h.backends(2, R"({"health":{"consecutiveFailures":1}})");
+  auto [e, call] = h.post(chat_body());
+  Action retry = h.answered(e, 500);
+  ASSERT_EQ(retry.kind, ActionKind::Call);
+  EXPECT_NE(retry.backend, call.backend);
+  auto status = nlohmann::json::parse(h.router.status_json(h.now))["backends"][call.backend];
+  EXPECT_EQ(status["state"], "healthy");
+  EXPECT_EQ(status["failures"], 0);
+  EXPECT_EQ(status["consecutiveFailures"], 0);
+  EXPECT_EQ(status["serverErrors"], 1);
+}
+
+TEST(ExchangeHealth, AnHttpDateRetryAfterSetsTheCooldown) {
+  RouterHarness h;  // now = kT0 = Tue, 14 Nov 2023 22:13:20 GMT
+  h.backends(2);
+  auto [e, call] = h.post(chat_body());
+  h.answered(e, 429, "Tue, 14 Nov 2023 22:13:23 GMT");
+  EXPECT_EQ(h.router.health().state(call.backend, h.now), BackendState::Cooldown);
+  EXPECT_EQ(h.router.health().until(call.backend), h.now + 3000);
 }
 
 TEST(ExchangeHealth, PanicRoutesToAllWhenNoneIsHealthy) {

@@ -126,6 +126,29 @@ TEST(HealthTracker, RateLimitCooldownLastsItsRetryAfter) {
   EXPECT_EQ(t.health.until(1), T + HealthTracker::kDefaultCooldownMs);
 }
 
+// A second guard for the cap (issue 10): the ended ejections must not count even though nothing
+// refreshed the tracker since they ended.
+TEST(HealthTracker, EndedEjectionsDoNotCountAgainstTheCapWithoutARefresh) {
+  Tracker t(4);  // 50% of 4 = 2
+  for (size_t i = 0; i < 4; ++i) t.fail(i, T, 5);
+  ASSERT_EQ(t.health.ejected_count(), 2u);
+  t.fail(2, T + 30000, 1);
+  EXPECT_EQ(t.health.state(2, T + 30000), BackendState::Ejected);
+}
+
+TEST(HealthTracker, ALaterShorter429DoesNotShortenACooldown) {
+  Tracker t(2);
+  t.health.attempt_started(0);
+  t.health.attempt_finished(0, AttemptResult::RateLimited, T, 5000);
+  t.health.attempt_started(0);
+  t.health.attempt_finished(0, AttemptResult::RateLimited, T + 100, 1000);
+  EXPECT_EQ(t.health.until(0), T + 5000);
+  EXPECT_EQ(t.health.state(0, T + 4999), BackendState::Cooldown);
+  t.health.attempt_started(0);
+  t.health.attempt_finished(0, AttemptResult::RateLimited, T + 200, 8000);
+  EXPECT_EQ(t.health.until(0), T + 8200) << "a longer one extends it";
+}
+
 TEST(HealthTracker, NextReturnIsTheEarliestEnd) {
   Tracker t(4);
   t.health.attempt_started(0);

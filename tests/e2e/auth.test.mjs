@@ -6,12 +6,15 @@ import { chat, errorOf, post } from "../support/http.mjs";
 
 const KEYS = "sk-first-key-0001, sk-second-key-0002";
 const ADMIN = "admin-key-0003";
-const BACKEND = { binding: "BACKEND_ONLY", script: "fault-backend.js", vars: { BACKEND_NAME: "only" } };
+const BACKEND = { binding: "BACKEND_ONLY", script: "fault-backend.js", vars: { BACKEND_NAME: "only", MODELS: "echo-1" } };
+// Serves only "broken-1", with an answer in the wrong shape: a request for it makes the router log.
+const BROKEN = { binding: "BACKEND_BROKEN", script: "fault-backend.js",
+  vars: { BACKEND_NAME: "broken", MODELS: "broken-1", INFER_MODE: "status", INFER_STATUS: "204" } };
 const bearer = (key) => ({ authorization: `Bearer ${key}` });
 
 let stack;
 before(async () => {
-  stack = await startStack({ vars: { ROUTER_API_KEYS: KEYS, ROUTER_ADMIN_KEY: ADMIN }, backends: [BACKEND] });
+  stack = await startStack({ vars: { ROUTER_API_KEYS: KEYS, ROUTER_ADMIN_KEY: ADMIN }, backends: [BACKEND, BROKEN] });
 });
 after(() => stack?.stop());
 
@@ -58,7 +61,13 @@ test("/healthz needs no key; /status needs the admin key", async () => {
   assert.ok(Array.isArray((await status.json()).backends));
 });
 
-test("logs never hold keys or Authorization values", () => {
+test("logs never hold keys or Authorization values", async () => {
+  // A keyed request with a prompt that the router logs about (its backend answers in the wrong
+  // shape): without log lines this check would prove nothing.
+  const res = await post(stack, "/v1/chat/completions", chat("broken-1"), bearer("sk-second-key-0002"));
+  assert.equal(res.status, 502);
+  await res.arrayBuffer();
+  assert.ok(stack.logs.some((line) => line.includes('"event":"backend_answer_shape"')), `no router log line: ${stack.logs}`);
   const all = stack.logs.join("\n");
   for (const secret of ["sk-first-key-0001", "sk-second-key-0002", ADMIN, "Hello, router"]) {
     assert.ok(!all.includes(secret), `log leaks ${secret}`);
