@@ -1,9 +1,10 @@
 // Load with faults: 5 000 requests at concurrency 16 through the deployed orchestrator bundle
 // (loopback only) over three real backend Workers: one failing 30% of its calls at random, one
 // hanging now and then (1%), one healthy. Random faults are seeded, so every run draws the same
-// sequence per backend. Asserts zero client errors, attempts within maxAttempts, and that the
-// failing backend's share of traffic falls while it fails (passive health ejects it, for longer
-// each time). Prints the figures.
+// sequence per backend. Asserts that the only client errors are the retry budget's refusals the
+// contract allows, attempts within maxAttempts, and that the failing backend's share of traffic
+// falls while it fails (passive health ejects it, for longer each time). Prints the figures; how
+// fast it runs is the benchmarks' business (BENCHMARKS.md), not an assertion here.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { randomFaults, startControlledStack } from "../support/backend-control.mjs";
@@ -13,16 +14,15 @@ const REQUESTS = 5000;
 const CONCURRENCY = 16;
 const WINDOW = 1000; // requests compared at the start and at the end of the run
 const MAX_ATTEMPTS = 3;
+// The control server's clock reads a call a little after the router made it.
+const CLOCK_SLACK_MS = 100;
+const PER_TRY_MS = 1000;
 const ROUTER_CONFIG = {
-  // The retry budget is not what this test is about (tests/faults covers it): with the default
-  // (20% of requests in flight, at least 3) it refuses a retry now and then here (a 502
-  // retry_budget_exhausted in about one run of two): the test process, not the router, is the
-  // bottleneck, so the router often has only a few requests in flight (measured: 1 to 17), and a
-  // retry that lands on a hang holds its share of the budget for perTryMs.
-  retry: { maxAttempts: MAX_ATTEMPTS, budgetMinRetries: CONCURRENCY / 2 },
+  // The contract's retry budget (20% of requests in flight, at least 3): see the budget assertions.
+  retry: { maxAttempts: MAX_ATTEMPTS },
   // Short enough that a hang costs little, long enough that a healthy call on two busy cores
   // (p99 about 250 ms here) does not time out.
-  timeouts: { perTryMs: 1000, requestMs: 10000 },
+  timeouts: { perTryMs: PER_TRY_MS, requestMs: 10000 },
   // 3 failures in a row eject, for 500 ms × times ejected: a 30% failure rate is ejected a few
   // times a second at first, then for longer and longer.
   health: { consecutiveFailures: 3, baseEjectionMs: 500, maxEjectionMs: 60000 },
@@ -55,7 +55,7 @@ const share = (/** @type {any[]} */ items, /** @type {string} */ binding, key = 
   items.length ? items.filter((x) => x[key] === binding).length / items.length : 0;
 const pct = (/** @type {number} */ x) => `${(100 * x).toFixed(1)}%`;
 
-test(`${REQUESTS} requests at concurrency ${CONCURRENCY} with a 30%-failing and a sometimes-hanging backend`, { timeout: 110_000 }, async () => {
+test(`${REQUESTS} requests at concurrency ${CONCURRENCY} with a 30%-failing and a sometimes-hanging backend`, { timeout: 300_000 }, async () => {
   /** @type {{i: number, status: number, attempts: number, backend: string | null, ms: number, error?: string}[]} */
   const results = new Array(REQUESTS);
   const body = JSON.stringify(chat());
@@ -90,7 +90,7 @@ test(`${REQUESTS} requests at concurrency ${CONCURRENCY} with a 30%-failing and 
   console.log([
     `load with faults: ${REQUESTS} requests, concurrency ${CONCURRENCY}, ${elapsed} ms (${Math.round(REQUESTS / (elapsed / 1000))} req/s), `
       + `latency p50 ${latencies[Math.floor(REQUESTS / 2)]} ms, p99 ${latencies[Math.floor(REQUESTS * 0.99)]} ms`,
-    `client errors: ${errors.length}; attempts per request: ${JSON.stringify(attempts)}; backend calls: ${calls.length}`,
+    `budget refusals (502): ${errors.length}; attempts per request: ${JSON.stringify(attempts)}; backend calls: ${calls.length}`,
     `share of backend calls  first ${WINDOW}: ${[FLAKY, HANGS, HEALTHY].map((b) => `${b} ${pct(share(first, b))}`).join(", ")}`,
     `share of backend calls  last ${WINDOW}:  ${[FLAKY, HANGS, HEALTHY].map((b) => `${b} ${pct(share(last, b))}`).join(", ")}`,
     `share of answers (all): ${[FLAKY, HANGS, HEALTHY].map((b) => `${b} ${pct(share(results, b, "backend"))}`).join(", ")}`,
@@ -99,7 +99,25 @@ test(`${REQUESTS} requests at concurrency ${CONCURRENCY} with a 30%-failing and 
       + s.backends.map((/** @type {any} */ b) => `${b.binding} attempts ${b.attempts} failures ${b.failures} ejected ${b.timesEjected}x`).join(", "),
   ].join("\n"));
 
-  assert.equal(errors.length, 0, `client errors: ${JSON.stringify(errors.slice(0, 5))}`);
+  // The only error the contract allows here is the retry budget refusing a retry (section 4:
+  // retries in flight at most 20% of requests in flight, at least 3). At concurrency 16 that limit
+  // is 3, and a loaded machine does reach it now and then (measured: 0 to 3 refusals per run, the
+  // most when retries are slower or one of them hangs for perTryMs). So: each refusal is a 502
+  // retry_budget_exhausted after a failed attempt, at least 3 retries were started within the
+  // perTryMs before it (the most a retry can run), and refusals stay rare.
+  for (const r of errors) {
+    const error = JSON.parse(r.error ?? "{}").error;
+    assert.equal(r.status, 502, r.error);
+    assert.equal(error?.code, "retry_budget_exhausted", r.error);
+    const own = h.control.callsFor(`load-${r.i}`);
+    assert.ok(own.length >= 1 && own.every((c) => c.instruction.do !== "ok"), `request ${r.i} refused after a success`);
+    const last = own[own.length - 1];
+    const refusedAt = last.at + (last.instruction.do === "hang" ? PER_TRY_MS : 0);
+    const retriesBefore = calls.filter((c) => c.attempt >= 2 && c.at <= refusedAt + CLOCK_SLACK_MS
+      && c.at >= refusedAt - PER_TRY_MS - CLOCK_SLACK_MS);
+    assert.ok(retriesBefore.length >= 3, `request ${r.i} refused with only ${retriesBefore.length} retries started before it`);
+  }
+  assert.ok(errors.length <= REQUESTS / 100, `${errors.length} budget refusals in ${REQUESTS} requests`);
   assert.ok(results.every((r) => r.attempts >= 1 && r.attempts <= MAX_ATTEMPTS), "attempts within maxAttempts");
   for (const r of results.filter((x) => x.i % 97 === 0)) {
     assert.equal(h.control.callsFor(`load-${r.i}`).length, r.attempts, "x-router-attempts counts the backend calls");
@@ -112,5 +130,4 @@ test(`${REQUESTS} requests at concurrency ${CONCURRENCY} with a 30%-failing and 
   assert.ok(s.byBinding[FLAKY].timesEjected >= 1);
   assert.equal(s.retriesInFlight, 0);
   assert.ok(s.backends.every((/** @type {any} */ b) => b.inFlight === 0), "nothing left in flight");
-  assert.ok(elapsed < 100_000, `finished in ${elapsed} ms`);
 });
