@@ -217,9 +217,9 @@ export const POLICY = {
  * One isolate of the router in a test: `t` is the node:test context (its after() restores the
  * globals). `config` becomes ROUTER_CONFIG (POLICY when not given; null for none).
  * @param {import("node:test").TestContext} t
- * @param {{config?: object | string | null, env?: Record<string, unknown>, discovered?: boolean}} [options]
+ * @param {{config?: object | string | null, env?: Record<string, unknown>}} [options]
  */
-export async function harness(t, { config = POLICY, env = {}, discovered = true } = {}) {
+export async function harness(t, { config = POLICY, env = {} } = {}) {
   const clock = new FakeClock();
   clock.install();
   /** @type {any[]} */
@@ -325,6 +325,10 @@ export async function harness(t, { config = POLICY, env = {}, discovered = true 
     /** @param {Request | string} request @param {Record<string, unknown>} [envOverride] */
     fetch(request, envOverride = fullEnv) {
       return fetchHandler(typeof request === "string" ? new Request(`http://router.test${request}`) : request, envOverride, ctx);
+    },
+    /** The handler called without an ExecutionContext (as a test or another caller may). @param {Request} request */
+    fetchWithoutCtx(request) {
+      return fetchHandler(request, fullEnv);
     },
     /** The router's /status (itself an exchange, begun and ended like any other). */
     async status() {
