@@ -93,6 +93,23 @@ async function miniflareOptions(spec, logs) {
 }
 
 /**
+ * The router's log lines (JSON, one per line) of one event, parsed, from line `from` on: tests check
+ * fields, never the serialisation.
+ * @param {string[]} logs @param {string} event @param {number} [from]
+ * @returns {Record<string, any>[]}
+ */
+export function loggedEvents(logs, event, from = 0) {
+  return logs.slice(from).flatMap((line) => {
+    try {
+      const entry = JSON.parse(line);
+      return entry?.event === event ? [entry] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
  * Starts the stack. `fetch(path, init)` talks to the orchestrator over real HTTP; `logs` collects
  * every Worker's console output; `calls(binding)` / `reset(binding)` reach a fault backend's test API.
  * @param {StackSpec} [spec]
