@@ -11,6 +11,23 @@ const ROOT = resolve(import.meta.dirname, "../..");
 export const COMPATIBILITY_DATE = "2026-04-20";
 const CALLER_SCRIPT = join(import.meta.dirname, "workers/caller.js");
 
+/**
+ * Mutation testing (scripts/mutation/template.stryker.config.mjs): Stryker compiles every mutant
+ * into the sources and activates one through this variable, which the instrumented code reads from
+ * globalThis.process.env. workerd does not see this process's environment, so while the variable
+ * is set each backend Worker gets it as a plain-text binding, and the flags that put text bindings
+ * in process.env. Ordinary runs leave the Workers exactly as they deploy.
+ */
+const STRYKER_ACTIVE_MUTANT = process.env.__STRYKER_ACTIVE_MUTANT__;
+
+function withActiveMutant(bindings) {
+  if (STRYKER_ACTIVE_MUTANT === undefined) return { bindings };
+  return {
+    bindings: { ...bindings, __STRYKER_ACTIVE_MUTANT__: STRYKER_ACTIVE_MUTANT },
+    compatibilityFlags: ["nodejs_compat", "nodejs_compat_populate_process_env"],
+  };
+}
+
 /** Bundles backend-worker-template with wrangler; returns the bundle's path and a cleanup. */
 export async function bundleBackend() {
   const dir = await mkdtemp(join(tmpdir(), "backend-bundle-"));
@@ -60,7 +77,7 @@ export async function startBackends(scriptPath, backends, extraWorkers = []) {
         // Module names are paths relative to this root; the bundle lives outside the checkout.
         modulesRoot: dirname(scriptPath),
         compatibilityDate: COMPATIBILITY_DATE,
-        bindings: backends[binding].bindings ?? {},
+        ...withActiveMutant(backends[binding].bindings ?? {}),
         serviceBindings: backends[binding].serviceBindings ?? {},
       })),
       ...extraWorkers,

@@ -1,0 +1,43 @@
+// Mutation testing of the backend template (npm run mutation:template): which of its behaviours
+// could change without a test noticing.
+//
+// Stryker compiles every mutant into the sources at once and activates one per test run through
+// the environment variable __STRYKER_ACTIVE_MUTANT__, which the instrumented code reads from
+// globalThis.process.env. The test command runs two suites against the sandbox's instrumented
+// sources:
+//   1. tests/backend/unit/: the template's Backend entrypoint compiled with esbuild and run in
+//      node itself, so it sees the variable directly (about a second; kills most mutants);
+//   2. tests/backend/*.test.mjs: the template bundled by `wrangler deploy --dry-run` and run in
+//      Miniflare. workerd does not see the test process's environment, so while the variable is
+//      set the harness passes it to each backend Worker as a plain-text binding, with the
+//      nodejs_compat and nodejs_compat_populate_process_env flags that make bindings appear in
+//      process.env (tests/backend/harness.mjs).
+// The second runs only for mutants the first did not kill.
+//
+// Run on 2 cores: concurrency 2. Reports: build/mutation/template/ (html, json) and the console.
+export default {
+  $schema: "../../node_modules/@stryker-mutator/core/schema/stryker-schema.json",
+  packageManager: "npm",
+  testRunner: "command",
+  commandRunner: {
+    command: "node --test tests/backend/unit/ && node --test tests/backend/*.test.mjs",
+  },
+  // The command runner runs everything for every mutant; there is no per-test coverage.
+  coverageAnalysis: "off",
+  mutate: ["backend-worker-template/src/**/*.ts"],
+  // The sandbox needs the template, the shared interfaces it imports and its tests; node_modules is
+  // linked, not copied. Everything else (the C++ build alone is hundreds of MB) stays out.
+  ignorePatterns: ["/build", "/cpp", "/bench", "/docs", "/orchestrator-worker", "/scripts", "/tests/*", "!/tests/backend", "*.wasm"],
+  concurrency: 2,
+  tempDirName: "build/stryker-template",
+  cleanTempDir: true,
+  // A test run is ~1 s (unit tests kill the mutant) to ~12 s (the Miniflare suite runs too): the
+  // default 5 s over the initial run's time is enough slack on a loaded machine.
+  timeoutFactor: 1.5,
+  timeoutMS: 10000,
+  reporters: ["html", "json", "clear-text", "progress"],
+  htmlReporter: { fileName: "build/mutation/template/index.html" },
+  jsonReporter: { fileName: "build/mutation/template/mutation.json" },
+  clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, reportMutants: true },
+  thresholds: { high: 85, low: 75, break: null },
+};
