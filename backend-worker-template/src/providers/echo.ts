@@ -33,7 +33,9 @@ export const echoProvider: Provider = {
     // Time to the first byte: the simulated model "thinks" before answering, never past the
     // attempt's stop time (nobody reads an answer after it).
     await pause(latency, req.stopAt);
-    if (Date.now() > req.stopAt) return deadlineExceeded();
+    // At the stop time itself the attempt is over too: a latency that does not fit is a 504 even
+    // when the timer fires within the stop time's millisecond.
+    if (Date.now() >= req.stopAt) return deadlineExceeded();
     switch (req.path) {
       case "/v1/chat/completions":
         return chat(req, latency);

@@ -1,0 +1,162 @@
+// The backend template's entrypoint, compiled with esbuild and run in node itself: the fast
+// counterpart of tests/backend/*.test.mjs (which bundle it with wrangler and run it in Miniflare).
+// The tests here call the Backend's RPC methods as the orchestrator does, minus the transport, so
+// a run takes about a second: mutation testing (scripts/mutation/template.stryker.config.mjs) runs
+// them first, and the Miniflare suites only for what they did not catch.
+import { resolve } from "node:path";
+import { build } from "esbuild";
+
+const ROOT = resolve(import.meta.dirname, "../../..");
+
+/** `cloudflare:workers` outside workerd: a WorkerEntrypoint is constructed with (ctx, env). */
+const CLOUDFLARE_WORKERS = `export class WorkerEntrypoint {
+  constructor(ctx, env) { this.ctx = ctx; this.env = env; }
+}`;
+
+/** The template's default export (the Backend class), compiled from backend-worker-template/src. */
+export async function loadBackendClass() {
+  const result = await build({
+    entryPoints: [resolve(ROOT, "backend-worker-template/src/index.ts")],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    write: false,
+    logLevel: "silent",
+    plugins: [
+      {
+        name: "cloudflare-workers",
+        setup(b) {
+          b.onResolve({ filter: /^cloudflare:workers$/ }, () => ({ path: "cloudflare:workers", namespace: "stub" }));
+          b.onLoad({ filter: /.*/, namespace: "stub" }, () => ({ contents: CLOUDFLARE_WORKERS, loader: "js" }));
+        },
+      },
+    ],
+  });
+  const code = result.outputFiles[0].text;
+  const module = await import(`data:text/javascript;base64,${Buffer.from(code).toString("base64")}`);
+  return module.default;
+}
+
+let backendClass;
+
+/** A Backend with these vars and bindings, as a Worker deployed with them would run. */
+export async function backend(env = {}) {
+  backendClass ??= await loadBackendClass();
+  return new backendClass({ waitUntil() {} }, env);
+}
+
+/** A well-formed InferenceRequest; `overrides` replace its fields. */
+export function inferenceRequest(overrides = {}) {
+  return {
+    requestId: "req-0001",
+    path: "/v1/chat/completions",
+    model: "any-model",
+    stream: false,
+    body: { model: overrides.model ?? "any-model", messages: [{ role: "user", content: "hello there world" }] },
+    deadline: Date.now() + 30_000,
+    attemptDeadline: Date.now() + 30_000,
+    attempt: 1,
+    ...overrides,
+  };
+}
+
+/** The whole text of a byte stream, how many chunks carried it, and the error that ended it. */
+export async function readStream(stream) {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let chunks = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      assertBytes(value);
+      chunks++;
+      text += decoder.decode(value, { stream: true });
+    }
+    return { text: text + decoder.decode(), chunks, error: null };
+  } catch (err) {
+    return { text, chunks, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+function assertBytes(value) {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`a stream chunk that is not bytes: ${Object.prototype.toString.call(value)}`);
+}
+
+/** The data payloads of an SSE text, each event checked to be `data: <payload>\n\n`; "[DONE]" kept as the string. */
+export function sseData(text) {
+  const events = text.split("\n\n");
+  if (events.pop() !== "") throw new Error(`SSE text does not end with a blank line: ${JSON.stringify(text.slice(-40))}`);
+  return events.map((event) => {
+    if (!event.startsWith("data: ") || event.includes("\n")) throw new Error(`not a one-line data event: ${JSON.stringify(event)}`);
+    const data = event.slice("data: ".length);
+    return data === "[DONE]" ? data : JSON.parse(data);
+  });
+}
+
+/** Whether `usage` has the contract's properties: integer counts >= 0, total = prompt + completion. */
+export function isConsistentUsage(usage) {
+  const counts = [usage?.prompt_tokens, usage?.completion_tokens, usage?.total_tokens];
+  return counts.every((n) => Number.isInteger(n) && n >= 0) && usage.total_tokens === usage.prompt_tokens + usage.completion_tokens;
+}
+
+/**
+ * The events of an SSE text as the SSE specification reads them (lines end with \r\n, \r or \n;
+ * a blank line ends an event; `data:` lines joined by \n): each event's data, as text. An
+ * unterminated last event is reported as `{ unterminated }`.
+ */
+export function sseEvents(text) {
+  const lines = text.split(/\r\n|\r|\n/);
+  const trailing = lines.pop();
+  const events = [];
+  let data = [];
+  for (const line of lines) {
+    if (line === "") {
+      if (data.length > 0) events.push(data.join("\n"));
+      data = [];
+    } else if (line.startsWith("data:")) {
+      data.push(line.slice(line.startsWith("data: ") ? 6 : 5));
+    }
+  }
+  if (data.length > 0 || trailing !== "") events.push({ unterminated: [...data, trailing].join("\n") });
+  return events;
+}
+
+/** Checks an answer is an error in OpenAI's shape with this status and these fields. */
+export function assertError(answer, status, { type, code, param } = {}) {
+  const where = JSON.stringify(answer);
+  if (answer.status !== status) throw new Error(`status ${answer.status}, wanted ${status}: ${where}`);
+  if (answer.stream !== undefined) throw new Error(`an error answer carries a stream: ${where}`);
+  const error = answer.body?.error;
+  const keys = Object.keys(answer.body ?? {});
+  if (keys.length !== 1 || typeof error !== "object" || error === null) throw new Error(`not an OpenAI error body: ${where}`);
+  if (Object.keys(error).sort().join() !== "code,message,param,type") throw new Error(`error fields ${Object.keys(error)}: ${where}`);
+  if (typeof error.message !== "string" || error.message.trim() === "") throw new Error(`error without a message: ${where}`);
+  if (typeof error.type !== "string" || error.type === "") throw new Error(`error without a type: ${where}`);
+  if (!(typeof error.code === "string" || error.code === null) || !(typeof error.param === "string" || error.param === null)) {
+    throw new Error(`error code and param must be strings or null: ${where}`);
+  }
+  if (!/^application\/json/.test(answer.headers?.["content-type"] ?? "")) throw new Error(`error answer not labelled JSON: ${where}`);
+  if (type !== undefined && error.type !== type) throw new Error(`error.type ${error.type}, wanted ${type}: ${where}`);
+  if (code !== undefined && error.code !== code) throw new Error(`error.code ${error.code}, wanted ${code}: ${where}`);
+  if (param !== undefined && error.param !== param) throw new Error(`error.param ${error.param}, wanted ${param}: ${where}`);
+  return error;
+}
+
+/** Collects what the template logs with console.error / console.log instead of printing it. */
+export function captureLogs() {
+  const lines = [];
+  const saved = { error: console.error, log: console.log, warn: console.warn };
+  for (const level of Object.keys(saved)) console[level] = (...args) => lines.push(args.map(String).join(" "));
+  return { lines, restore: () => Object.assign(console, saved) };
+}
+
+export const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it holds or `ms` pass; answers whether it held. */
+export async function eventually(check, ms = 10_000) {
+  for (const until = Date.now() + ms; Date.now() < until; await pause(5)) if (await check()) return true;
+  return check();
+}
