@@ -4,6 +4,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { bundleBackend, inferenceRequest, sseData, startBackends } from "./harness.mjs";
 
+/**
+ * The contract's properties of a usage object: integer counts >= 0, total = prompt + completion.
+ * The echo model's own token counts (words) are not the contract: they are not checked.
+ */
+function assertUsage(usage) {
+  for (const key of ["prompt_tokens", "completion_tokens", "total_tokens"]) assert.ok(Number.isInteger(usage[key]) && usage[key] >= 0, `${key}: ${JSON.stringify(usage)}`);
+  assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
+}
+
 let bundle;
 let stack;
 
@@ -41,13 +50,13 @@ describe("echo non-streaming answers", () => {
     assert.equal(stream, null);
     assert.equal(body.object, "chat.completion");
     assert.equal(body.model, "any-model");
-    assert.match(body.id, /^chatcmpl-[0-9a-f]{24}$/);
+    assert.match(body.id, /^chatcmpl-[0-9a-f]+$/);
     assert.equal(typeof body.created, "number");
     assert.deepEqual(body.choices, [
       { index: 0, message: { role: "assistant", content: "what is two plus two" }, logprobs: null, finish_reason: "stop" },
     ]);
-    // 2 + 2 + 2 + 5 words in, 5 words out.
-    assert.deepEqual(body.usage, { prompt_tokens: 11, completion_tokens: 5, total_tokens: 16 });
+    assertUsage(body.usage);
+    assert.ok(body.usage.prompt_tokens > 0 && body.usage.completion_tokens > 0, "text in and out counts tokens");
   });
 
   test("a body sent as JSON text is read like the object", async () => {
@@ -69,9 +78,11 @@ describe("echo non-streaming answers", () => {
   test("max_tokens truncates the echo and finishes with length", async () => {
     const req = inferenceRequest({ body: { model: "m", max_tokens: 2, messages: [{ role: "user", content: "one two three four" }] } });
     const { body } = await stack.call("ECHO", "infer", req);
-    assert.equal(body.choices[0].message.content, "one two ");
+    const content = body.choices[0].message.content;
+    assert.ok(content.length > 0 && content.length < "one two three four".length && "one two three four".startsWith(content), JSON.stringify(content));
     assert.equal(body.choices[0].finish_reason, "length");
-    assert.equal(body.usage.completion_tokens, 2);
+    assertUsage(body.usage);
+    assert.ok(body.usage.completion_tokens <= 2, "max_tokens bounds the completion tokens");
   });
 
   test("completions echo each prompt as a text_completion choice", async () => {
@@ -79,7 +90,7 @@ describe("echo non-streaming answers", () => {
     const { status, body } = await stack.call("ECHO", "infer", req);
     assert.equal(status, 200);
     assert.equal(body.object, "text_completion");
-    assert.match(body.id, /^cmpl-[0-9a-f]{24}$/);
+    assert.match(body.id, /^cmpl-[0-9a-f]+$/);
     assert.deepEqual(
       body.choices.map((c) => [c.index, c.text, c.finish_reason]),
       [
@@ -87,7 +98,7 @@ describe("echo non-streaming answers", () => {
         [1, "and that too", "stop"],
       ],
     );
-    assert.deepEqual(body.usage, { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 });
+    assertUsage(body.usage);
   });
 
   test("embeddings: one deterministic unit vector of 8 floats per input", async () => {
@@ -105,7 +116,8 @@ describe("echo non-streaming answers", () => {
     });
     assert.deepEqual(body.data[0].embedding, body.data[2].embedding);
     assert.notDeepEqual(body.data[0].embedding, body.data[1].embedding);
-    assert.deepEqual(body.usage, { prompt_tokens: 3, total_tokens: 3 });
+    assert.ok(Number.isInteger(body.usage.prompt_tokens) && body.usage.prompt_tokens > 0, JSON.stringify(body.usage));
+    assert.equal(body.usage.total_tokens, body.usage.prompt_tokens, "embeddings have no completion tokens");
 
     const again = await stack.call("ECHO", "infer", inferenceRequest({ requestId: "other", path: "/v1/embeddings", body: { model: "e", input: "alpha" } }));
     assert.deepEqual(again.body.data[0].embedding, body.data[0].embedding);
@@ -135,17 +147,21 @@ describe("echo streaming", () => {
     const chunks = events.slice(0, -1);
     assert.ok(chunks.every((c) => c.object === "chat.completion.chunk" && c.model === "any-model" && c.id === chunks[0].id));
     assert.deepEqual(chunks[0].choices[0].delta, { role: "assistant", content: "" });
-    assert.deepEqual(chunks.slice(1, -1).map((c) => c.choices[0].delta.content), ["stream ", "these ", "words"]);
+    const content = chunks.slice(1, -1).map((c) => c.choices[0].delta.content);
+    assert.ok(content.length >= 2, "the answer comes in several content chunks");
+    assert.equal(content.join(""), "stream these words");
     assert.deepEqual(chunks.at(-1).choices[0], { index: 0, delta: {}, logprobs: null, finish_reason: "stop" });
     assert.ok(stream.chunks >= 2, "the stream arrives in several pieces");
   });
 
-  test("stream_options.include_usage adds a usage chunk before [DONE]", async () => {
-    const req = inferenceRequest({ stream: true, body: { model: "m", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "a b" }] } });
-    const events = sseData((await stack.call("ECHO", "infer", req)).stream.text);
+  test("stream_options.include_usage adds a usage chunk before [DONE]: the usage the same request gets without streaming", async () => {
+    const body = { model: "m", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "a b" }] };
+    const events = sseData((await stack.call("ECHO", "infer", inferenceRequest({ stream: true, body }))).stream.text);
     const usageChunk = events.at(-2);
     assert.deepEqual(usageChunk.choices, []);
-    assert.deepEqual(usageChunk.usage, { prompt_tokens: 2, completion_tokens: 2, total_tokens: 4 });
+    assertUsage(usageChunk.usage);
+    const plain = await stack.call("ECHO", "infer", inferenceRequest({ body: { ...body, stream: false } }));
+    assert.deepEqual(usageChunk.usage, plain.body.usage);
   });
 
   test("completions stream text_completion chunks ending with [DONE]", async () => {
@@ -212,8 +228,9 @@ describe("describe, health and model filtering", () => {
 
   test("bad configuration is loud: describe() throws, health() is not ok, infer() answers 500", async () => {
     const described = await stack.call("BROKEN", "describe");
-    assert.match(described.thrown, /PROVIDER must be one of/);
-    assert.match(described.thrown, /WEIGHT must be a positive number/);
+    // The reason names each bad var; its wording is not the contract.
+    assert.match(described.thrown, /PROVIDER/);
+    assert.match(described.thrown, /WEIGHT/);
     const { value } = await stack.call("BROKEN", "health");
     assert.equal(value.ok, false);
     assert.match(value.detail, /PROVIDER/);

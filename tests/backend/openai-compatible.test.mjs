@@ -14,8 +14,10 @@ const STREAM_EVENTS = [
 
 /** What the upstream received, in order (`raw` is the body text as it came). */
 const received = [];
-/** Per model of the streaming and large answers: whether the backend closed the connection before the upstream finished. */
+/** Per model of the slow, streaming and large answers: whether the backend closed the connection before the upstream finished. */
 const upstreamClosedEarly = new Map();
+/** requestId -> the attemptDeadline of that request, for an upstream that streams until it has passed. */
+const streamUntil = new Map();
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const chunkEvent = (content) => `data: ${JSON.stringify({ id: "up-s", object: "chat.completion.chunk", choices: [{ index: 0, delta: { content } }] })}\n\n`;
@@ -61,11 +63,12 @@ function upstreamHandler(request, response) {
         response.writeHead(200, { "content-type": "application/json" });
         return response.end(JSON.stringify({ id: "up-2", object: "chat.completion", choices: [] }));
       case "gpt-slow": {
+        // Answers 200 after 3 s, unless the backend gives up first and closes the connection.
+        response.on("close", () => upstreamClosedEarly.set(body.model, !response.writableEnded));
         const timer = setTimeout(() => {
           response.writeHead(200, { "content-type": "application/json" });
           response.end("{}");
         }, 3000);
-        // The backend gives up first and closes the connection.
         response.on("close", () => clearTimeout(timer));
         return;
       }
@@ -81,6 +84,7 @@ async function hardeningCase(model, response) {
   const watch = () => response.on("close", () => upstreamClosedEarly.set(model, !response.writableEnded));
   switch (model) {
     case "gpt-slow-stream-headers": {
+      watch();
       const timer = setTimeout(() => {
         response.writeHead(200, { "content-type": "text/event-stream" });
         response.end("data: [DONE]\n\n");
@@ -88,14 +92,17 @@ async function hardeningCase(model, response) {
       response.on("close", () => clearTimeout(timer));
       return true;
     }
-    case "gpt-slow-stream-body":
+    case "gpt-slow-stream-body": {
+      // Streams until the request's attempt deadline has passed, whenever the headers got there.
+      const until = streamUntil.get(response.req.headers["x-request-id"]);
       response.writeHead(200, { "content-type": "text/event-stream" });
-      for (const word of ["one ", "two ", "three ", "four"]) {
-        response.write(chunkEvent(word));
-        await pause(150);
+      for (let i = 0; Date.now() <= until + 100; i++) {
+        response.write(chunkEvent(`word${i} `));
+        await pause(50);
       }
       response.end("data: [DONE]\n\n");
       return true;
+    }
     case "gpt-huge":
       response.writeHead(200, { "content-type": "application/json" });
       response.end(JSON.stringify({ id: "up-big", object: "chat.completion", padding: "x".repeat(4096), choices: [] }));
@@ -283,7 +290,8 @@ describe("openai-compatible: answers", () => {
     const { status, body } = await stack.call("UPSTREAM", "infer", chat("gpt-html"));
     assert.equal(status, 502);
     assert.equal(body.error.code, "upstream_invalid_response");
-    assert.match(body.error.message, /not JSON \(text\/html\)/);
+    // The message names the content type (its wording is not the contract), never the body.
+    assert.ok(body.error.message.includes("text/html"), body.error.message);
     assert.doesNotMatch(body.error.message, /nginx/);
   });
 
@@ -300,12 +308,14 @@ describe("openai-compatible: answers", () => {
     assert.equal(stream, null);
   });
 
-  test("the deadline bounds the wait for the upstream: 504", async () => {
+  test("the deadline bounds the wait for the upstream: 504, and the upstream call is stopped", async () => {
+    upstreamClosedEarly.delete("gpt-slow");
     const req = { ...chat("gpt-slow"), deadline: Date.now() + 300 };
-    const { status, body, elapsedMs } = await stack.call("UPSTREAM", "infer", req);
+    const { status, body } = await stack.call("UPSTREAM", "infer", req);
+    // Had the backend waited, the upstream's 200 would have come back.
     assert.equal(status, 504);
     assert.equal(body.error.type, "timeout");
-    assert.ok(elapsedMs < 2900, `gave up after ${elapsedMs} ms`);
+    assert.ok(await eventually(() => upstreamClosedEarly.get("gpt-slow") === true), "the upstream call was not stopped");
   });
 
   test("an unreachable upstream is a 502", async () => {
@@ -318,11 +328,11 @@ describe("openai-compatible: answers", () => {
 describe("openai-compatible: health and configuration", () => {
   test("health() probes GET <base>/models with the key", async () => {
     received.length = 0;
-    assert.deepEqual((await stack.call("UPSTREAM", "health")).value, { ok: true, detail: "upstream GET /models answered 200" });
+    assert.equal((await stack.call("UPSTREAM", "health")).value.ok, true);
     assert.equal(received[0].method, "GET");
     assert.equal(received[0].headers.authorization, `Bearer ${API_KEY}`);
     assert.equal((await stack.call("WRONG_KEY", "health")).value.ok, false);
-    assert.deepEqual((await stack.call("UNREACHABLE", "health")).value, { ok: false, detail: "upstream unreachable" });
+    assert.equal((await stack.call("UNREACHABLE", "health")).value.ok, false);
   });
 
   test("describe() of an openai-compatible backend", async () => {
@@ -334,15 +344,15 @@ describe("openai-compatible: health and configuration", () => {
 
   test("a missing UPSTREAM_BASE_URL is a configuration error", async () => {
     const { thrown } = await stack.call("NO_URL", "describe");
-    assert.match(thrown, /UPSTREAM_BASE_URL is required/);
+    assert.match(thrown, /UPSTREAM_BASE_URL/);
     const answer = await stack.call("NO_URL", "infer", chat("gpt-ok"));
     assert.equal(answer.status, 500);
     assert.equal(answer.body.error.code, "backend_misconfigured");
   });
 });
 
-/** Polls `check` until it holds or `ms` pass; answers whether it held. */
-async function eventually(check, ms = 3000) {
+/** Polls `check` until it holds or `ms` pass (a bound for a loaded machine); answers whether it held. */
+async function eventually(check, ms = 10_000) {
   for (const until = Date.now() + ms; Date.now() < until; await pause(20)) if (check()) return true;
   return check();
 }
@@ -381,28 +391,33 @@ describe("openai-compatible: the body reaches the upstream exactly", () => {
 });
 
 describe("openai-compatible: the attempt's stop time", () => {
-  test("attemptDeadline bounds the wait for a JSON answer: 504", async () => {
+  test("attemptDeadline bounds the wait for a JSON answer: 504, and the upstream call is stopped", async () => {
+    upstreamClosedEarly.delete("gpt-slow");
     const req = { ...chat("gpt-slow"), attemptDeadline: Date.now() + 300 };
-    const { status, body, elapsedMs } = await stack.call("UPSTREAM", "infer", req);
+    const { status, body } = await stack.call("UPSTREAM", "infer", req);
     assert.equal(status, 504);
     assert.equal(body.error.type, "timeout");
-    assert.ok(elapsedMs < 2500, `gave up after ${elapsedMs} ms`);
+    assert.ok(await eventually(() => upstreamClosedEarly.get("gpt-slow") === true), "the upstream call was not stopped");
   });
 
-  test("attemptDeadline bounds the wait for a stream's headers: 504", async () => {
+  test("attemptDeadline bounds the wait for a stream's headers: 504, and the upstream call is stopped", async () => {
     const req = { ...chat("gpt-slow-stream-headers", { stream: true }), attemptDeadline: Date.now() + 300 };
-    const { status, stream, elapsedMs } = await stack.call("UPSTREAM", "infer", req);
+    const { status, stream } = await stack.call("UPSTREAM", "infer", req);
     assert.equal(status, 504);
     assert.equal(stream, null);
-    assert.ok(elapsedMs < 2500, `gave up after ${elapsedMs} ms`);
+    assert.ok(await eventually(() => upstreamClosedEarly.get("gpt-slow-stream-headers") === true), "the upstream call was not stopped");
   });
 
   test("a stream that started is not cut at the stop time (the router times it)", async () => {
-    const req = { ...chat("gpt-slow-stream-body", { stream: true }), attemptDeadline: Date.now() + 300 };
+    // 1 s for the headers to arrive even on a loaded machine; the upstream streams past it anyway.
+    const req = { ...chat("gpt-slow-stream-body", { stream: true }), requestId: "req-stream-past-stop", attemptDeadline: Date.now() + 1000 };
+    streamUntil.set(req.requestId, req.attemptDeadline);
     const { status, stream } = await stack.call("UPSTREAM", "infer", req);
     assert.equal(status, 200);
     assert.equal(stream.error, null);
-    assert.equal(sseData(stream.text).at(-1), "[DONE]");
+    const events = sseData(stream.text);
+    assert.equal(events.at(-1), "[DONE]");
+    assert.ok(events.length >= 3, "the stream went on after the stop time");
   });
 
   test("without attemptDeadline the deadline alone bounds the attempt", async () => {
@@ -429,14 +444,15 @@ describe("openai-compatible: size bound (MAX_UPSTREAM_BYTES)", () => {
     const { status, stream } = await stack.call("SMALL", "infer", chat("gpt-huge-stream", { stream: true }));
     assert.equal(status, 200);
     assert.equal(stream.error, null);
-    assert.ok(stream.text.length <= 1024 + 300, `relayed ${stream.text.length} bytes`);
+    const relayed = stream.text.slice(0, stream.text.lastIndexOf("data: "));
+    assert.ok(relayed.trimEnd().length <= 1024, `relayed ${relayed.length} bytes of the upstream's`);
     assert.doesNotMatch(stream.text, /^data: \[DONE\]/m);
     assert.equal(lastEvent(stream.text).error.code, "upstream_response_too_large");
     assert.ok(await eventually(() => upstreamClosedEarly.get("gpt-huge-stream") === true), "the upstream stream was not cancelled");
   });
 
   test("a MAX_UPSTREAM_BYTES that is not a positive whole number is a configuration error", async () => {
-    assert.match((await stack.call("BAD_LIMIT", "describe")).thrown, /MAX_UPSTREAM_BYTES must be a whole number of bytes/);
+    assert.match((await stack.call("BAD_LIMIT", "describe")).thrown, /MAX_UPSTREAM_BYTES/);
     assert.equal((await stack.call("BAD_LIMIT", "infer", chat("gpt-ok"))).body.error.code, "backend_misconfigured");
   });
 });
@@ -457,7 +473,10 @@ describe("openai-compatible: streams cut short", () => {
 
   test("an upstream that stops mid-event: the error event is an event of its own", async () => {
     const { stream } = await stack.call("UPSTREAM", "infer", chat("gpt-cut-mid-event", { stream: true }));
-    assert.match(stream.text, /data: \{"id":"up-s","obj\n\ndata: \{"error"/);
+    // Events end with a blank line: the cut event is ended, then the error event follows it.
+    const events = stream.text.split("\n\n");
+    assert.equal(events.pop(), "");
+    assert.equal(events.at(-2), `data: {"id":"up-s","obj`);
     assert.equal(lastEvent(stream.text).error.code, "stream_interrupted");
   });
 
