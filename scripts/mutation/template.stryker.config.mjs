@@ -6,7 +6,8 @@
 // globalThis.process.env. The test command runs two suites against the sandbox's instrumented
 // sources:
 //   1. tests/backend/unit/: the template's Backend entrypoint compiled with esbuild and run in
-//      node itself, so it sees the variable directly (about a second; kills most mutants);
+//      node itself, so it sees the variable directly; all of it in one process that stops at the
+//      first failure (a fraction of a second to 2 s; kills most mutants);
 //   2. tests/backend/*.test.mjs: the template bundled by `wrangler deploy --dry-run` and run in
 //      Miniflare. workerd does not see the test process's environment, so while the variable is
 //      set the harness passes it to each backend Worker as a plain-text binding, with the
@@ -20,7 +21,11 @@ export default {
   packageManager: "npm",
   testRunner: "command",
   commandRunner: {
-    command: "node --test tests/backend/unit/ && node --test tests/backend/*.test.mjs",
+    // Fails fast: the unit tests in one process, ended by their first failure (bail-reporter.mjs),
+    // then one Miniflare suite at a time.
+    command:
+      "node --test-reporter=./tests/backend/unit/bail-reporter.mjs tests/backend/unit/all.mjs" +
+      ' && for suite in tests/backend/*.test.mjs; do node --test "$suite" || exit 1; done',
   },
   // The command runner runs everything for every mutant; there is no per-test coverage.
   coverageAnalysis: "off",

@@ -6,608 +6,611 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { assertError, backend, captureLogs, eventually, inferenceRequest, pause, readStream, sseEvents } from "./template.mjs";
 
-const BASE = "http://upstream.test/v1";
-const KEY = "sk-upstream-test-key";
-const ENV = { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: BASE, UPSTREAM_API_KEY: KEY };
-const encoder = new TextEncoder();
+// One suite per file, so its hooks stay its own when all unit files run in one process (all.mjs).
+describe("the openai-compatible provider", () => {
+  const BASE = "http://upstream.test/v1";
+  const KEY = "sk-upstream-test-key";
+  const ENV = { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: BASE, UPSTREAM_API_KEY: KEY };
+  const encoder = new TextEncoder();
 
-/** Every fetch() the template made: {url, method, headers, body, signal}. */
-let calls = [];
-/** What the upstream does with a call: answers a Response (or throws, as an unreachable host). */
-let route = () => json(200, { ok: true });
-let logs;
-const realFetch = globalThis.fetch;
+  /** Every fetch() the template made: {url, method, headers, body, signal}. */
+  let calls = [];
+  /** What the upstream does with a call: answers a Response (or throws, as an unreachable host). */
+  let route = () => json(200, { ok: true });
+  let logs;
+  const realFetch = globalThis.fetch;
 
-before(() => {
-  globalThis.fetch = fakeFetch;
-});
-after(() => {
-  globalThis.fetch = realFetch;
-});
-beforeEach(() => {
-  calls = [];
-  logs = captureLogs();
-});
-afterEach(() => logs.restore());
-
-function abortError() {
-  return new DOMException("This operation was aborted", "AbortError");
-}
-
-/** fetch() as the Workers runtime does it, for what matters here: an aborted signal rejects. */
-async function fakeFetch(input, init = {}) {
-  const call = { url: String(input), method: init.method ?? "GET", headers: Object.fromEntries(new Headers(init.headers)), body: init.body ?? null, signal: init.signal ?? null };
-  calls.push(call);
-  const answer = Promise.resolve().then(() => route(call));
-  if (!call.signal) return answer;
-  return new Promise((resolve, reject) => {
-    if (call.signal.aborted) return reject(abortError());
-    call.signal.addEventListener("abort", () => reject(abortError()), { once: true });
-    answer.then(resolve, reject);
+  before(() => {
+    globalThis.fetch = fakeFetch;
   });
-}
+  after(() => {
+    globalThis.fetch = realFetch;
+  });
+  beforeEach(() => {
+    calls = [];
+    logs = captureLogs();
+  });
+  afterEach(() => logs.restore());
 
-/**
- * A response body sent as `chunks`, one per read (pulled, never ahead), then ended by `end`:
- * "close", "error" (a dropped connection) or "stall". Like fetch()'s bodies, it errors when
- * `signal` aborts. `state` tells how often it was read and whether it was cancelled.
- */
-function body(chunks, { end = "close", signal } = {}) {
-  const state = { pulls: 0, cancelled: false };
-  const queue = chunks.map((c) => (typeof c === "string" ? encoder.encode(c) : c));
-  const stream = new ReadableStream(
-    {
-      start(controller) {
-        signal?.addEventListener("abort", () => controller.error(abortError()), { once: true });
-      },
-      pull(controller) {
-        state.pulls++;
-        if (queue.length > 0) return controller.enqueue(queue.shift());
-        if (end === "close") return controller.close();
-        if (end === "error") return controller.error(new TypeError("connection reset by peer"));
-        return new Promise(() => {});
-      },
-      cancel() {
-        state.cancelled = true;
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  return { stream, state };
-}
-
-function json(status, value, headers = {}) {
-  return new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json", ...headers } });
-}
-
-function sse(chunks, options = {}, headers = {}) {
-  const b = body(chunks, options);
-  return { response: new Response(b.stream, { status: 200, headers: { "content-type": "text/event-stream", ...headers } }), state: b.state };
-}
-
-const event = (content) => `data: ${JSON.stringify({ id: "up-s", object: "chat.completion.chunk", choices: [{ index: 0, delta: { content } }] })}\n\n`;
-const COMPLETION = { id: "up-1", object: "chat.completion", model: "gpt-x", choices: [{ index: 0, message: { role: "assistant", content: "hi é" }, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } };
-
-function chat(model = "gpt-x", extra = {}, overrides = {}) {
-  return inferenceRequest({ model, stream: extra.stream === true, body: { model, messages: [{ role: "user", content: "hello" }], ...extra }, ...overrides });
-}
-
-async function infer(req, env = ENV) {
-  return (await backend(env)).infer(req);
-}
-
-/** Infers a streaming request and reads the relayed stream: its chunks (as text), whole text and SSE events. */
-async function relayed(req, env = ENV) {
-  const answer = await infer(req, env);
-  assert.equal(answer.status, 200, JSON.stringify(answer));
-  assert.match(answer.headers["content-type"], /^text\/event-stream/);
-  assert.equal(answer.body, undefined);
-  const reader = answer.stream.getReader();
-  const chunks = [];
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    assert.ok(value instanceof Uint8Array);
-    chunks.push(value);
+  function abortError() {
+    return new DOMException("This operation was aborted", "AbortError");
   }
-  const text = new TextDecoder().decode(Buffer.concat(chunks));
-  return { answer, chunks: chunks.map((c) => new TextDecoder().decode(c)), text, events: sseEvents(text) };
-}
 
-/** Checks a relayed stream ended with the SSE error event (and no [DONE]); answers its error. */
-function assertEndsBroken(events, code, { upstreamSentDone = false } = {}) {
-  if (!upstreamSentDone) assert.ok(!events.some((e) => typeof e === "string" && e.trim() === "[DONE]"), "no [DONE] after a failure");
-  const last = events.at(-1);
-  assert.equal(typeof last, "string", `the error is an event of its own: ${JSON.stringify(events)}`);
-  const { error } = JSON.parse(last);
-  assert.deepEqual(Object.keys(error).sort(), ["code", "message", "param", "type"]);
-  assert.equal(error.type, "upstream_error");
-  assert.equal(error.param, null);
-  assert.equal(error.code, code);
-  assert.ok(error.message.length > 0);
-  return error;
-}
-
-describe("openai-compatible: what is sent upstream", () => {
-  test("POST <base>/chat/completions with the body, JSON content type, x-request-id and the key", async () => {
-    route = () => json(200, COMPLETION);
-    const req = chat("gpt-x", { temperature: 0.2 }, { requestId: "req-sent" });
-    const answer = await infer(req);
-    assert.equal(answer.status, 200);
-    assert.equal(calls.length, 1);
-    const [call] = calls;
-    assert.equal(call.url, `${BASE}/chat/completions`);
-    assert.equal(call.method, "POST");
-    assert.equal(call.headers["content-type"], "application/json");
-    assert.equal(call.headers.accept, "application/json");
-    assert.equal(call.headers["x-request-id"], "req-sent");
-    assert.equal(call.headers.authorization, `Bearer ${KEY}`);
-    assert.deepEqual(JSON.parse(call.body), req.body);
-  });
-
-  test("completions and embeddings go to their own paths; the base may end with slashes or carry a prefix", async () => {
-    route = () => json(200, {});
-    for (const [base, path, url] of [
-      [BASE, "/v1/completions", `${BASE}/completions`],
-      [`${BASE}///`, "/v1/embeddings", `${BASE}/embeddings`],
-      ["https://gateway.example/openai/v1/", "/v1/chat/completions", "https://gateway.example/openai/v1/chat/completions"],
-    ]) {
-      calls = [];
-      await infer(inferenceRequest({ path, model: "m", body: { model: "m" } }), { ...ENV, UPSTREAM_BASE_URL: base });
-      assert.equal(calls[0].url, url);
-    }
-  });
-
-  test("a streaming request accepts text/event-stream", async () => {
-    route = () => sse(["data: [DONE]\n\n"]).response;
-    await relayed(chat("gpt-x", { stream: true }));
-    assert.equal(calls[0].headers.accept, "text/event-stream");
-  });
-
-  test("without a key (unset or empty) no Authorization header is sent", async () => {
-    route = () => json(200, COMPLETION);
-    for (const env of [{ PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: BASE }, { ...ENV, UPSTREAM_API_KEY: "" }]) {
-      calls = [];
-      assert.equal((await infer(chat(), env)).status, 200);
-      assert.ok(!("authorization" in calls[0].headers));
-    }
-  });
-
-  test("a body sent as JSON text reaches the upstream byte for byte (big integers unrounded)", async () => {
-    route = () => json(200, COMPLETION);
-    const text = `  { "model":"gpt-x","seed": 12345678901234567890,\n "messages":[{"role":"user","content":"hi \\u00e9"}], "metadata":{"id":9007199254740993}}`;
-    await infer(inferenceRequest({ model: "gpt-x", body: text }));
-    assert.equal(calls[0].body, text);
-  });
-
-  test("an unmapped model leaves the text alone, even with a MODEL_MAP for other names", async () => {
-    route = () => json(200, COMPLETION);
-    const env = { ...ENV, MODELS: "*", MODEL_MAP: JSON.stringify({ "client-name": "upstream-name" }) };
-    for (const model of ["gpt-x", "toString", "constructor", "__proto__"]) {
-      calls = [];
-      const text = `{"model":${JSON.stringify(model)},"messages":[]}`;
-      assert.equal((await infer(inferenceRequest({ model, body: text }), env)).status, 200);
-      assert.equal(calls[0].body, text, model);
-    }
-  });
-});
-
-describe("openai-compatible: MODEL_MAP rewrites only the top-level model value", () => {
-  const env = { ...ENV, MODEL_MAP: JSON.stringify({ "client-name": "upstream-name" }) };
-  const cases = [
-    ["plain", `{"model":"client-name","messages":[]}`, `{"model":"upstream-name","messages":[]}`],
-    ["model last, after values of every kind", `{"n":-1.5e3,"t":true,"f":false,"z":null,"s":"a,b}]","a":[1,{"model":"client-name"},[]],"o":{"model":"client-name","x":{"y":[]}},"model":"client-name"}`, `{"n":-1.5e3,"t":true,"f":false,"z":null,"s":"a,b}]","a":[1,{"model":"client-name"},[]],"o":{"model":"client-name","x":{"y":[]}},"model":"upstream-name"}`],
-    ["spaces, tabs and newlines everywhere", ` {\n\t"seed" : 12345678901234567890 ,\r\n "model"\t:\n "client-name" ,\n"x": 1 \n}\n`, ` {\n\t"seed" : 12345678901234567890 ,\r\n "model"\t:\n "upstream-name" ,\n"x": 1 \n}\n`],
-    ["strings holding quotes, backslashes and look-alikes", `{"a":"say \\"model\\": \\"client-name\\" {","b":"ends with a backslash \\\\","model":"client-name","c":"\\\\\\""}`, `{"a":"say \\"model\\": \\"client-name\\" {","b":"ends with a backslash \\\\","model":"upstream-name","c":"\\\\\\""}`],
-    ["an escaped key", `{"mod\\u0065l" : "client-name","seed":12345678901234567890}`, `{"mod\\u0065l" : "upstream-name","seed":12345678901234567890}`],
-    ["keys holding escaped quotes", `{"a\\"model":"client-name","model":"client-name"}`, `{"a\\"model":"client-name","model":"upstream-name"}`],
-    ["a model that is not a string", `{"model":7,"x":1}`, `{"model":"upstream-name","x":1}`],
-    ["a model value that is an object", `{"model":{"name":"client-name"},"x":[1]}`, `{"model":"upstream-name","x":[1]}`],
-    ["duplicate top-level models", `{"model":"client-name","x":{},"model":"other"}`, `{"model":"upstream-name","x":{},"model":"upstream-name"}`],
-    ["a number right before the end", `{"x":12345678901234567890,"model":"client-name","y":0}`, `{"x":12345678901234567890,"model":"upstream-name","y":0}`],
-  ];
-  for (const [name, text, wanted] of cases) {
-    test(name, async () => {
-      route = () => json(200, COMPLETION);
-      assert.equal((await infer(inferenceRequest({ model: "client-name", body: text }), env)).status, 200);
-      assert.equal(calls[0].body, wanted);
+  /** fetch() as the Workers runtime does it, for what matters here: an aborted signal rejects. */
+  async function fakeFetch(input, init = {}) {
+    const call = { url: String(input), method: init.method ?? "GET", headers: Object.fromEntries(new Headers(init.headers)), body: init.body ?? null, signal: init.signal ?? null };
+    calls.push(call);
+    const answer = Promise.resolve().then(() => route(call));
+    if (!call.signal) return answer;
+    return new Promise((resolve, reject) => {
+      if (call.signal.aborted) return reject(abortError());
+      call.signal.addEventListener("abort", () => reject(abortError()), { once: true });
+      answer.then(resolve, reject);
     });
   }
 
-  test("a body without a model gets one, the rest unchanged", async () => {
-    route = () => json(200, COMPLETION);
-    for (const text of [`{"seed":12345678901234567890,"messages":[]}`, "{}", "{ }", ` \n{\n}`, `{"model_name":"x"}`]) {
-      calls = [];
-      await infer(inferenceRequest({ model: "client-name", body: text }), env);
-      const sent = calls[0].body;
-      assert.equal(JSON.parse(sent).model, "upstream-name", sent);
-      const rest = JSON.parse(sent);
-      delete rest.model;
-      assert.deepEqual(rest, JSON.parse(text));
-      if (text.includes("seed")) assert.ok(sent.includes('"seed":12345678901234567890'), sent);
-    }
-  });
+  /**
+   * A response body sent as `chunks`, one per read (pulled, never ahead), then ended by `end`:
+   * "close", "error" (a dropped connection) or "stall". Like fetch()'s bodies, it errors when
+   * `signal` aborts. `state` tells how often it was read and whether it was cancelled.
+   */
+  function body(chunks, { end = "close", signal } = {}) {
+    const state = { pulls: 0, cancelled: false };
+    const queue = chunks.map((c) => (typeof c === "string" ? encoder.encode(c) : c));
+    const stream = new ReadableStream(
+      {
+        start(controller) {
+          signal?.addEventListener("abort", () => controller.error(abortError()), { once: true });
+        },
+        pull(controller) {
+          state.pulls++;
+          if (queue.length > 0) return controller.enqueue(queue.shift());
+          if (end === "close") return controller.close();
+          if (end === "error") return controller.error(new TypeError("connection reset by peer"));
+          return new Promise(() => {});
+        },
+        cancel() {
+          state.cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return { stream, state };
+  }
 
-  test("a body sent as an object is renamed too", async () => {
-    route = () => json(200, COMPLETION);
-    await infer(inferenceRequest({ model: "client-name", body: { model: "client-name", messages: [{ role: "user", content: "x" }] } }), env);
-    assert.deepEqual(JSON.parse(calls[0].body), { model: "upstream-name", messages: [{ role: "user", content: "x" }] });
-  });
-});
+  function json(status, value, headers = {}) {
+    return new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json", ...headers } });
+  }
 
-describe("openai-compatible: JSON answers", () => {
-  test("a 200 passes its status and body; of its headers only retry-after and retry-after-ms", async () => {
-    route = () => json(200, COMPLETION, { "x-upstream-secret": "internal", "set-cookie": "a=b", "retry-after-ms": "5" });
-    const answer = await infer(chat());
-    assert.deepEqual(answer, { status: 200, headers: { "content-type": "application/json", "retry-after-ms": "5" }, body: COMPLETION });
-  });
+  function sse(chunks, options = {}, headers = {}) {
+    const b = body(chunks, options);
+    return { response: new Response(b.stream, { status: 200, headers: { "content-type": "text/event-stream", ...headers } }), state: b.state };
+  }
 
-  test("a multi-byte character split across chunks arrives whole", async () => {
-    const bytes = encoder.encode(JSON.stringify(COMPLETION));
-    const split = bytes.indexOf(0xc3) + 1;
-    route = () => new Response(body([bytes.slice(0, split), bytes.slice(split)]).stream, { headers: { "content-type": "application/json" } });
-    assert.deepEqual((await infer(chat())).body, COMPLETION);
-  });
+  const event = (content) => `data: ${JSON.stringify({ id: "up-s", object: "chat.completion.chunk", choices: [{ index: 0, delta: { content } }] })}\n\n`;
+  const COMPLETION = { id: "up-1", object: "chat.completion", model: "gpt-x", choices: [{ index: 0, message: { role: "assistant", content: "hi é" }, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } };
 
-  test("4xx JSON errors pass as they are", async () => {
-    for (const status of [400, 404, 409, 413, 422]) {
-      const error = { error: { message: "temperature too high", type: "invalid_request_error", param: "temperature", code: null } };
-      route = () => json(status, error);
-      const answer = await infer(chat());
-      assert.equal(answer.status, status);
-      assert.deepEqual(answer.body, error);
-    }
-  });
+  function chat(model = "gpt-x", extra = {}, overrides = {}) {
+    return inferenceRequest({ model, stream: extra.stream === true, body: { model, messages: [{ role: "user", content: "hello" }], ...extra }, ...overrides });
+  }
 
-  test("429 keeps its status, body, retry-after and retry-after-ms, to a streaming request too (as JSON)", async () => {
-    const limited = { error: { message: "Rate limit reached", type: "rate_limit_error", param: null, code: "rate_limit_exceeded" } };
-    route = () => json(429, limited, { "retry-after": "7", "retry-after-ms": "6500" });
-    for (const stream of [false, true]) {
-      const answer = await infer(chat("gpt-x", { stream }));
-      assert.deepEqual(answer, { status: 429, headers: { "content-type": "application/json", "retry-after": "7", "retry-after-ms": "6500" }, body: limited });
-    }
-  });
+  async function infer(req, env = ENV) {
+    return (await backend(env)).infer(req);
+  }
 
-  test("a 5xx JSON error keeps its status", async () => {
-    route = () => json(500, { error: { message: "boom", type: "server_error", param: null, code: null } });
-    assert.equal((await infer(chat())).status, 500);
-  });
-
-  test("a body that is not JSON is a 502 naming the status and content type, never the body", async () => {
-    for (const [status, contentType] of [[200, "text/html; charset=utf-8"], [500, "text/plain"], [404, "text/html"]]) {
-      route = () => new Response("<html>Welcome to nginx</html>", { status, headers: { "content-type": contentType, "retry-after": "3" } });
-      const error = assertError(await infer(chat()), 502, { type: "upstream_error", code: "upstream_invalid_response" });
-      assert.ok(error.message.includes(String(status)) && error.message.includes(contentType.split(";")[0]), error.message);
-      assert.doesNotMatch(error.message, /nginx/);
-    }
-    route = () => new Response("plain words", { status: 200, headers: {} });
-    const noType = assertError(await infer(chat()), 502, { code: "upstream_invalid_response" });
-    assert.ok(noType.message.includes("200"));
-  });
-
-  test("an empty body is not JSON: a 502", async () => {
-    route = () => new Response(null, { status: 200 });
-    assertError(await infer(chat()), 502, { code: "upstream_invalid_response" });
-  });
-
-  test("429 and 503 that are not JSON keep their status and retry headers", async () => {
-    for (const status of [429, 503]) {
-      route = () => new Response("upstream overloaded", { status, headers: { "content-type": "text/plain", "retry-after": "2", "retry-after-ms": "1500" } });
-      const answer = await infer(chat());
-      const error = assertError(answer, status, { type: "upstream_error", code: "upstream_invalid_response" });
-      assert.equal(answer.headers["retry-after"], "2");
-      assert.equal(answer.headers["retry-after-ms"], "1500");
-      assert.doesNotMatch(error.message, /overloaded/);
-    }
-  });
-
-  test("JSON answered to a streaming request is a 502 without a stream", async () => {
-    route = () => json(200, COMPLETION);
-    assertError(await infer(chat("gpt-x", { stream: true })), 502, { type: "upstream_error", code: "upstream_invalid_response" });
-  });
-
-  test("an event stream answered to a JSON request is a 502", async () => {
-    route = () => sse([event("x"), "data: [DONE]\n\n"]).response;
-    assertError(await infer(chat()), 502, { code: "upstream_invalid_response" });
-  });
-
-  test("an event stream without a body is a 502, not a stream", async () => {
-    route = () => new Response(null, { status: 200, headers: { "content-type": "text/event-stream" } });
-    assertError(await infer(chat("gpt-x", { stream: true })), 502, { type: "upstream_error" });
-  });
-
-  test("a body that fails while read is a 502", async () => {
-    route = () => new Response(body(['{"id":'], { end: "error" }).stream, { headers: { "content-type": "application/json" } });
-    const error = assertError(await infer(chat()), 502, { type: "upstream_error", code: "upstream_error" });
-    assert.doesNotMatch(error.message, /reset by peer/);
-  });
-
-  test("an unreachable upstream is a 502 upstream_unreachable", async () => {
-    route = () => {
-      throw new TypeError("fetch failed: connect ECONNREFUSED");
-    };
-    const error = assertError(await infer(chat()), 502, { type: "upstream_error", code: "upstream_unreachable" });
-    assert.doesNotMatch(error.message, /ECONNREFUSED/);
-  });
-});
-
-describe("openai-compatible: the relayed stream", () => {
-  test("the upstream's chunks are relayed one by one, unchanged, ending with [DONE]", async () => {
-    const chunks = [event("from "), event("up"), `${event("stream")}data: [DONE]\n\n`];
-    route = () => sse(chunks).response;
-    const { chunks: out, events } = await relayed(chat("gpt-x", { stream: true }));
-    assert.deepEqual(out, chunks);
-    assert.equal(events.at(-1), "[DONE]");
-  });
-
-  test("the relay reads the upstream only as it is read (no read-ahead)", async () => {
-    const upstream = sse([event("a"), event("b"), event("c"), "data: [DONE]\n\n"]);
-    route = () => upstream.response;
-    const answer = await infer(chat("gpt-x", { stream: true }));
-    await pause(5);
-    assert.equal(upstream.state.pulls, 0, "nothing read before the caller reads");
+  /** Infers a streaming request and reads the relayed stream: its chunks (as text), whole text and SSE events. */
+  async function relayed(req, env = ENV) {
+    const answer = await infer(req, env);
+    assert.equal(answer.status, 200, JSON.stringify(answer));
+    assert.match(answer.headers["content-type"], /^text\/event-stream/);
+    assert.equal(answer.body, undefined);
     const reader = answer.stream.getReader();
-    await reader.read();
-    await pause(5);
-    assert.equal(upstream.state.pulls, 1);
-    await reader.cancel();
-  });
-
-  test("every way of ending with data: [DONE] is a clean end; a missing event end is added", async () => {
-    const cases = [
-      [["data: [DO", "NE]\n\n"], "split across chunks"],
-      [["data:[DONE]\n\n"], "no space after data:"],
-      [["data: [DONE]\r\n\r\n"], "CRLF line ends"],
-      [["data: [DONE]  \n\n"], "trailing spaces"],
-      [[event("a"), "data: [DONE]"], "no line end at all"],
-      [[event("a"), "data: [DONE]\n"], "one line end"],
-      [[event("a"), "data: [DONE]\r\n"], "one CRLF line end"],
-      [[`${event("x".repeat(400))}data: [DONE]\n\n`], "in a chunk longer than the tail kept"],
-      [[event("x".repeat(400)), "\n", "data: [DONE]\n\n"], "after a long chunk and a lone line end"],
-    ];
-    for (const [chunks, name] of cases) {
-      route = () => sse(chunks).response;
-      const { text, events } = await relayed(chat("gpt-x", { stream: true }));
-      assert.ok(text.startsWith(chunks.join("")), name);
-      assert.equal(events.at(-1).trim(), "[DONE]", name);
-      assert.ok(events.every((e) => typeof e === "string"), `${name}: every event ends: ${JSON.stringify(text.slice(-30))}`);
-      assert.ok(/\n\n$|\r\n\r\n$|\r\n\n$/.test(text), `${name}: ends with a blank line: ${JSON.stringify(text.slice(-20))}`);
-      assert.ok(text.length - chunks.join("").length <= 2, name);
+    const chunks = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      assert.ok(value instanceof Uint8Array);
+      chunks.push(value);
     }
-  });
+    const text = new TextDecoder().decode(Buffer.concat(chunks));
+    return { answer, chunks: chunks.map((c) => new TextDecoder().decode(c)), text, events: sseEvents(text) };
+  }
 
-  test("[DONE] that is not the stream's last line is not a clean end", async () => {
-    for (const [chunks, name] of [
-      [[event("a"), "data: [DONE]x\n\n"], "trailing text"],
-      [[event("a"), "xdata: [DONE]\n\n"], "not at a line start"],
-      [[event("data: [DONE]")], "inside a JSON string"],
-      [["data: [DONE]\n\n", event("late")], "followed by another event"],
-      [[], "an empty stream"],
-    ]) {
-      route = () => sse(chunks).response;
-      const { text, events } = await relayed(chat("gpt-x", { stream: true }));
-      assert.ok(text.startsWith(chunks.join("")), name);
-      assertEndsBroken(events, "stream_interrupted", { upstreamSentDone: chunks.join("").startsWith("data: [DONE]") });
-    }
-  });
+  /** Checks a relayed stream ended with the SSE error event (and no [DONE]); answers its error. */
+  function assertEndsBroken(events, code, { upstreamSentDone = false } = {}) {
+    if (!upstreamSentDone) assert.ok(!events.some((e) => typeof e === "string" && e.trim() === "[DONE]"), "no [DONE] after a failure");
+    const last = events.at(-1);
+    assert.equal(typeof last, "string", `the error is an event of its own: ${JSON.stringify(events)}`);
+    const { error } = JSON.parse(last);
+    assert.deepEqual(Object.keys(error).sort(), ["code", "message", "param", "type"]);
+    assert.equal(error.type, "upstream_error");
+    assert.equal(error.param, null);
+    assert.equal(error.code, code);
+    assert.ok(error.message.length > 0);
+    return error;
+  }
 
-  test("a stream that ends without data: [DONE] ends with the error event", async () => {
-    route = () => sse([event("half "), event("an answer")]).response;
-    const { text, events } = await relayed(chat("gpt-x", { stream: true }));
-    assert.ok(text.startsWith(event("half ") + event("an answer")));
-    assertEndsBroken(events, "stream_interrupted");
-    assert.equal(events.length, 3);
-  });
+  describe("openai-compatible: what is sent upstream", () => {
+    test("POST <base>/chat/completions with the body, JSON content type, x-request-id and the key", async () => {
+      route = () => json(200, COMPLETION);
+      const req = chat("gpt-x", { temperature: 0.2 }, { requestId: "req-sent" });
+      const answer = await infer(req);
+      assert.equal(answer.status, 200);
+      assert.equal(calls.length, 1);
+      const [call] = calls;
+      assert.equal(call.url, `${BASE}/chat/completions`);
+      assert.equal(call.method, "POST");
+      assert.equal(call.headers["content-type"], "application/json");
+      assert.equal(call.headers.accept, "application/json");
+      assert.equal(call.headers["x-request-id"], "req-sent");
+      assert.equal(call.headers.authorization, `Bearer ${KEY}`);
+      assert.deepEqual(JSON.parse(call.body), req.body);
+    });
 
-  test("the error event is an event of its own however the upstream stopped mid-event", async () => {
-    for (const tail of [`data: {"id":"up-s","obj`, `data: {"id":1}\n`, `data: {"id":1}\r\n`, `: comment\r`]) {
-      route = () => sse([event("half "), tail]).response;
-      const { text, events } = await relayed(chat("gpt-x", { stream: true }));
-      assert.ok(text.startsWith(event("half ") + tail), JSON.stringify(tail));
-      assertEndsBroken(events, "stream_interrupted");
-      assert.equal(JSON.parse(events[0]).choices[0].delta.content, "half ");
-    }
-  });
-
-  test("an upstream connection that fails mid-stream ends with the error event", async () => {
-    route = () => sse([event("half ")], { end: "error" }).response;
-    const { text, events } = await relayed(chat("gpt-x", { stream: true }));
-    assert.ok(text.startsWith(event("half ")));
-    const error = assertEndsBroken(events, "stream_interrupted");
-    assert.doesNotMatch(error.message, /reset by peer/);
-    route = () => sse([], { end: "error" }).response;
-    assertEndsBroken((await relayed(chat("gpt-x", { stream: true }))).events, "stream_interrupted");
-  });
-
-  test("a flowing stream is not cut at the stop time (the orchestrator times it)", async () => {
-    route = (call) => {
-      const chunks = [event("one "), event("two "), "data: [DONE]\n\n"];
-      const { stream } = body(chunks, { signal: call.signal });
-      // Each chunk is sent a little after the last: the whole stream outlasts the stop time.
-      const slow = stream.pipeThrough(new TransformStream({ transform: async (chunk, c) => (await pause(40), c.enqueue(chunk)) }));
-      return new Response(slow, { headers: { "content-type": "text/event-stream" } });
-    };
-    const { events } = await relayed(chat("gpt-x", { stream: true }, { attemptDeadline: Date.now() + 60 }));
-    assert.equal(events.at(-1), "[DONE]");
-    assert.equal(events.length, 3);
-  });
-
-  test("cancelling the relayed stream cancels the upstream's body", async () => {
-    const upstream = sse([event("a"), event("b"), event("c")], { end: "stall" });
-    route = () => upstream.response;
-    const answer = await infer(chat("gpt-x", { stream: true }));
-    const reader = answer.stream.getReader();
-    assert.match(new TextDecoder().decode((await reader.read()).value), /"a"/);
-    await reader.cancel("client left");
-    assert.ok(await eventually(() => upstream.state.cancelled));
-  });
-});
-
-describe("openai-compatible: MAX_UPSTREAM_BYTES", () => {
-  const SMALL = { ...ENV, MAX_UPSTREAM_BYTES: "64" };
-  const exactly = (n) => JSON.stringify({ p: "x".repeat(n - 8) });
-
-  test("a JSON answer declared larger is a 502 and is not read", async () => {
-    const b = body([exactly(65)]);
-    route = () => new Response(b.stream, { headers: { "content-type": "application/json", "content-length": "65" } });
-    assertError(await infer(chat(), SMALL), 502, { type: "upstream_error", code: "upstream_response_too_large" });
-    assert.equal(b.state.pulls, 0);
-    assert.ok(await eventually(() => b.state.cancelled));
-  });
-
-  test("a JSON answer of exactly the bound is read", async () => {
-    route = () => new Response(exactly(64), { headers: { "content-type": "application/json", "content-length": "64" } });
-    assert.equal((await infer(chat(), SMALL)).status, 200);
-    route = () => new Response(body([exactly(64).slice(0, 30), exactly(64).slice(30)]).stream, { headers: { "content-type": "application/json" } });
-    assert.equal((await infer(chat(), SMALL)).status, 200);
-  });
-
-  test("a JSON answer that grows past the bound while read is a 502, the rest cancelled", async () => {
-    const text = exactly(65);
-    const b = body([text.slice(0, 40), text.slice(40)], { end: "stall" });
-    route = () => new Response(b.stream, { headers: { "content-type": "application/json" } });
-    assertError(await infer(chat(), SMALL), 502, { code: "upstream_response_too_large" });
-    assert.ok(await eventually(() => b.state.cancelled));
-  });
-
-  test("the default bound is 16 MiB", async () => {
-    const MiB16 = 16 * 1024 * 1024;
-    route = () => new Response(JSON.stringify(COMPLETION), { headers: { "content-type": "application/json", "content-length": String(MiB16 + 1) } });
-    assertError(await infer(chat()), 502, { code: "upstream_response_too_large" });
-    route = () => new Response(JSON.stringify(COMPLETION), { headers: { "content-type": "application/json", "content-length": String(MiB16) } });
-    assert.equal((await infer(chat())).status, 200);
-  });
-
-  test("a stream over the bound ends with the error event and cancels the upstream", async () => {
-    const upstream = sse([event("a"), event("b"), event("c"), event("d")], { end: "stall" });
-    route = () => upstream.response;
-    const { text, events } = await relayed(chat("gpt-x", { stream: true }), { ...ENV, MAX_UPSTREAM_BYTES: String(event("a").length * 2) });
-    assert.ok(text.startsWith(event("a") + event("b")));
-    assert.ok(!text.includes('"c"'), "nothing past the bound is relayed");
-    assertEndsBroken(events, "upstream_response_too_large");
-    assert.ok(await eventually(() => upstream.state.cancelled));
-  });
-
-  test("a stream of exactly the bound ends cleanly", async () => {
-    const chunks = [event("a"), "data: [DONE]\n\n"];
-    route = () => sse(chunks).response;
-    const { events } = await relayed(chat("gpt-x", { stream: true }), { ...ENV, MAX_UPSTREAM_BYTES: String(chunks.join("").length) });
-    assert.equal(events.at(-1), "[DONE]");
-  });
-});
-
-describe("openai-compatible: the attempt's stop time", () => {
-  test("an upstream that does not answer in time: 504, and the upstream call is aborted", async () => {
-    for (const stream of [false, true]) {
-      calls = [];
-      route = () => new Promise(() => {});
-      const answer = await infer(chat("gpt-x", { stream }, { attemptDeadline: Date.now() + 30 }));
-      assertError(answer, 504, { type: "timeout", code: "timeout" });
-      assert.equal(calls[0].signal.aborted, true);
-    }
-  });
-
-  test("the deadline bounds it when sooner than attemptDeadline", async () => {
-    route = () => new Promise(() => {});
-    assertError(await infer(chat("gpt-x", {}, { deadline: Date.now() + 30 })), 504, { type: "timeout" });
-  });
-
-  test("a JSON body that stalls past the stop time: 504", async () => {
-    route = (call) => new Response(body(['{"id":'], { end: "stall", signal: call.signal }).stream, { headers: { "content-type": "application/json" } });
-    assertError(await infer(chat("gpt-x", {}, { attemptDeadline: Date.now() + 30 })), 504, { type: "timeout" });
-  });
-
-  test("a stop time already passed: 504", async () => {
-    route = () => new Promise(() => {});
-    assertError(await infer(chat("gpt-x", {}, { attemptDeadline: Date.now() - 1 })), 504, { type: "timeout" });
-  });
-
-  test("an answer in time is not aborted afterwards", async () => {
-    route = () => json(200, COMPLETION);
-    await infer(chat("gpt-x", {}, { attemptDeadline: Date.now() + 20 }));
-    await pause(40);
-    assert.equal(calls[0].signal.aborted, false);
-  });
-});
-
-describe("openai-compatible: the upstream's key stays here", () => {
-  const OWN = { error: { message: "The upstream rejected this backend's credentials", type: "upstream_auth_error", param: null, code: "upstream_auth_failed" } };
-
-  test("401 and 403 keep their status with the backend's own body; the upstream's is dropped unread", async () => {
-    for (const status of [401, 403]) {
-      for (const stream of [false, true]) {
-        const b = body([JSON.stringify({ error: { message: `Incorrect API key provided: ${KEY}` } })], { end: "stall" });
-        route = () => new Response(b.stream, { status, headers: { "content-type": "application/json" } });
-        const answer = await infer(chat("gpt-x", { stream }, { requestId: "req-auth" }));
-        assert.equal(answer.status, status);
-        assert.equal(answer.stream, undefined);
-        assert.deepEqual(answer.body, OWN);
-        assert.ok(await eventually(() => b.state.cancelled));
+    test("completions and embeddings go to their own paths; the base may end with slashes or carry a prefix", async () => {
+      route = () => json(200, {});
+      for (const [base, path, url] of [
+        [BASE, "/v1/completions", `${BASE}/completions`],
+        [`${BASE}///`, "/v1/embeddings", `${BASE}/embeddings`],
+        ["https://gateway.example/openai/v1/", "/v1/chat/completions", "https://gateway.example/openai/v1/chat/completions"],
+      ]) {
+        calls = [];
+        await infer(inferenceRequest({ path, model: "m", body: { model: "m" } }), { ...ENV, UPSTREAM_BASE_URL: base });
+        assert.equal(calls[0].url, url);
       }
+    });
+
+    test("a streaming request accepts text/event-stream", async () => {
+      route = () => sse(["data: [DONE]\n\n"]).response;
+      await relayed(chat("gpt-x", { stream: true }));
+      assert.equal(calls[0].headers.accept, "text/event-stream");
+    });
+
+    test("without a key (unset or empty) no Authorization header is sent", async () => {
+      route = () => json(200, COMPLETION);
+      for (const env of [{ PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: BASE }, { ...ENV, UPSTREAM_API_KEY: "" }]) {
+        calls = [];
+        assert.equal((await infer(chat(), env)).status, 200);
+        assert.ok(!("authorization" in calls[0].headers));
+      }
+    });
+
+    test("a body sent as JSON text reaches the upstream byte for byte (big integers unrounded)", async () => {
+      route = () => json(200, COMPLETION);
+      const text = `  { "model":"gpt-x","seed": 12345678901234567890,\n "messages":[{"role":"user","content":"hi \\u00e9"}], "metadata":{"id":9007199254740993}}`;
+      await infer(inferenceRequest({ model: "gpt-x", body: text }));
+      assert.equal(calls[0].body, text);
+    });
+
+    test("an unmapped model leaves the text alone, even with a MODEL_MAP for other names", async () => {
+      route = () => json(200, COMPLETION);
+      const env = { ...ENV, MODELS: "*", MODEL_MAP: JSON.stringify({ "client-name": "upstream-name" }) };
+      for (const model of ["gpt-x", "toString", "constructor", "__proto__"]) {
+        calls = [];
+        const text = `{"model":${JSON.stringify(model)},"messages":[]}`;
+        assert.equal((await infer(inferenceRequest({ model, body: text }), env)).status, 200);
+        assert.equal(calls[0].body, text, model);
+      }
+    });
+  });
+
+  describe("openai-compatible: MODEL_MAP rewrites only the top-level model value", () => {
+    const env = { ...ENV, MODEL_MAP: JSON.stringify({ "client-name": "upstream-name" }) };
+    const cases = [
+      ["plain", `{"model":"client-name","messages":[]}`, `{"model":"upstream-name","messages":[]}`],
+      ["model last, after values of every kind", `{"n":-1.5e3,"t":true,"f":false,"z":null,"s":"a,b}]","a":[1,{"model":"client-name"},[]],"o":{"model":"client-name","x":{"y":[]}},"model":"client-name"}`, `{"n":-1.5e3,"t":true,"f":false,"z":null,"s":"a,b}]","a":[1,{"model":"client-name"},[]],"o":{"model":"client-name","x":{"y":[]}},"model":"upstream-name"}`],
+      ["spaces, tabs and newlines everywhere", ` {\n\t"seed" : 12345678901234567890 ,\r\n "model"\t:\n "client-name" ,\n"x": 1 \n}\n`, ` {\n\t"seed" : 12345678901234567890 ,\r\n "model"\t:\n "upstream-name" ,\n"x": 1 \n}\n`],
+      ["strings holding quotes, backslashes and look-alikes", `{"a":"say \\"model\\": \\"client-name\\" {","b":"ends with a backslash \\\\","model":"client-name","c":"\\\\\\""}`, `{"a":"say \\"model\\": \\"client-name\\" {","b":"ends with a backslash \\\\","model":"upstream-name","c":"\\\\\\""}`],
+      ["an escaped key", `{"mod\\u0065l" : "client-name","seed":12345678901234567890}`, `{"mod\\u0065l" : "upstream-name","seed":12345678901234567890}`],
+      ["keys holding escaped quotes", `{"a\\"model":"client-name","model":"client-name"}`, `{"a\\"model":"client-name","model":"upstream-name"}`],
+      ["a model that is not a string", `{"model":7,"x":1}`, `{"model":"upstream-name","x":1}`],
+      ["a model value that is an object", `{"model":{"name":"client-name"},"x":[1]}`, `{"model":"upstream-name","x":[1]}`],
+      ["duplicate top-level models", `{"model":"client-name","x":{},"model":"other"}`, `{"model":"upstream-name","x":{},"model":"upstream-name"}`],
+      ["a number right before the end", `{"x":12345678901234567890,"model":"client-name","y":0}`, `{"x":12345678901234567890,"model":"upstream-name","y":0}`],
+    ];
+    for (const [name, text, wanted] of cases) {
+      test(name, async () => {
+        route = () => json(200, COMPLETION);
+        assert.equal((await infer(inferenceRequest({ model: "client-name", body: text }), env)).status, 200);
+        assert.equal(calls[0].body, wanted);
+      });
     }
-    const line = logs.lines.find((l) => l.includes("req-auth"));
-    assert.ok(line && line.includes("401"), logs.lines.join("\n"));
-    assert.ok(logs.lines.some((l) => l.includes("req-auth") && l.includes("403")));
+
+    test("a body without a model gets one, the rest unchanged", async () => {
+      route = () => json(200, COMPLETION);
+      for (const text of [`{"seed":12345678901234567890,"messages":[]}`, "{}", "{ }", ` \n{\n}`, `{"model_name":"x"}`]) {
+        calls = [];
+        await infer(inferenceRequest({ model: "client-name", body: text }), env);
+        const sent = calls[0].body;
+        assert.equal(JSON.parse(sent).model, "upstream-name", sent);
+        const rest = JSON.parse(sent);
+        delete rest.model;
+        assert.deepEqual(rest, JSON.parse(text));
+        if (text.includes("seed")) assert.ok(sent.includes('"seed":12345678901234567890'), sent);
+      }
+    });
+
+    test("a body sent as an object is renamed too", async () => {
+      route = () => json(200, COMPLETION);
+      await infer(inferenceRequest({ model: "client-name", body: { model: "client-name", messages: [{ role: "user", content: "x" }] } }), env);
+      assert.deepEqual(JSON.parse(calls[0].body), { model: "upstream-name", messages: [{ role: "user", content: "x" }] });
+    });
   });
 
-  test("a 401 without a body is handled too", async () => {
-    route = () => new Response(null, { status: 401 });
-    assert.deepEqual((await infer(chat())).body, OWN);
+  describe("openai-compatible: JSON answers", () => {
+    test("a 200 passes its status and body; of its headers only retry-after and retry-after-ms", async () => {
+      route = () => json(200, COMPLETION, { "x-upstream-secret": "internal", "set-cookie": "a=b", "retry-after-ms": "5" });
+      const answer = await infer(chat());
+      assert.deepEqual(answer, { status: 200, headers: { "content-type": "application/json", "retry-after-ms": "5" }, body: COMPLETION });
+    });
+
+    test("a multi-byte character split across chunks arrives whole", async () => {
+      const bytes = encoder.encode(JSON.stringify(COMPLETION));
+      const split = bytes.indexOf(0xc3) + 1;
+      route = () => new Response(body([bytes.slice(0, split), bytes.slice(split)]).stream, { headers: { "content-type": "application/json" } });
+      assert.deepEqual((await infer(chat())).body, COMPLETION);
+    });
+
+    test("4xx JSON errors pass as they are", async () => {
+      for (const status of [400, 404, 409, 413, 422]) {
+        const error = { error: { message: "temperature too high", type: "invalid_request_error", param: "temperature", code: null } };
+        route = () => json(status, error);
+        const answer = await infer(chat());
+        assert.equal(answer.status, status);
+        assert.deepEqual(answer.body, error);
+      }
+    });
+
+    test("429 keeps its status, body, retry-after and retry-after-ms, to a streaming request too (as JSON)", async () => {
+      const limited = { error: { message: "Rate limit reached", type: "rate_limit_error", param: null, code: "rate_limit_exceeded" } };
+      route = () => json(429, limited, { "retry-after": "7", "retry-after-ms": "6500" });
+      for (const stream of [false, true]) {
+        const answer = await infer(chat("gpt-x", { stream }));
+        assert.deepEqual(answer, { status: 429, headers: { "content-type": "application/json", "retry-after": "7", "retry-after-ms": "6500" }, body: limited });
+      }
+    });
+
+    test("a 5xx JSON error keeps its status", async () => {
+      route = () => json(500, { error: { message: "boom", type: "server_error", param: null, code: null } });
+      assert.equal((await infer(chat())).status, 500);
+    });
+
+    test("a body that is not JSON is a 502 naming the status and content type, never the body", async () => {
+      for (const [status, contentType] of [[200, "text/html; charset=utf-8"], [500, "text/plain"], [404, "text/html"]]) {
+        route = () => new Response("<html>Welcome to nginx</html>", { status, headers: { "content-type": contentType, "retry-after": "3" } });
+        const error = assertError(await infer(chat()), 502, { type: "upstream_error", code: "upstream_invalid_response" });
+        assert.ok(error.message.includes(String(status)) && error.message.includes(contentType.split(";")[0]), error.message);
+        assert.doesNotMatch(error.message, /nginx/);
+      }
+      route = () => new Response("plain words", { status: 200, headers: {} });
+      const noType = assertError(await infer(chat()), 502, { code: "upstream_invalid_response" });
+      assert.ok(noType.message.includes("200"));
+    });
+
+    test("an empty body is not JSON: a 502", async () => {
+      route = () => new Response(null, { status: 200 });
+      assertError(await infer(chat()), 502, { code: "upstream_invalid_response" });
+    });
+
+    test("429 and 503 that are not JSON keep their status and retry headers", async () => {
+      for (const status of [429, 503]) {
+        route = () => new Response("upstream overloaded", { status, headers: { "content-type": "text/plain", "retry-after": "2", "retry-after-ms": "1500" } });
+        const answer = await infer(chat());
+        const error = assertError(answer, status, { type: "upstream_error", code: "upstream_invalid_response" });
+        assert.equal(answer.headers["retry-after"], "2");
+        assert.equal(answer.headers["retry-after-ms"], "1500");
+        assert.doesNotMatch(error.message, /overloaded/);
+      }
+    });
+
+    test("JSON answered to a streaming request is a 502 without a stream", async () => {
+      route = () => json(200, COMPLETION);
+      assertError(await infer(chat("gpt-x", { stream: true })), 502, { type: "upstream_error", code: "upstream_invalid_response" });
+    });
+
+    test("an event stream answered to a JSON request is a 502", async () => {
+      route = () => sse([event("x"), "data: [DONE]\n\n"]).response;
+      assertError(await infer(chat()), 502, { code: "upstream_invalid_response" });
+    });
+
+    test("an event stream without a body is a 502, not a stream", async () => {
+      route = () => new Response(null, { status: 200, headers: { "content-type": "text/event-stream" } });
+      assertError(await infer(chat("gpt-x", { stream: true })), 502, { type: "upstream_error" });
+    });
+
+    test("a body that fails while read is a 502", async () => {
+      route = () => new Response(body(['{"id":'], { end: "error" }).stream, { headers: { "content-type": "application/json" } });
+      const error = assertError(await infer(chat()), 502, { type: "upstream_error", code: "upstream_error" });
+      assert.doesNotMatch(error.message, /reset by peer/);
+    });
+
+    test("an unreachable upstream is a 502 upstream_unreachable", async () => {
+      route = () => {
+        throw new TypeError("fetch failed: connect ECONNREFUSED");
+      };
+      const error = assertError(await infer(chat()), 502, { type: "upstream_error", code: "upstream_unreachable" });
+      assert.doesNotMatch(error.message, /ECONNREFUSED/);
+    });
   });
 
-  test("other error bodies have the key (8 characters or more) replaced by [redacted], every time", async () => {
-    route = (call) => json(400, { error: { message: `bad request from key ${call.headers.authorization.slice(7)} (${call.headers.authorization.slice(7)})`, type: "invalid_request_error", param: null, code: null } });
-    const answer = await infer(chat());
-    assert.equal(answer.body.error.message, "bad request from key [redacted] ([redacted])");
-    const eight = await infer(chat(), { ...ENV, UPSTREAM_API_KEY: "sk-8char" });
-    assert.equal(eight.body.error.message, "bad request from key [redacted] ([redacted])");
-    const short = await infer(chat(), { ...ENV, UPSTREAM_API_KEY: "sk-7chr" });
-    assert.equal(short.body.error.message, "bad request from key sk-7chr (sk-7chr)", "a short key would match ordinary text");
+  describe("openai-compatible: the relayed stream", () => {
+    test("the upstream's chunks are relayed one by one, unchanged, ending with [DONE]", async () => {
+      const chunks = [event("from "), event("up"), `${event("stream")}data: [DONE]\n\n`];
+      route = () => sse(chunks).response;
+      const { chunks: out, events } = await relayed(chat("gpt-x", { stream: true }));
+      assert.deepEqual(out, chunks);
+      assert.equal(events.at(-1), "[DONE]");
+    });
+
+    test("the relay reads the upstream only as it is read (no read-ahead)", async () => {
+      const upstream = sse([event("a"), event("b"), event("c"), "data: [DONE]\n\n"]);
+      route = () => upstream.response;
+      const answer = await infer(chat("gpt-x", { stream: true }));
+      await pause(5);
+      assert.equal(upstream.state.pulls, 0, "nothing read before the caller reads");
+      const reader = answer.stream.getReader();
+      await reader.read();
+      await pause(5);
+      assert.equal(upstream.state.pulls, 1);
+      await reader.cancel();
+    });
+
+    test("every way of ending with data: [DONE] is a clean end; a missing event end is added", async () => {
+      const cases = [
+        [["data: [DO", "NE]\n\n"], "split across chunks"],
+        [["data:[DONE]\n\n"], "no space after data:"],
+        [["data: [DONE]\r\n\r\n"], "CRLF line ends"],
+        [["data: [DONE]  \n\n"], "trailing spaces"],
+        [[event("a"), "data: [DONE]"], "no line end at all"],
+        [[event("a"), "data: [DONE]\n"], "one line end"],
+        [[event("a"), "data: [DONE]\r\n"], "one CRLF line end"],
+        [[`${event("x".repeat(400))}data: [DONE]\n\n`], "in a chunk longer than the tail kept"],
+        [[event("x".repeat(400)), "\n", "data: [DONE]\n\n"], "after a long chunk and a lone line end"],
+      ];
+      for (const [chunks, name] of cases) {
+        route = () => sse(chunks).response;
+        const { text, events } = await relayed(chat("gpt-x", { stream: true }));
+        assert.ok(text.startsWith(chunks.join("")), name);
+        assert.equal(events.at(-1).trim(), "[DONE]", name);
+        assert.ok(events.every((e) => typeof e === "string"), `${name}: every event ends: ${JSON.stringify(text.slice(-30))}`);
+        assert.ok(/\n\n$|\r\n\r\n$|\r\n\n$/.test(text), `${name}: ends with a blank line: ${JSON.stringify(text.slice(-20))}`);
+        assert.ok(text.length - chunks.join("").length <= 2, name);
+      }
+    });
+
+    test("[DONE] that is not the stream's last line is not a clean end", async () => {
+      for (const [chunks, name] of [
+        [[event("a"), "data: [DONE]x\n\n"], "trailing text"],
+        [[event("a"), "xdata: [DONE]\n\n"], "not at a line start"],
+        [[event("data: [DONE]")], "inside a JSON string"],
+        [["data: [DONE]\n\n", event("late")], "followed by another event"],
+        [[], "an empty stream"],
+      ]) {
+        route = () => sse(chunks).response;
+        const { text, events } = await relayed(chat("gpt-x", { stream: true }));
+        assert.ok(text.startsWith(chunks.join("")), name);
+        assertEndsBroken(events, "stream_interrupted", { upstreamSentDone: chunks.join("").startsWith("data: [DONE]") });
+      }
+    });
+
+    test("a stream that ends without data: [DONE] ends with the error event", async () => {
+      route = () => sse([event("half "), event("an answer")]).response;
+      const { text, events } = await relayed(chat("gpt-x", { stream: true }));
+      assert.ok(text.startsWith(event("half ") + event("an answer")));
+      assertEndsBroken(events, "stream_interrupted");
+      assert.equal(events.length, 3);
+    });
+
+    test("the error event is an event of its own however the upstream stopped mid-event", async () => {
+      for (const tail of [`data: {"id":"up-s","obj`, `data: {"id":1}\n`, `data: {"id":1}\r\n`, `: comment\r`]) {
+        route = () => sse([event("half "), tail]).response;
+        const { text, events } = await relayed(chat("gpt-x", { stream: true }));
+        assert.ok(text.startsWith(event("half ") + tail), JSON.stringify(tail));
+        assertEndsBroken(events, "stream_interrupted");
+        assert.equal(JSON.parse(events[0]).choices[0].delta.content, "half ");
+      }
+    });
+
+    test("an upstream connection that fails mid-stream ends with the error event", async () => {
+      route = () => sse([event("half ")], { end: "error" }).response;
+      const { text, events } = await relayed(chat("gpt-x", { stream: true }));
+      assert.ok(text.startsWith(event("half ")));
+      const error = assertEndsBroken(events, "stream_interrupted");
+      assert.doesNotMatch(error.message, /reset by peer/);
+      route = () => sse([], { end: "error" }).response;
+      assertEndsBroken((await relayed(chat("gpt-x", { stream: true }))).events, "stream_interrupted");
+    });
+
+    test("a flowing stream is not cut at the stop time (the orchestrator times it)", async () => {
+      route = (call) => {
+        const chunks = [event("one "), event("two "), "data: [DONE]\n\n"];
+        const { stream } = body(chunks, { signal: call.signal });
+        // Each chunk is sent a little after the last: the whole stream outlasts the stop time.
+        const slow = stream.pipeThrough(new TransformStream({ transform: async (chunk, c) => (await pause(40), c.enqueue(chunk)) }));
+        return new Response(slow, { headers: { "content-type": "text/event-stream" } });
+      };
+      const { events } = await relayed(chat("gpt-x", { stream: true }, { attemptDeadline: Date.now() + 60 }));
+      assert.equal(events.at(-1), "[DONE]");
+      assert.equal(events.length, 3);
+    });
+
+    test("cancelling the relayed stream cancels the upstream's body", async () => {
+      const upstream = sse([event("a"), event("b"), event("c")], { end: "stall" });
+      route = () => upstream.response;
+      const answer = await infer(chat("gpt-x", { stream: true }));
+      const reader = answer.stream.getReader();
+      assert.match(new TextDecoder().decode((await reader.read()).value), /"a"/);
+      await reader.cancel("client left");
+      assert.ok(await eventually(() => upstream.state.cancelled));
+    });
   });
 
-  test("the key is in no answer and no log line", async () => {
-    const answers = [];
-    for (const make of [
-      () => json(401, { error: { message: KEY } }),
-      () => json(500, { error: { message: `upstream saw ${KEY}` } }),
-      () => new Response(`bad key ${KEY}`, { status: 403 }),
-      () => new Response(`html ${KEY}`, { status: 502, headers: { "content-type": "text/html" } }),
-    ]) {
-      route = make;
-      answers.push(await infer(chat()));
-    }
-    for (const text of [...answers.map((a) => JSON.stringify(a)), ...logs.lines]) assert.ok(!text.includes(KEY), text);
-  });
-});
+  describe("openai-compatible: MAX_UPSTREAM_BYTES", () => {
+    const SMALL = { ...ENV, MAX_UPSTREAM_BYTES: "64" };
+    const exactly = (n) => JSON.stringify({ p: "x".repeat(n - 8) });
 
-describe("openai-compatible: health()", () => {
-  test("GET <base>/models with the key: ok unless it fails, answers 5xx, 401 or 403", async () => {
-    for (const [status, ok] of [[200, true], [404, true], [429, true], [499, true], [500, false], [503, false], [401, false], [403, false]]) {
-      calls = [];
-      const b = body(['{"data":[]}'], { end: "stall" });
-      route = () => new Response(b.stream, { status, headers: { "content-type": "application/json" } });
-      const value = await (await backend({ ...ENV, UPSTREAM_BASE_URL: `${BASE}/` })).health();
-      assert.equal(value.ok, ok, `status ${status}`);
-      assert.ok(value.detail.includes(String(status)), value.detail);
-      assert.equal(calls[0].url, `${BASE}/models`);
-      assert.equal(calls[0].method, "GET");
-      assert.equal(calls[0].headers.authorization, `Bearer ${KEY}`);
-      assert.equal(calls[0].headers.accept, "application/json");
-      assert.ok(calls[0].signal instanceof AbortSignal, "the probe is bounded in time");
-      assert.ok(await eventually(() => b.state.cancelled), "the probe's body is not left open");
-    }
+    test("a JSON answer declared larger is a 502 and is not read", async () => {
+      const b = body([exactly(65)]);
+      route = () => new Response(b.stream, { headers: { "content-type": "application/json", "content-length": "65" } });
+      assertError(await infer(chat(), SMALL), 502, { type: "upstream_error", code: "upstream_response_too_large" });
+      assert.equal(b.state.pulls, 0);
+      assert.ok(await eventually(() => b.state.cancelled));
+    });
+
+    test("a JSON answer of exactly the bound is read", async () => {
+      route = () => new Response(exactly(64), { headers: { "content-type": "application/json", "content-length": "64" } });
+      assert.equal((await infer(chat(), SMALL)).status, 200);
+      route = () => new Response(body([exactly(64).slice(0, 30), exactly(64).slice(30)]).stream, { headers: { "content-type": "application/json" } });
+      assert.equal((await infer(chat(), SMALL)).status, 200);
+    });
+
+    test("a JSON answer that grows past the bound while read is a 502, the rest cancelled", async () => {
+      const text = exactly(65);
+      const b = body([text.slice(0, 40), text.slice(40)], { end: "stall" });
+      route = () => new Response(b.stream, { headers: { "content-type": "application/json" } });
+      assertError(await infer(chat(), SMALL), 502, { code: "upstream_response_too_large" });
+      assert.ok(await eventually(() => b.state.cancelled));
+    });
+
+    test("the default bound is 16 MiB", async () => {
+      const MiB16 = 16 * 1024 * 1024;
+      route = () => new Response(JSON.stringify(COMPLETION), { headers: { "content-type": "application/json", "content-length": String(MiB16 + 1) } });
+      assertError(await infer(chat()), 502, { code: "upstream_response_too_large" });
+      route = () => new Response(JSON.stringify(COMPLETION), { headers: { "content-type": "application/json", "content-length": String(MiB16) } });
+      assert.equal((await infer(chat())).status, 200);
+    });
+
+    test("a stream over the bound ends with the error event and cancels the upstream", async () => {
+      const upstream = sse([event("a"), event("b"), event("c"), event("d")], { end: "stall" });
+      route = () => upstream.response;
+      const { text, events } = await relayed(chat("gpt-x", { stream: true }), { ...ENV, MAX_UPSTREAM_BYTES: String(event("a").length * 2) });
+      assert.ok(text.startsWith(event("a") + event("b")));
+      assert.ok(!text.includes('"c"'), "nothing past the bound is relayed");
+      assertEndsBroken(events, "upstream_response_too_large");
+      assert.ok(await eventually(() => upstream.state.cancelled));
+    });
+
+    test("a stream of exactly the bound ends cleanly", async () => {
+      const chunks = [event("a"), "data: [DONE]\n\n"];
+      route = () => sse(chunks).response;
+      const { events } = await relayed(chat("gpt-x", { stream: true }), { ...ENV, MAX_UPSTREAM_BYTES: String(chunks.join("").length) });
+      assert.equal(events.at(-1), "[DONE]");
+    });
   });
 
-  test("an unreachable upstream is not ok", async () => {
-    route = () => {
-      throw new TypeError("fetch failed");
-    };
-    assert.deepEqual(await (await backend(ENV)).health(), { ok: false, detail: "upstream unreachable" });
+  describe("openai-compatible: the attempt's stop time", () => {
+    test("an upstream that does not answer in time: 504, and the upstream call is aborted", async () => {
+      for (const stream of [false, true]) {
+        calls = [];
+        route = () => new Promise(() => {});
+        const answer = await infer(chat("gpt-x", { stream }, { attemptDeadline: Date.now() + 30 }));
+        assertError(answer, 504, { type: "timeout", code: "timeout" });
+        assert.equal(calls[0].signal.aborted, true);
+      }
+    });
+
+    test("the deadline bounds it when sooner than attemptDeadline", async () => {
+      route = () => new Promise(() => {});
+      assertError(await infer(chat("gpt-x", {}, { deadline: Date.now() + 30 })), 504, { type: "timeout" });
+    });
+
+    test("a JSON body that stalls past the stop time: 504", async () => {
+      route = (call) => new Response(body(['{"id":'], { end: "stall", signal: call.signal }).stream, { headers: { "content-type": "application/json" } });
+      assertError(await infer(chat("gpt-x", {}, { attemptDeadline: Date.now() + 30 })), 504, { type: "timeout" });
+    });
+
+    test("a stop time already passed: 504", async () => {
+      route = () => new Promise(() => {});
+      assertError(await infer(chat("gpt-x", {}, { attemptDeadline: Date.now() - 1 })), 504, { type: "timeout" });
+    });
+
+    test("an answer in time is not aborted afterwards", async () => {
+      route = () => json(200, COMPLETION);
+      await infer(chat("gpt-x", {}, { attemptDeadline: Date.now() + 20 }));
+      await pause(40);
+      assert.equal(calls[0].signal.aborted, false);
+    });
   });
 
-  test("without a key the probe sends no Authorization", async () => {
-    route = () => json(200, { data: [] });
-    await (await backend({ PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: BASE })).health();
-    assert.ok(!("authorization" in calls[0].headers));
+  describe("openai-compatible: the upstream's key stays here", () => {
+    const OWN = { error: { message: "The upstream rejected this backend's credentials", type: "upstream_auth_error", param: null, code: "upstream_auth_failed" } };
+
+    test("401 and 403 keep their status with the backend's own body; the upstream's is dropped unread", async () => {
+      for (const status of [401, 403]) {
+        for (const stream of [false, true]) {
+          const b = body([JSON.stringify({ error: { message: `Incorrect API key provided: ${KEY}` } })], { end: "stall" });
+          route = () => new Response(b.stream, { status, headers: { "content-type": "application/json" } });
+          const answer = await infer(chat("gpt-x", { stream }, { requestId: "req-auth" }));
+          assert.equal(answer.status, status);
+          assert.equal(answer.stream, undefined);
+          assert.deepEqual(answer.body, OWN);
+          assert.ok(await eventually(() => b.state.cancelled));
+        }
+      }
+      const line = logs.lines.find((l) => l.includes("req-auth"));
+      assert.ok(line && line.includes("401"), logs.lines.join("\n"));
+      assert.ok(logs.lines.some((l) => l.includes("req-auth") && l.includes("403")));
+    });
+
+    test("a 401 without a body is handled too", async () => {
+      route = () => new Response(null, { status: 401 });
+      assert.deepEqual((await infer(chat())).body, OWN);
+    });
+
+    test("other error bodies have the key (8 characters or more) replaced by [redacted], every time", async () => {
+      route = (call) => json(400, { error: { message: `bad request from key ${call.headers.authorization.slice(7)} (${call.headers.authorization.slice(7)})`, type: "invalid_request_error", param: null, code: null } });
+      const answer = await infer(chat());
+      assert.equal(answer.body.error.message, "bad request from key [redacted] ([redacted])");
+      const eight = await infer(chat(), { ...ENV, UPSTREAM_API_KEY: "sk-8char" });
+      assert.equal(eight.body.error.message, "bad request from key [redacted] ([redacted])");
+      const short = await infer(chat(), { ...ENV, UPSTREAM_API_KEY: "sk-7chr" });
+      assert.equal(short.body.error.message, "bad request from key sk-7chr (sk-7chr)", "a short key would match ordinary text");
+    });
+
+    test("the key is in no answer and no log line", async () => {
+      const answers = [];
+      for (const make of [
+        () => json(401, { error: { message: KEY } }),
+        () => json(500, { error: { message: `upstream saw ${KEY}` } }),
+        () => new Response(`bad key ${KEY}`, { status: 403 }),
+        () => new Response(`html ${KEY}`, { status: 502, headers: { "content-type": "text/html" } }),
+      ]) {
+        route = make;
+        answers.push(await infer(chat()));
+      }
+      for (const text of [...answers.map((a) => JSON.stringify(a)), ...logs.lines]) assert.ok(!text.includes(KEY), text);
+    });
+  });
+
+  describe("openai-compatible: health()", () => {
+    test("GET <base>/models with the key: ok unless it fails, answers 5xx, 401 or 403", async () => {
+      for (const [status, ok] of [[200, true], [404, true], [429, true], [499, true], [500, false], [503, false], [401, false], [403, false]]) {
+        calls = [];
+        const b = body(['{"data":[]}'], { end: "stall" });
+        route = () => new Response(b.stream, { status, headers: { "content-type": "application/json" } });
+        const value = await (await backend({ ...ENV, UPSTREAM_BASE_URL: `${BASE}/` })).health();
+        assert.equal(value.ok, ok, `status ${status}`);
+        assert.ok(value.detail.includes(String(status)), value.detail);
+        assert.equal(calls[0].url, `${BASE}/models`);
+        assert.equal(calls[0].method, "GET");
+        assert.equal(calls[0].headers.authorization, `Bearer ${KEY}`);
+        assert.equal(calls[0].headers.accept, "application/json");
+        assert.ok(calls[0].signal instanceof AbortSignal, "the probe is bounded in time");
+        assert.ok(await eventually(() => b.state.cancelled), "the probe's body is not left open");
+      }
+    });
+
+    test("an unreachable upstream is not ok", async () => {
+      route = () => {
+        throw new TypeError("fetch failed");
+      };
+      assert.deepEqual(await (await backend(ENV)).health(), { ok: false, detail: "upstream unreachable" });
+    });
+
+    test("without a key the probe sends no Authorization", async () => {
+      route = () => json(200, { data: [] });
+      await (await backend({ PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: BASE })).health();
+      assert.ok(!("authorization" in calls[0].headers));
+    });
   });
 });

@@ -6,577 +6,580 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { assertError, backend, captureLogs, eventually, inferenceRequest, pause, readStream, sseData } from "./template.mjs";
 
-const encoder = new TextEncoder();
-const MODEL_MAP = { llama: "@cf/meta/llama-3.1-8b-instruct", bge: "@cf/baai/bge-small-en-v1.5" };
+// One suite per file, so its hooks stay its own when all unit files run in one process (all.mjs).
+describe("the workers-ai provider", () => {
+  const encoder = new TextEncoder();
+  const MODEL_MAP = { llama: "@cf/meta/llama-3.1-8b-instruct", bge: "@cf/baai/bge-small-en-v1.5" };
 
-/** The calls env.AI.run() got: {model, inputs}. */
-let calls = [];
-/** What env.AI.run() does: answers (a value or a stream) or throws. */
-let run = async () => ({ response: "Bonjour" });
-let logs;
-const AI = {
-  run(model, inputs) {
-    calls.push({ model, inputs: structuredClone(inputs) });
-    return run(model, inputs);
-  },
-};
-const ENV = { PROVIDER: "workers-ai", AI, MODEL_MAP: JSON.stringify(MODEL_MAP), MODELS: "*" };
-
-beforeEach(() => {
-  calls = [];
-  logs = captureLogs();
-});
-afterEach(() => logs.restore());
-
-async function infer(req, env = ENV) {
-  return (await backend(env)).infer(req);
-}
-
-function chat(body = {}, overrides = {}) {
-  return inferenceRequest({ model: "llama", stream: body.stream === true, body: { model: "llama", messages: [{ role: "user", content: "Say hello" }], ...body }, ...overrides });
-}
-
-/** A stream of these chunks (text or bytes), one per read, then ended by `end`: "close", "error" or "stall". */
-function aiStream(chunks, end = "close") {
-  const state = { cancelled: false };
-  const queue = chunks.map((c) => (typeof c === "string" ? encoder.encode(c) : c));
-  const stream = new ReadableStream(
-    {
-      pull(controller) {
-        if (queue.length > 0) return controller.enqueue(queue.shift());
-        if (end === "close") return controller.close();
-        if (end === "error") return controller.error(new Error("connection lost"));
-        return new Promise(() => {});
-      },
-      cancel() {
-        state.cancelled = true;
-      },
+  /** The calls env.AI.run() got: {model, inputs}. */
+  let calls = [];
+  /** What env.AI.run() does: answers (a value or a stream) or throws. */
+  let run = async () => ({ response: "Bonjour" });
+  let logs;
+  const AI = {
+    run(model, inputs) {
+      calls.push({ model, inputs: structuredClone(inputs) });
+      return run(model, inputs);
     },
-    { highWaterMark: 0 },
-  );
-  return { stream, state };
-}
+  };
+  const ENV = { PROVIDER: "workers-ai", AI, MODEL_MAP: JSON.stringify(MODEL_MAP), MODELS: "*" };
 
-const aiEvent = (value) => `data: ${JSON.stringify(value)}\n\n`;
+  beforeEach(() => {
+    calls = [];
+    logs = captureLogs();
+  });
+  afterEach(() => logs.restore());
 
-/** The translated stream of a streaming request whose env.AI.run() answers `chunks`. */
-async function translated(chunks, req, end = "close") {
-  run = async () => aiStream(chunks, end).stream;
-  const answer = await infer(req);
-  assert.equal(answer.status, 200, JSON.stringify(answer));
-  assert.match(answer.headers["content-type"], /^text\/event-stream/);
-  return readStream(answer.stream);
-}
+  async function infer(req, env = ENV) {
+    return (await backend(env)).infer(req);
+  }
 
-describe("workers-ai: env.AI.run() inputs", () => {
-  test("chat: messages (text-only content arrays flattened) and the generation options it accepts", async () => {
-    run = async () => ({ response: "ok" });
-    const tools = [{ type: "function", function: { name: "f", parameters: {} } }];
-    const body = {
-      messages: [
-        { role: "system", content: "You are terse." },
-        { role: "user", content: [{ type: "text", text: "Say" }, { type: "text", text: "hello" }] },
-        { role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "u" } }] },
-        { role: "user", content: [] },
-        null,
-      ],
-      temperature: 0,
-      top_p: 0.9,
-      top_k: 40,
-      seed: 7,
-      frequency_penalty: 0.1,
-      presence_penalty: 0.2,
-      repetition_penalty: 1.1,
-      tools,
-      response_format: { type: "json_object" },
-      max_completion_tokens: 64,
-      max_tokens: 99,
-      user: "someone",
-      n: 1,
-      stop: ["\n"],
-      logprobs: true,
-      stream_options: { include_usage: true },
-    };
-    assert.equal((await infer(chat(body))).status, 200);
-    assert.deepEqual(calls, [
+  function chat(body = {}, overrides = {}) {
+    return inferenceRequest({ model: "llama", stream: body.stream === true, body: { model: "llama", messages: [{ role: "user", content: "Say hello" }], ...body }, ...overrides });
+  }
+
+  /** A stream of these chunks (text or bytes), one per read, then ended by `end`: "close", "error" or "stall". */
+  function aiStream(chunks, end = "close") {
+    const state = { cancelled: false };
+    const queue = chunks.map((c) => (typeof c === "string" ? encoder.encode(c) : c));
+    const stream = new ReadableStream(
       {
-        model: "@cf/meta/llama-3.1-8b-instruct",
-        inputs: {
-          messages: [
-            { role: "system", content: "You are terse." },
-            { role: "user", content: "Say\nhello" },
-            { role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "u" } }] },
-            { role: "user", content: "" },
-            null,
-          ],
-          temperature: 0,
-          top_p: 0.9,
-          top_k: 40,
-          seed: 7,
-          frequency_penalty: 0.1,
-          presence_penalty: 0.2,
-          repetition_penalty: 1.1,
-          tools,
-          response_format: { type: "json_object" },
-          max_tokens: 64,
+        pull(controller) {
+          if (queue.length > 0) return controller.enqueue(queue.shift());
+          if (end === "close") return controller.close();
+          if (end === "error") return controller.error(new Error("connection lost"));
+          return new Promise(() => {});
+        },
+        cancel() {
+          state.cancelled = true;
         },
       },
-    ]);
-  });
-
-  test("only what the request has is sent; max_tokens when a positive integer; stream only when streaming", async () => {
-    run = async () => ({ response: "ok" });
-    await infer(chat({ max_tokens: 12 }));
-    assert.deepEqual(calls[0].inputs, { messages: [{ role: "user", content: "Say hello" }], max_tokens: 12 });
-    await infer(chat({ max_tokens: 0, temperature: undefined }));
-    assert.deepEqual(calls[1].inputs, { messages: [{ role: "user", content: "Say hello" }] });
-    run = async () => aiStream(["data: [DONE]\n\n"]).stream;
-    await infer(chat({ stream: true }));
-    assert.equal(calls[2].inputs.stream, true);
-  });
-
-  test("an unmapped model is used as the Workers AI id; the answer names the client's model", async () => {
-    run = async () => ({ response: "ok" });
-    const answer = await infer(chat({}, { model: "@cf/some/model" }));
-    assert.equal(calls[0].model, "@cf/some/model");
-    assert.equal(answer.body.model, "@cf/some/model");
-    const mapped = await infer(chat());
-    assert.equal(calls[1].model, MODEL_MAP.llama);
-    assert.equal(mapped.body.model, "llama");
-  });
-
-  test("completions: one string prompt (or an array of one)", async () => {
-    run = async () => ({ response: "ok" });
-    for (const prompt of ["Once upon", ["Once upon"]]) {
-      const req = inferenceRequest({ path: "/v1/completions", model: "llama", body: { model: "llama", prompt, max_tokens: 5, temperature: 0.5, best_of: 2 } });
-      assert.equal((await infer(req)).status, 200);
-      assert.deepEqual(calls.at(-1).inputs, { prompt: "Once upon", temperature: 0.5, max_tokens: 5 });
-    }
-  });
-
-  test("embeddings: {text} with a string or strings", async () => {
-    run = async (model, inputs) => ({ shape: [1, 2], data: (Array.isArray(inputs.text) ? inputs.text : [inputs.text]).map(() => [0.5, 0.5]) });
-    for (const input of ["a", ["a", "b"]]) {
-      const req = inferenceRequest({ path: "/v1/embeddings", model: "bge", body: { model: "bge", input, encoding_format: "float", user: "u" } });
-      assert.equal((await infer(req)).status, 200);
-      assert.deepEqual(calls.at(-1), { model: MODEL_MAP.bge, inputs: { text: input } });
-    }
-  });
-
-  test("what Workers AI cannot express is a 400 naming the field, and env.AI.run() is not called", async () => {
-    const cases = [
-      ["/v1/embeddings", { input: [1, 2, 3] }, "input"],
-      ["/v1/embeddings", { input: [] }, "input"],
-      ["/v1/embeddings", { input: ["a", 1] }, "input"],
-      ["/v1/embeddings", { input: 5 }, "input"],
-      ["/v1/embeddings", { input: "a", dimensions: 2 }, "dimensions"],
-      ["/v1/embeddings", { input: "a", encoding_format: "base32" }, "encoding_format"],
-      ["/v1/completions", { prompt: ["a", "b"] }, "prompt"],
-      ["/v1/completions", { prompt: [1, 2] }, "prompt"],
-      ["/v1/completions", { prompt: 5 }, "prompt"],
-      ["/v1/completions", {}, "prompt"],
-      ["/v1/chat/completions", { messages: [] }, "messages"],
-      ["/v1/chat/completions", { messages: "hi" }, "messages"],
-      ["/v1/chat/completions", {}, "messages"],
-    ];
-    for (const [path, body, param] of cases) {
-      const answer = await infer(inferenceRequest({ path, model: "llama", body: { model: "llama", ...body } }));
-      assertError(answer, 400, { type: "invalid_request_error", param });
-    }
-    assert.equal(calls.length, 0);
-  });
-});
-
-describe("workers-ai: answers become OpenAI's shapes", () => {
-  test("{response, usage} becomes a chat.completion", async () => {
-    const before = Date.now();
-    run = async () => ({ response: "Bonjour café", tool_calls: [], usage: { prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 } });
-    const { status, headers, body } = await infer(chat());
-    assert.equal(status, 200);
-    assert.equal(headers["content-type"], "application/json");
-    assert.equal(body.object, "chat.completion");
-    assert.equal(body.model, "llama");
-    assert.match(body.id, /^chatcmpl-[0-9a-f]{32}$/);
-    assert.ok(Number.isInteger(body.created) && body.created >= Math.floor(before / 1000) && body.created <= Math.ceil(Date.now() / 1000));
-    assert.deepEqual(body.choices, [{ index: 0, message: { role: "assistant", content: "Bonjour café" }, logprobs: null, finish_reason: "stop" }]);
-    assert.deepEqual(body.usage, { prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 });
-    const again = await infer(chat());
-    assert.notEqual(again.body.id, body.id, "each answer has its own id");
-  });
-
-  test("usage: a missing total is prompt + completion; missing or odd figures count 0", async () => {
-    for (const [usage, wanted] of [
-      [{ prompt_tokens: 3, completion_tokens: 2 }, { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }],
-      [{ prompt_tokens: 3, completion_tokens: 2, total_tokens: 0 }, { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }],
-      [{ prompt_tokens: "3", completion_tokens: 2 }, { prompt_tokens: 0, completion_tokens: 2, total_tokens: 2 }],
-      [undefined, { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }],
-      [[1, 2], { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }],
-      ["lots", { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }],
-    ]) {
-      run = async () => ({ response: "x", usage });
-      assert.deepEqual((await infer(chat())).body.usage, wanted, JSON.stringify(usage));
-    }
-  });
-
-  test("an answer already in OpenAI's shape passes, with the client's model name", async () => {
-    const completion = { id: "chatcmpl-up", object: "chat.completion", created: 1, model: "@cf/x", choices: [{ index: 0, message: { role: "assistant", content: "hi" }, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } };
-    run = async () => completion;
-    assert.deepEqual((await infer(chat())).body, { ...completion, model: "llama" });
-  });
-
-  test("tool calls become OpenAI tool_calls with string arguments, finish_reason tool_calls", async () => {
-    run = async () => ({
-      response: null,
-      tool_calls: [
-        { name: "get_weather", arguments: { city: "Paris" } },
-        { id: "call_abc", type: "function", function: { name: "get_time", arguments: '{"tz":"CET"}' } },
-        "not a call",
-        null,
-        { function: "not an object", name: "legacy_named" },
-        {},
-      ],
-    });
-    const { status, body } = await infer(chat({ tools: [] }));
-    assert.equal(status, 200);
-    assert.deepEqual(body.choices[0].message, {
-      role: "assistant",
-      content: null,
-      tool_calls: [
-        { id: "call_0", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
-        { id: "call_abc", type: "function", function: { name: "get_time", arguments: '{"tz":"CET"}' } },
-        { id: "call_2", type: "function", function: { name: "legacy_named", arguments: "{}" } },
-        { id: "call_3", type: "function", function: { name: "", arguments: "{}" } },
-      ],
-    });
-    assert.equal(body.choices[0].finish_reason, "tool_calls");
-  });
-
-  test("text and tool calls together keep both; tool_calls that are not a list are ignored", async () => {
-    run = async () => ({ response: "Let me check.", tool_calls: [{ name: "f", arguments: {} }] });
-    const both = (await infer(chat())).body.choices[0];
-    assert.equal(both.message.content, "Let me check.");
-    assert.equal(both.message.tool_calls.length, 1);
-    assert.equal(both.finish_reason, "tool_calls");
-    run = async () => ({ response: "plain", tool_calls: { name: "f" } });
-    const plain = (await infer(chat())).body.choices[0];
-    assert.deepEqual(plain.message, { role: "assistant", content: "plain" });
-    assert.equal(plain.finish_reason, "stop");
-  });
-
-  test("a JSON-mode object (or array) response becomes its JSON text", async () => {
-    run = async () => ({ response: { answer: 4 } });
-    assert.equal((await infer(chat())).body.choices[0].message.content, '{"answer":4}');
-    run = async () => ({ response: [1, "two"] });
-    assert.equal((await infer(chat())).body.choices[0].message.content, '[1,"two"]');
-  });
-
-  test("an answer of an unknown shape is a 502", async () => {
-    for (const result of [null, "text", 5, [], { result: "else" }, { response: 5 }, { response: null, tool_calls: [] }, aiStream([]).stream]) {
-      run = async () => result;
-      assertError(await infer(chat()), 502, { type: "upstream_error" });
-    }
-  });
-
-  test("completions: {response} becomes a text_completion", async () => {
-    run = async () => ({ response: "upon a time", usage: { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 } });
-    const { status, body } = await infer(inferenceRequest({ path: "/v1/completions", model: "llama", body: { model: "llama", prompt: "Once" } }));
-    assert.equal(status, 200);
-    assert.equal(body.object, "text_completion");
-    assert.match(body.id, /^cmpl-[0-9a-f]{32}$/);
-    assert.equal(body.model, "llama");
-    assert.ok(Number.isInteger(body.created));
-    assert.deepEqual(body.choices, [{ index: 0, text: "upon a time", logprobs: null, finish_reason: "stop" }]);
-    assert.deepEqual(body.usage, { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 });
-    for (const result of [{ response: null }, "upon", null]) {
-      run = async () => result;
-      assertError(await infer(inferenceRequest({ path: "/v1/completions", model: "llama", body: { model: "llama", prompt: "Once" } })), 502, { type: "upstream_error" });
-    }
-  });
-
-  test("embeddings: {shape, data} becomes OpenAI's list, as floats or base64", async () => {
-    run = async (model, inputs) => ({ shape: [inputs.text.length, 4], data: inputs.text.map((_, i) => [0.25 * i, -0.5, 0.125, 1]), usage: { prompt_tokens: 6 } });
-    const req = inferenceRequest({ path: "/v1/embeddings", model: "bge", body: { model: "bge", input: ["a", "b"] } });
-    const { status, headers, body } = await infer(req);
-    assert.equal(status, 200);
-    assert.equal(headers["content-type"], "application/json");
-    assert.deepEqual(body, {
-      object: "list",
-      data: [
-        { object: "embedding", index: 0, embedding: [0, -0.5, 0.125, 1] },
-        { object: "embedding", index: 1, embedding: [0.25, -0.5, 0.125, 1] },
-      ],
-      model: "bge",
-      usage: { prompt_tokens: 6, total_tokens: 6 },
-    });
-    const encoded = await infer({ ...req, body: { ...req.body, encoding_format: "base64" } });
-    const bytes = Buffer.from(encoded.body.data[1].embedding, "base64");
-    assert.equal(bytes.length, 16);
-    assert.deepEqual([0, 1, 2, 3].map((i) => bytes.readFloatLE(i * 4)), [0.25, -0.5, 0.125, 1]);
-    run = async () => ({ data: [[1]] });
-    assert.deepEqual((await infer(req)).body.usage, { prompt_tokens: 0, total_tokens: 0 });
-  });
-
-  test("embeddings of an unknown shape are a 502", async () => {
-    const req = inferenceRequest({ path: "/v1/embeddings", model: "bge", body: { model: "bge", input: "a" } });
-    for (const result of [null, { data: "x" }, { data: [[1, "2"]] }, { data: [1, 2] }, [[1, 2]]]) {
-      run = async () => result;
-      assertError(await infer(req), 502, { type: "upstream_error" });
-    }
-  });
-});
-
-describe("workers-ai: streams", () => {
-  const STREAM = [aiEvent({ response: "Bonjour", p: "abc" }), aiEvent({ response: " café" }), aiEvent({ response: "", usage: { prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 } }), "data: [DONE]\n\n"];
-
-  /** The same bytes cut at awkward places: mid-line, mid-JSON and inside the "é". */
-  function cutAwkwardly(chunks) {
-    const bytes = encoder.encode(chunks.join(""));
-    const accent = bytes.indexOf(0xc3) + 1;
-    const cuts = [3, accent, Math.floor(bytes.length / 2), bytes.length - 3].sort((a, b) => a - b);
-    return [0, ...cuts].map((start, i) => bytes.slice(start, cuts[i] ?? bytes.length));
+      { highWaterMark: 0 },
+    );
+    return { stream, state };
   }
 
-  test("chat: a role chunk, content chunks, a stop chunk, a usage chunk when asked, then [DONE]", async () => {
-    const before = Date.now();
-    const { text, error } = await translated(cutAwkwardly(STREAM), chat({ stream: true, stream_options: { include_usage: true } }));
-    assert.equal(error, null);
-    const events = sseData(text);
-    assert.equal(events.at(-1), "[DONE]");
-    const chunks = events.slice(0, -1);
-    for (const chunk of chunks) {
-      assert.equal(chunk.object, "chat.completion.chunk");
-      assert.equal(chunk.model, "llama");
-      assert.equal(chunk.id, chunks[0].id);
-      assert.equal(chunk.created, chunks[0].created);
-    }
-    assert.match(chunks[0].id, /^chatcmpl-[0-9a-f]{32}$/);
-    assert.ok(chunks[0].created >= Math.floor(before / 1000) && chunks[0].created <= Math.ceil(Date.now() / 1000));
-    assert.deepEqual(chunks[0].choices, [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]);
-    assert.deepEqual(chunks[1].choices, [{ index: 0, delta: { content: "Bonjour" }, logprobs: null, finish_reason: null }]);
-    assert.deepEqual(chunks[2].choices, [{ index: 0, delta: { content: " café" }, logprobs: null, finish_reason: null }]);
-    assert.deepEqual(chunks[3].choices, [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }]);
-    assert.deepEqual(chunks[4].choices, []);
-    assert.deepEqual(chunks[4].usage, { prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 });
-    assert.equal(chunks.length, 5);
-  });
+  const aiEvent = (value) => `data: ${JSON.stringify(value)}\n\n`;
 
-  test("without include_usage, or without usage from Workers AI, no usage chunk", async () => {
-    for (const [chunks, body] of [
-      [STREAM, { stream: true }],
-      [STREAM, { stream: true, stream_options: { include_usage: false } }],
-      [[aiEvent({ response: "a" }), "data: [DONE]\n\n"], { stream: true, stream_options: { include_usage: true } }],
-    ]) {
-      const events = sseData((await translated(chunks, chat(body))).text).slice(0, -1);
-      assert.ok(events.every((c) => c.choices.length === 1 && !("usage" in c)), JSON.stringify(events));
-      assert.equal(events.at(-1).choices[0].finish_reason, "stop");
-    }
-  });
+  /** The translated stream of a streaming request whose env.AI.run() answers `chunks`. */
+  async function translated(chunks, req, end = "close") {
+    run = async () => aiStream(chunks, end).stream;
+    const answer = await infer(req);
+    assert.equal(answer.status, 200, JSON.stringify(answer));
+    assert.match(answer.headers["content-type"], /^text\/event-stream/);
+    return readStream(answer.stream);
+  }
 
-  test("SSE as the spec writes it: CRLF and CR line ends, data: without a space, comments and other fields", async () => {
-    const chunks = [': keep-alive\r\n\r\nevent: message\r\nid: 1\r\ndata:{"response":"a"}\r\n\r\n', 'data: {"response":"b"}\r\rdata: [DONE]'];
-    const events = sseData((await translated(chunks, chat({ stream: true }))).text);
-    assert.deepEqual(events.slice(1, -2).map((c) => c.choices[0].delta.content), ["a", "b"]);
-    assert.equal(events.at(-1), "[DONE]");
-  });
-
-  test("events that are JSON but not objects are skipped; events after [DONE] are ignored", async () => {
-    const chunks = ["data: 5\n\ndata: \"x\"\n\ndata: [1]\n\n", aiEvent({ response: "a" }), "data:  [DONE] \n\n", aiEvent({ response: "late" }), "data: not json\n\n"];
-    const { text, error } = await translated(chunks, chat({ stream: true }));
-    assert.equal(error, null);
-    const events = sseData(text);
-    assert.deepEqual(events.slice(0, -1).map((c) => c.choices[0].delta.content ?? null), ["", "a", null]);
-    assert.equal(events.at(-1), "[DONE]");
-  });
-
-  test("a stream of only [DONE] still has a role chunk and a finish chunk", async () => {
-    const events = sseData((await translated(["data: [DONE]\n\n"], chat({ stream: true }))).text);
-    assert.equal(events.length, 3);
-    assert.deepEqual(events[0].choices[0].delta, { role: "assistant", content: "" });
-    assert.equal(events[1].choices[0].finish_reason, "stop");
-  });
-
-  test("a JSON-mode object in a stream event becomes its JSON text", async () => {
-    const events = sseData((await translated([aiEvent({ response: { a: 1 } }), "data: [DONE]\n\n"], chat({ stream: true }))).text);
-    assert.equal(events[1].choices[0].delta.content, '{"a":1}');
-  });
-
-  test("tool calls stream as tool_calls deltas numbered across events, finish_reason tool_calls", async () => {
-    const chunks = [
-      aiEvent({ response: "", tool_calls: [{ name: "a", arguments: { x: 1 } }] }),
-      aiEvent({ tool_calls: [{ name: "b", arguments: "{}" }, { id: "call_z", function: { name: "c", arguments: { y: 2 } } }] }),
-      "data: [DONE]\n\n",
-    ];
-    const events = sseData((await translated(chunks, chat({ stream: true, tools: [] }))).text);
-    const deltas = events.slice(1, -2).map((c) => c.choices[0].delta);
-    assert.deepEqual(deltas, [
-      { tool_calls: [{ index: 0, id: "call_0", type: "function", function: { name: "a", arguments: '{"x":1}' } }] },
-      {
-        tool_calls: [
-          { index: 1, id: "call_1", type: "function", function: { name: "b", arguments: "{}" } },
-          { index: 2, id: "call_z", type: "function", function: { name: "c", arguments: '{"y":2}' } },
+  describe("workers-ai: env.AI.run() inputs", () => {
+    test("chat: messages (text-only content arrays flattened) and the generation options it accepts", async () => {
+      run = async () => ({ response: "ok" });
+      const tools = [{ type: "function", function: { name: "f", parameters: {} } }];
+      const body = {
+        messages: [
+          { role: "system", content: "You are terse." },
+          { role: "user", content: [{ type: "text", text: "Say" }, { type: "text", text: "hello" }] },
+          { role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "u" } }] },
+          { role: "user", content: [] },
+          null,
         ],
-      },
-    ]);
-    assert.equal(events.at(-2).choices[0].finish_reason, "tool_calls");
+        temperature: 0,
+        top_p: 0.9,
+        top_k: 40,
+        seed: 7,
+        frequency_penalty: 0.1,
+        presence_penalty: 0.2,
+        repetition_penalty: 1.1,
+        tools,
+        response_format: { type: "json_object" },
+        max_completion_tokens: 64,
+        max_tokens: 99,
+        user: "someone",
+        n: 1,
+        stop: ["\n"],
+        logprobs: true,
+        stream_options: { include_usage: true },
+      };
+      assert.equal((await infer(chat(body))).status, 200);
+      assert.deepEqual(calls, [
+        {
+          model: "@cf/meta/llama-3.1-8b-instruct",
+          inputs: {
+            messages: [
+              { role: "system", content: "You are terse." },
+              { role: "user", content: "Say\nhello" },
+              { role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "u" } }] },
+              { role: "user", content: "" },
+              null,
+            ],
+            temperature: 0,
+            top_p: 0.9,
+            top_k: 40,
+            seed: 7,
+            frequency_penalty: 0.1,
+            presence_penalty: 0.2,
+            repetition_penalty: 1.1,
+            tools,
+            response_format: { type: "json_object" },
+            max_tokens: 64,
+          },
+        },
+      ]);
+    });
+
+    test("only what the request has is sent; max_tokens when a positive integer; stream only when streaming", async () => {
+      run = async () => ({ response: "ok" });
+      await infer(chat({ max_tokens: 12 }));
+      assert.deepEqual(calls[0].inputs, { messages: [{ role: "user", content: "Say hello" }], max_tokens: 12 });
+      await infer(chat({ max_tokens: 0, temperature: undefined }));
+      assert.deepEqual(calls[1].inputs, { messages: [{ role: "user", content: "Say hello" }] });
+      run = async () => aiStream(["data: [DONE]\n\n"]).stream;
+      await infer(chat({ stream: true }));
+      assert.equal(calls[2].inputs.stream, true);
+    });
+
+    test("an unmapped model is used as the Workers AI id; the answer names the client's model", async () => {
+      run = async () => ({ response: "ok" });
+      const answer = await infer(chat({}, { model: "@cf/some/model" }));
+      assert.equal(calls[0].model, "@cf/some/model");
+      assert.equal(answer.body.model, "@cf/some/model");
+      const mapped = await infer(chat());
+      assert.equal(calls[1].model, MODEL_MAP.llama);
+      assert.equal(mapped.body.model, "llama");
+    });
+
+    test("completions: one string prompt (or an array of one)", async () => {
+      run = async () => ({ response: "ok" });
+      for (const prompt of ["Once upon", ["Once upon"]]) {
+        const req = inferenceRequest({ path: "/v1/completions", model: "llama", body: { model: "llama", prompt, max_tokens: 5, temperature: 0.5, best_of: 2 } });
+        assert.equal((await infer(req)).status, 200);
+        assert.deepEqual(calls.at(-1).inputs, { prompt: "Once upon", temperature: 0.5, max_tokens: 5 });
+      }
+    });
+
+    test("embeddings: {text} with a string or strings", async () => {
+      run = async (model, inputs) => ({ shape: [1, 2], data: (Array.isArray(inputs.text) ? inputs.text : [inputs.text]).map(() => [0.5, 0.5]) });
+      for (const input of ["a", ["a", "b"]]) {
+        const req = inferenceRequest({ path: "/v1/embeddings", model: "bge", body: { model: "bge", input, encoding_format: "float", user: "u" } });
+        assert.equal((await infer(req)).status, 200);
+        assert.deepEqual(calls.at(-1), { model: MODEL_MAP.bge, inputs: { text: input } });
+      }
+    });
+
+    test("what Workers AI cannot express is a 400 naming the field, and env.AI.run() is not called", async () => {
+      const cases = [
+        ["/v1/embeddings", { input: [1, 2, 3] }, "input"],
+        ["/v1/embeddings", { input: [] }, "input"],
+        ["/v1/embeddings", { input: ["a", 1] }, "input"],
+        ["/v1/embeddings", { input: 5 }, "input"],
+        ["/v1/embeddings", { input: "a", dimensions: 2 }, "dimensions"],
+        ["/v1/embeddings", { input: "a", encoding_format: "base32" }, "encoding_format"],
+        ["/v1/completions", { prompt: ["a", "b"] }, "prompt"],
+        ["/v1/completions", { prompt: [1, 2] }, "prompt"],
+        ["/v1/completions", { prompt: 5 }, "prompt"],
+        ["/v1/completions", {}, "prompt"],
+        ["/v1/chat/completions", { messages: [] }, "messages"],
+        ["/v1/chat/completions", { messages: "hi" }, "messages"],
+        ["/v1/chat/completions", {}, "messages"],
+      ];
+      for (const [path, body, param] of cases) {
+        const answer = await infer(inferenceRequest({ path, model: "llama", body: { model: "llama", ...body } }));
+        assertError(answer, 400, { type: "invalid_request_error", param });
+      }
+      assert.equal(calls.length, 0);
+    });
   });
 
-  test("completions stream as text_completion chunks ending with a finish chunk", async () => {
-    const req = inferenceRequest({ path: "/v1/completions", model: "llama", stream: true, body: { model: "llama", prompt: "Once", stream_options: { include_usage: true } } });
-    const events = sseData((await translated(cutAwkwardly(STREAM), req)).text);
-    assert.equal(events.at(-1), "[DONE]");
-    const chunks = events.slice(0, -1);
-    assert.ok(chunks.every((c) => c.object === "text_completion" && c.model === "llama" && c.id === chunks[0].id));
-    assert.match(chunks[0].id, /^cmpl-[0-9a-f]{32}$/);
-    assert.deepEqual(chunks.slice(0, 3).map((c) => c.choices), [
-      [{ index: 0, text: "Bonjour", logprobs: null, finish_reason: null }],
-      [{ index: 0, text: " café", logprobs: null, finish_reason: null }],
-      [{ index: 0, text: "", logprobs: null, finish_reason: "stop" }],
-    ]);
-    assert.deepEqual(chunks[3].choices, []);
-    assert.deepEqual(chunks[3].usage, { prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 });
-    assert.equal(chunks.length, 4);
+  describe("workers-ai: answers become OpenAI's shapes", () => {
+    test("{response, usage} becomes a chat.completion", async () => {
+      const before = Date.now();
+      run = async () => ({ response: "Bonjour café", tool_calls: [], usage: { prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 } });
+      const { status, headers, body } = await infer(chat());
+      assert.equal(status, 200);
+      assert.equal(headers["content-type"], "application/json");
+      assert.equal(body.object, "chat.completion");
+      assert.equal(body.model, "llama");
+      assert.match(body.id, /^chatcmpl-[0-9a-f]{32}$/);
+      assert.ok(Number.isInteger(body.created) && body.created >= Math.floor(before / 1000) && body.created <= Math.ceil(Date.now() / 1000));
+      assert.deepEqual(body.choices, [{ index: 0, message: { role: "assistant", content: "Bonjour café" }, logprobs: null, finish_reason: "stop" }]);
+      assert.deepEqual(body.usage, { prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 });
+      const again = await infer(chat());
+      assert.notEqual(again.body.id, body.id, "each answer has its own id");
+    });
+
+    test("usage: a missing total is prompt + completion; missing or odd figures count 0", async () => {
+      for (const [usage, wanted] of [
+        [{ prompt_tokens: 3, completion_tokens: 2 }, { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }],
+        [{ prompt_tokens: 3, completion_tokens: 2, total_tokens: 0 }, { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }],
+        [{ prompt_tokens: "3", completion_tokens: 2 }, { prompt_tokens: 0, completion_tokens: 2, total_tokens: 2 }],
+        [undefined, { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }],
+        [[1, 2], { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }],
+        ["lots", { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }],
+      ]) {
+        run = async () => ({ response: "x", usage });
+        assert.deepEqual((await infer(chat())).body.usage, wanted, JSON.stringify(usage));
+      }
+    });
+
+    test("an answer already in OpenAI's shape passes, with the client's model name", async () => {
+      const completion = { id: "chatcmpl-up", object: "chat.completion", created: 1, model: "@cf/x", choices: [{ index: 0, message: { role: "assistant", content: "hi" }, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } };
+      run = async () => completion;
+      assert.deepEqual((await infer(chat())).body, { ...completion, model: "llama" });
+    });
+
+    test("tool calls become OpenAI tool_calls with string arguments, finish_reason tool_calls", async () => {
+      run = async () => ({
+        response: null,
+        tool_calls: [
+          { name: "get_weather", arguments: { city: "Paris" } },
+          { id: "call_abc", type: "function", function: { name: "get_time", arguments: '{"tz":"CET"}' } },
+          "not a call",
+          null,
+          { function: "not an object", name: "legacy_named" },
+          {},
+        ],
+      });
+      const { status, body } = await infer(chat({ tools: [] }));
+      assert.equal(status, 200);
+      assert.deepEqual(body.choices[0].message, {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          { id: "call_0", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
+          { id: "call_abc", type: "function", function: { name: "get_time", arguments: '{"tz":"CET"}' } },
+          { id: "call_2", type: "function", function: { name: "legacy_named", arguments: "{}" } },
+          { id: "call_3", type: "function", function: { name: "", arguments: "{}" } },
+        ],
+      });
+      assert.equal(body.choices[0].finish_reason, "tool_calls");
+    });
+
+    test("text and tool calls together keep both; tool_calls that are not a list are ignored", async () => {
+      run = async () => ({ response: "Let me check.", tool_calls: [{ name: "f", arguments: {} }] });
+      const both = (await infer(chat())).body.choices[0];
+      assert.equal(both.message.content, "Let me check.");
+      assert.equal(both.message.tool_calls.length, 1);
+      assert.equal(both.finish_reason, "tool_calls");
+      run = async () => ({ response: "plain", tool_calls: { name: "f" } });
+      const plain = (await infer(chat())).body.choices[0];
+      assert.deepEqual(plain.message, { role: "assistant", content: "plain" });
+      assert.equal(plain.finish_reason, "stop");
+    });
+
+    test("a JSON-mode object (or array) response becomes its JSON text", async () => {
+      run = async () => ({ response: { answer: 4 } });
+      assert.equal((await infer(chat())).body.choices[0].message.content, '{"answer":4}');
+      run = async () => ({ response: [1, "two"] });
+      assert.equal((await infer(chat())).body.choices[0].message.content, '[1,"two"]');
+    });
+
+    test("an answer of an unknown shape is a 502", async () => {
+      for (const result of [null, "text", 5, [], { result: "else" }, { response: 5 }, { response: null, tool_calls: [] }, aiStream([]).stream]) {
+        run = async () => result;
+        assertError(await infer(chat()), 502, { type: "upstream_error" });
+      }
+    });
+
+    test("completions: {response} becomes a text_completion", async () => {
+      run = async () => ({ response: "upon a time", usage: { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 } });
+      const { status, body } = await infer(inferenceRequest({ path: "/v1/completions", model: "llama", body: { model: "llama", prompt: "Once" } }));
+      assert.equal(status, 200);
+      assert.equal(body.object, "text_completion");
+      assert.match(body.id, /^cmpl-[0-9a-f]{32}$/);
+      assert.equal(body.model, "llama");
+      assert.ok(Number.isInteger(body.created));
+      assert.deepEqual(body.choices, [{ index: 0, text: "upon a time", logprobs: null, finish_reason: "stop" }]);
+      assert.deepEqual(body.usage, { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 });
+      for (const result of [{ response: null }, "upon", null]) {
+        run = async () => result;
+        assertError(await infer(inferenceRequest({ path: "/v1/completions", model: "llama", body: { model: "llama", prompt: "Once" } })), 502, { type: "upstream_error" });
+      }
+    });
+
+    test("embeddings: {shape, data} becomes OpenAI's list, as floats or base64", async () => {
+      run = async (model, inputs) => ({ shape: [inputs.text.length, 4], data: inputs.text.map((_, i) => [0.25 * i, -0.5, 0.125, 1]), usage: { prompt_tokens: 6 } });
+      const req = inferenceRequest({ path: "/v1/embeddings", model: "bge", body: { model: "bge", input: ["a", "b"] } });
+      const { status, headers, body } = await infer(req);
+      assert.equal(status, 200);
+      assert.equal(headers["content-type"], "application/json");
+      assert.deepEqual(body, {
+        object: "list",
+        data: [
+          { object: "embedding", index: 0, embedding: [0, -0.5, 0.125, 1] },
+          { object: "embedding", index: 1, embedding: [0.25, -0.5, 0.125, 1] },
+        ],
+        model: "bge",
+        usage: { prompt_tokens: 6, total_tokens: 6 },
+      });
+      const encoded = await infer({ ...req, body: { ...req.body, encoding_format: "base64" } });
+      const bytes = Buffer.from(encoded.body.data[1].embedding, "base64");
+      assert.equal(bytes.length, 16);
+      assert.deepEqual([0, 1, 2, 3].map((i) => bytes.readFloatLE(i * 4)), [0.25, -0.5, 0.125, 1]);
+      run = async () => ({ data: [[1]] });
+      assert.deepEqual((await infer(req)).body.usage, { prompt_tokens: 0, total_tokens: 0 });
+    });
+
+    test("embeddings of an unknown shape are a 502", async () => {
+      const req = inferenceRequest({ path: "/v1/embeddings", model: "bge", body: { model: "bge", input: "a" } });
+      for (const result of [null, { data: "x" }, { data: [[1, "2"]] }, { data: [1, 2] }, [[1, 2]]]) {
+        run = async () => result;
+        assertError(await infer(req), 502, { type: "upstream_error" });
+      }
+    });
   });
 
-  test("a stream that ends without [DONE], or fails, errors instead of ending cleanly", async () => {
-    for (const [chunks, end] of [[STREAM.slice(0, 2), "close"], [STREAM.slice(0, 1), "error"], [[], "close"], [["data: [DON"], "close"]]) {
-      const { text, error } = await translated(chunks, chat({ stream: true }), end);
+  describe("workers-ai: streams", () => {
+    const STREAM = [aiEvent({ response: "Bonjour", p: "abc" }), aiEvent({ response: " café" }), aiEvent({ response: "", usage: { prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 } }), "data: [DONE]\n\n"];
+
+    /** The same bytes cut at awkward places: mid-line, mid-JSON and inside the "é". */
+    function cutAwkwardly(chunks) {
+      const bytes = encoder.encode(chunks.join(""));
+      const accent = bytes.indexOf(0xc3) + 1;
+      const cuts = [3, accent, Math.floor(bytes.length / 2), bytes.length - 3].sort((a, b) => a - b);
+      return [0, ...cuts].map((start, i) => bytes.slice(start, cuts[i] ?? bytes.length));
+    }
+
+    test("chat: a role chunk, content chunks, a stop chunk, a usage chunk when asked, then [DONE]", async () => {
+      const before = Date.now();
+      const { text, error } = await translated(cutAwkwardly(STREAM), chat({ stream: true, stream_options: { include_usage: true } }));
+      assert.equal(error, null);
+      const events = sseData(text);
+      assert.equal(events.at(-1), "[DONE]");
+      const chunks = events.slice(0, -1);
+      for (const chunk of chunks) {
+        assert.equal(chunk.object, "chat.completion.chunk");
+        assert.equal(chunk.model, "llama");
+        assert.equal(chunk.id, chunks[0].id);
+        assert.equal(chunk.created, chunks[0].created);
+      }
+      assert.match(chunks[0].id, /^chatcmpl-[0-9a-f]{32}$/);
+      assert.ok(chunks[0].created >= Math.floor(before / 1000) && chunks[0].created <= Math.ceil(Date.now() / 1000));
+      assert.deepEqual(chunks[0].choices, [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]);
+      assert.deepEqual(chunks[1].choices, [{ index: 0, delta: { content: "Bonjour" }, logprobs: null, finish_reason: null }]);
+      assert.deepEqual(chunks[2].choices, [{ index: 0, delta: { content: " café" }, logprobs: null, finish_reason: null }]);
+      assert.deepEqual(chunks[3].choices, [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }]);
+      assert.deepEqual(chunks[4].choices, []);
+      assert.deepEqual(chunks[4].usage, { prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 });
+      assert.equal(chunks.length, 5);
+    });
+
+    test("without include_usage, or without usage from Workers AI, no usage chunk", async () => {
+      for (const [chunks, body] of [
+        [STREAM, { stream: true }],
+        [STREAM, { stream: true, stream_options: { include_usage: false } }],
+        [[aiEvent({ response: "a" }), "data: [DONE]\n\n"], { stream: true, stream_options: { include_usage: true } }],
+      ]) {
+        const events = sseData((await translated(chunks, chat(body))).text).slice(0, -1);
+        assert.ok(events.every((c) => c.choices.length === 1 && !("usage" in c)), JSON.stringify(events));
+        assert.equal(events.at(-1).choices[0].finish_reason, "stop");
+      }
+    });
+
+    test("SSE as the spec writes it: CRLF and CR line ends, data: without a space, comments and other fields", async () => {
+      const chunks = [': keep-alive\r\n\r\nevent: message\r\nid: 1\r\ndata:{"response":"a"}\r\n\r\n', 'data: {"response":"b"}\r\rdata: [DONE]'];
+      const events = sseData((await translated(chunks, chat({ stream: true }))).text);
+      assert.deepEqual(events.slice(1, -2).map((c) => c.choices[0].delta.content), ["a", "b"]);
+      assert.equal(events.at(-1), "[DONE]");
+    });
+
+    test("events that are JSON but not objects are skipped; events after [DONE] are ignored", async () => {
+      const chunks = ["data: 5\n\ndata: \"x\"\n\ndata: [1]\n\n", aiEvent({ response: "a" }), "data:  [DONE] \n\n", aiEvent({ response: "late" }), "data: not json\n\n"];
+      const { text, error } = await translated(chunks, chat({ stream: true }));
+      assert.equal(error, null);
+      const events = sseData(text);
+      assert.deepEqual(events.slice(0, -1).map((c) => c.choices[0].delta.content ?? null), ["", "a", null]);
+      assert.equal(events.at(-1), "[DONE]");
+    });
+
+    test("a stream of only [DONE] still has a role chunk and a finish chunk", async () => {
+      const events = sseData((await translated(["data: [DONE]\n\n"], chat({ stream: true }))).text);
+      assert.equal(events.length, 3);
+      assert.deepEqual(events[0].choices[0].delta, { role: "assistant", content: "" });
+      assert.equal(events[1].choices[0].finish_reason, "stop");
+    });
+
+    test("a JSON-mode object in a stream event becomes its JSON text", async () => {
+      const events = sseData((await translated([aiEvent({ response: { a: 1 } }), "data: [DONE]\n\n"], chat({ stream: true }))).text);
+      assert.equal(events[1].choices[0].delta.content, '{"a":1}');
+    });
+
+    test("tool calls stream as tool_calls deltas numbered across events, finish_reason tool_calls", async () => {
+      const chunks = [
+        aiEvent({ response: "", tool_calls: [{ name: "a", arguments: { x: 1 } }] }),
+        aiEvent({ tool_calls: [{ name: "b", arguments: "{}" }, { id: "call_z", function: { name: "c", arguments: { y: 2 } } }] }),
+        "data: [DONE]\n\n",
+      ];
+      const events = sseData((await translated(chunks, chat({ stream: true, tools: [] }))).text);
+      const deltas = events.slice(1, -2).map((c) => c.choices[0].delta);
+      assert.deepEqual(deltas, [
+        { tool_calls: [{ index: 0, id: "call_0", type: "function", function: { name: "a", arguments: '{"x":1}' } }] },
+        {
+          tool_calls: [
+            { index: 1, id: "call_1", type: "function", function: { name: "b", arguments: "{}" } },
+            { index: 2, id: "call_z", type: "function", function: { name: "c", arguments: '{"y":2}' } },
+          ],
+        },
+      ]);
+      assert.equal(events.at(-2).choices[0].finish_reason, "tool_calls");
+    });
+
+    test("completions stream as text_completion chunks ending with a finish chunk", async () => {
+      const req = inferenceRequest({ path: "/v1/completions", model: "llama", stream: true, body: { model: "llama", prompt: "Once", stream_options: { include_usage: true } } });
+      const events = sseData((await translated(cutAwkwardly(STREAM), req)).text);
+      assert.equal(events.at(-1), "[DONE]");
+      const chunks = events.slice(0, -1);
+      assert.ok(chunks.every((c) => c.object === "text_completion" && c.model === "llama" && c.id === chunks[0].id));
+      assert.match(chunks[0].id, /^cmpl-[0-9a-f]{32}$/);
+      assert.deepEqual(chunks.slice(0, 3).map((c) => c.choices), [
+        [{ index: 0, text: "Bonjour", logprobs: null, finish_reason: null }],
+        [{ index: 0, text: " café", logprobs: null, finish_reason: null }],
+        [{ index: 0, text: "", logprobs: null, finish_reason: "stop" }],
+      ]);
+      assert.deepEqual(chunks[3].choices, []);
+      assert.deepEqual(chunks[3].usage, { prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 });
+      assert.equal(chunks.length, 4);
+    });
+
+    test("a stream that ends without [DONE], or fails, errors instead of ending cleanly", async () => {
+      for (const [chunks, end] of [[STREAM.slice(0, 2), "close"], [STREAM.slice(0, 1), "error"], [[], "close"], [["data: [DON"], "close"]]) {
+        const { text, error } = await translated(chunks, chat({ stream: true }), end);
+        assert.notEqual(error, null);
+        assert.doesNotMatch(text, /\[DONE\]/);
+      }
+    });
+
+    test("an event that is not JSON errors the stream", async () => {
+      const { text, error } = await translated([aiEvent({ response: "a" }), "data: {broken\n\n", "data: [DONE]\n\n"], chat({ stream: true }));
       assert.notEqual(error, null);
       assert.doesNotMatch(text, /\[DONE\]/);
-    }
-  });
-
-  test("an event that is not JSON errors the stream", async () => {
-    const { text, error } = await translated([aiEvent({ response: "a" }), "data: {broken\n\n", "data: [DONE]\n\n"], chat({ stream: true }));
-    assert.notEqual(error, null);
-    assert.doesNotMatch(text, /\[DONE\]/);
-  });
-
-  test("an answer that is not a stream, to a streaming request, is a 502", async () => {
-    run = async () => ({ response: "not streamed" });
-    assertError(await infer(chat({ stream: true })), 502, { type: "upstream_error" });
-  });
-});
-
-describe("workers-ai: errors become the statuses an HTTP upstream would answer", () => {
-  const cases = [
-    ["5006 input validation", new Error("AiError: 5006: Error: required properties at '/' are 'prompt'\n    at validate (internal)"), 400, "invalid_request_error", null],
-    ["a validation message without a code", new Error("Error: Type mismatch of '/messages/0/content', 'string' not in 'array'"), 400, "invalid_request_error", null],
-    ["oneOf", new Error("InferenceUpstreamError: oneOf at '/' not met"), 400, "invalid_request_error", null],
-    ["5007 no such model", new Error("5007: No such model @cf/x or task"), 404, "invalid_request_error", "model_not_found"],
-    ["no such model without a code", new Error("No such model exists"), 404, "invalid_request_error", "model_not_found"],
-    ["3040 capacity", new Error("3040: Capacity temporarily exceeded, please try again."), 503, "service_unavailable", "capacity_exceeded"],
-    ["capacity without a code", new Error("Out of capacity"), 503, "service_unavailable", "capacity_exceeded"],
-    ["3036 account limit", new Error("3036: You have used up your daily free allocation"), 429, "rate_limit_error", "rate_limit_exceeded"],
-    ["rate limit without a code", new Error("Rate limit hit"), 429, "rate_limit_error", "rate_limit_exceeded"],
-    ["too many requests", new Error("Too Many Requests"), 429, "rate_limit_error", "rate_limit_exceeded"],
-    ["anything else", new Error("InferenceUpstreamError: connection reset\n    at Ai.run (internal:ai:42)"), 502, "upstream_error", "upstream_error"],
-    ["a thrown string", "9999: something odd", 502, "upstream_error", "upstream_error"],
-    ["a five-digit number is no code", new Error("50060: internal thing"), 502, "upstream_error", "upstream_error"],
-  ];
-  for (const [name, thrown, status, type, code] of cases) {
-    test(name, async () => {
-      run = async () => {
-        throw thrown;
-      };
-      const answer = await infer(chat({}, { model: "@cf/x" }));
-      assertError(answer, status, { type, code });
-      if (status === 404) assert.equal(answer.body.error.param, "model");
-      if (status === 503) assert.equal(answer.headers["retry-after"], "1");
-      assert.doesNotMatch(JSON.stringify(answer), /internal|at validate|Ai\.run|connection reset|odd|allocation|No such/);
     });
-  }
 
-  test("a validation error passes its first line, without the error's class name, at most 300 characters", async () => {
-    run = async () => {
-      throw new Error("AiError: 5006: Error: required properties at '/' are 'prompt'\n    at validate (internal)");
-    };
-    const { message } = (await infer(chat())).body.error;
-    assert.ok(message.includes("5006: Error: required properties at '/' are 'prompt'"), message);
-    assert.doesNotMatch(message, /AiError|at validate/);
-    for (const prefix of ["Error: ", "InferenceUpstreamError:  ", "aierror: "]) {
+    test("an answer that is not a stream, to a streaming request, is a 502", async () => {
+      run = async () => ({ response: "not streamed" });
+      assertError(await infer(chat({ stream: true })), 502, { type: "upstream_error" });
+    });
+  });
+
+  describe("workers-ai: errors become the statuses an HTTP upstream would answer", () => {
+    const cases = [
+      ["5006 input validation", new Error("AiError: 5006: Error: required properties at '/' are 'prompt'\n    at validate (internal)"), 400, "invalid_request_error", null],
+      ["a validation message without a code", new Error("Error: Type mismatch of '/messages/0/content', 'string' not in 'array'"), 400, "invalid_request_error", null],
+      ["oneOf", new Error("InferenceUpstreamError: oneOf at '/' not met"), 400, "invalid_request_error", null],
+      ["5007 no such model", new Error("5007: No such model @cf/x or task"), 404, "invalid_request_error", "model_not_found"],
+      ["no such model without a code", new Error("No such model exists"), 404, "invalid_request_error", "model_not_found"],
+      ["3040 capacity", new Error("3040: Capacity temporarily exceeded, please try again."), 503, "service_unavailable", "capacity_exceeded"],
+      ["capacity without a code", new Error("Out of capacity"), 503, "service_unavailable", "capacity_exceeded"],
+      ["3036 account limit", new Error("3036: You have used up your daily free allocation"), 429, "rate_limit_error", "rate_limit_exceeded"],
+      ["rate limit without a code", new Error("Rate limit hit"), 429, "rate_limit_error", "rate_limit_exceeded"],
+      ["too many requests", new Error("Too Many Requests"), 429, "rate_limit_error", "rate_limit_exceeded"],
+      ["anything else", new Error("InferenceUpstreamError: connection reset\n    at Ai.run (internal:ai:42)"), 502, "upstream_error", "upstream_error"],
+      ["a thrown string", "9999: something odd", 502, "upstream_error", "upstream_error"],
+      ["a five-digit number is no code", new Error("50060: internal thing"), 502, "upstream_error", "upstream_error"],
+    ];
+    for (const [name, thrown, status, type, code] of cases) {
+      test(name, async () => {
+        run = async () => {
+          throw thrown;
+        };
+        const answer = await infer(chat({}, { model: "@cf/x" }));
+        assertError(answer, status, { type, code });
+        if (status === 404) assert.equal(answer.body.error.param, "model");
+        if (status === 503) assert.equal(answer.headers["retry-after"], "1");
+        assert.doesNotMatch(JSON.stringify(answer), /internal|at validate|Ai\.run|connection reset|odd|allocation|No such/);
+      });
+    }
+
+    test("a validation error passes its first line, without the error's class name, at most 300 characters", async () => {
       run = async () => {
-        throw new Error(`${prefix}validation failed here`);
+        throw new Error("AiError: 5006: Error: required properties at '/' are 'prompt'\n    at validate (internal)");
       };
-      const text = (await infer(chat())).body.error.message;
-      assert.ok(text.endsWith(": validation failed here"), text);
-      assert.ok(!text.toLowerCase().includes(prefix.trim().toLowerCase()), text);
-    }
-    run = async () => {
-      throw new Error(`5006: ${"x".repeat(400)}tail`);
-    };
-    const long = (await infer(chat())).body.error.message;
-    assert.ok(!long.includes("tail") && long.includes("x".repeat(290)) && long.length < 400, long.length);
-  });
-
-  test("the log line has the code and the error's kind, never its text", async () => {
-    run = async () => {
-      throw new TypeError("3040: secret capacity detail");
-    };
-    await infer(chat());
-    run = async () => {
-      throw new Error("no code, secret detail");
-    };
-    await infer(chat());
-    const lines = logs.lines.join("\n");
-    assert.ok(logs.lines.some((l) => l.includes("3040") && l.includes("TypeError")), lines);
-    assert.equal(logs.lines.length, 2);
-    assert.doesNotMatch(lines, /secret/);
-  });
-
-  test("a code appears in the message of an unknown failure", async () => {
-    run = async () => {
-      throw new Error("4321: mystery");
-    };
-    const { message } = (await infer(chat())).body.error;
-    assert.ok(message.includes("4321"), message);
-    run = async () => {
-      throw new Error("mystery");
-    };
-    assert.doesNotMatch((await infer(chat())).body.error.message, /code/);
-  });
-});
-
-describe("workers-ai: the stop time", () => {
-  test("env.AI.run() is given up at the stop time: 504", async () => {
-    for (const stream of [false, true]) {
-      run = () => new Promise(() => {});
-      assertError(await infer(chat({ stream }, { attemptDeadline: Date.now() + 30 })), 504, { type: "timeout", code: "timeout" });
-    }
-    assertError(await infer(chat({}, { deadline: Date.now() + 30 })), 504, { type: "timeout" });
-  });
-
-  test("a stream that arrives after the stop time is cancelled", async () => {
-    const late = aiStream(["data: [DONE]\n\n"]);
-    run = async () => (await pause(60), late.stream);
-    assertError(await infer(chat({ stream: true }, { attemptDeadline: Date.now() + 20 })), 504, { type: "timeout" });
-    assert.ok(await eventually(() => late.state.cancelled), "the late stream was left running");
-  });
-
-  test("a failure after the stop time is swallowed", async () => {
-    const unhandled = [];
-    const onUnhandled = (reason) => unhandled.push(reason);
-    process.on("unhandledRejection", onUnhandled);
-    try {
+      const { message } = (await infer(chat())).body.error;
+      assert.ok(message.includes("5006: Error: required properties at '/' are 'prompt'"), message);
+      assert.doesNotMatch(message, /AiError|at validate/);
+      for (const prefix of ["Error: ", "InferenceUpstreamError:  ", "aierror: "]) {
+        run = async () => {
+          throw new Error(`${prefix}validation failed here`);
+        };
+        const text = (await infer(chat())).body.error.message;
+        assert.ok(text.endsWith(": validation failed here"), text);
+        assert.ok(!text.toLowerCase().includes(prefix.trim().toLowerCase()), text);
+      }
       run = async () => {
-        await pause(40);
-        throw new Error("late failure");
+        throw new Error(`5006: ${"x".repeat(400)}tail`);
       };
-      assertError(await infer(chat({}, { attemptDeadline: Date.now() + 10 })), 504, { type: "timeout" });
-      await pause(80);
-      assert.deepEqual(unhandled, []);
-    } finally {
-      process.off("unhandledRejection", onUnhandled);
-    }
+      const long = (await infer(chat())).body.error.message;
+      assert.ok(!long.includes("tail") && long.includes("x".repeat(290)) && long.length < 400, long.length);
+    });
+
+    test("the log line has the code and the error's kind, never its text", async () => {
+      run = async () => {
+        throw new TypeError("3040: secret capacity detail");
+      };
+      await infer(chat());
+      run = async () => {
+        throw new Error("no code, secret detail");
+      };
+      await infer(chat());
+      const lines = logs.lines.join("\n");
+      assert.ok(logs.lines.some((l) => l.includes("3040") && l.includes("TypeError")), lines);
+      assert.equal(logs.lines.length, 2);
+      assert.doesNotMatch(lines, /secret/);
+    });
+
+    test("a code appears in the message of an unknown failure", async () => {
+      run = async () => {
+        throw new Error("4321: mystery");
+      };
+      const { message } = (await infer(chat())).body.error;
+      assert.ok(message.includes("4321"), message);
+      run = async () => {
+        throw new Error("mystery");
+      };
+      assert.doesNotMatch((await infer(chat())).body.error.message, /code/);
+    });
   });
 
-  test("an answer in time is not a timeout, and leaves no timer behind", async () => {
-    run = async () => ({ response: "quick" });
-    const started = Date.now();
-    assert.equal((await infer(chat({}, { attemptDeadline: Date.now() + 60_000 }))).status, 200);
-    assert.ok(Date.now() - started < 30_000);
-  });
+  describe("workers-ai: the stop time", () => {
+    test("env.AI.run() is given up at the stop time: 504", async () => {
+      for (const stream of [false, true]) {
+        run = () => new Promise(() => {});
+        assertError(await infer(chat({ stream }, { attemptDeadline: Date.now() + 30 })), 504, { type: "timeout", code: "timeout" });
+      }
+      assertError(await infer(chat({}, { deadline: Date.now() + 30 })), 504, { type: "timeout" });
+    });
 
-  test("health() is ok while the binding is there", async () => {
-    assert.equal((await (await backend(ENV)).health()).ok, true);
+    test("a stream that arrives after the stop time is cancelled", async () => {
+      const late = aiStream(["data: [DONE]\n\n"]);
+      run = async () => (await pause(60), late.stream);
+      assertError(await infer(chat({ stream: true }, { attemptDeadline: Date.now() + 20 })), 504, { type: "timeout" });
+      assert.ok(await eventually(() => late.state.cancelled), "the late stream was left running");
+    });
+
+    test("a failure after the stop time is swallowed", async () => {
+      const unhandled = [];
+      const onUnhandled = (reason) => unhandled.push(reason);
+      process.on("unhandledRejection", onUnhandled);
+      try {
+        run = async () => {
+          await pause(40);
+          throw new Error("late failure");
+        };
+        assertError(await infer(chat({}, { attemptDeadline: Date.now() + 10 })), 504, { type: "timeout" });
+        await pause(80);
+        assert.deepEqual(unhandled, []);
+      } finally {
+        process.off("unhandledRejection", onUnhandled);
+      }
+    });
+
+    test("an answer in time is not a timeout, and leaves no timer behind", async () => {
+      run = async () => ({ response: "quick" });
+      const started = Date.now();
+      assert.equal((await infer(chat({}, { attemptDeadline: Date.now() + 60_000 }))).status, 200);
+      assert.ok(Date.now() - started < 30_000);
+    });
+
+    test("health() is ok while the binding is there", async () => {
+      assert.equal((await (await backend(ENV)).health()).ok, true);
+    });
   });
 });
