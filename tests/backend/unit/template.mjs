@@ -3,10 +3,14 @@
 // The tests here call the Backend's RPC methods as the orchestrator does, minus the transport, so
 // a run takes about a second: mutation testing (scripts/mutation/template.stryker.config.mjs) runs
 // them first, and the Miniflare suites only for what they did not catch.
-import { resolve } from "node:path";
-import { build } from "esbuild";
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
+/** Compiled bundles by the hash of their sources: mutation testing compiles the same sources for every mutant. */
+const CACHE_DIR = join(ROOT, "node_modules/.cache/backend-template-unit");
 
 /** `cloudflare:workers` outside workerd: a WorkerEntrypoint is constructed with (ctx, env). */
 const CLOUDFLARE_WORKERS = `export class WorkerEntrypoint {
@@ -15,6 +19,35 @@ const CLOUDFLARE_WORKERS = `export class WorkerEntrypoint {
 
 /** The template's default export (the Backend class), compiled from backend-worker-template/src. */
 export async function loadBackendClass() {
+  const key = await sourcesHash();
+  const cached = join(CACHE_DIR, `${key}.mjs`);
+  try {
+    return (await import(pathToFileURL(cached).href)).default;
+  } catch (err) {
+    if (err?.code !== "ERR_MODULE_NOT_FOUND") throw err;
+  }
+  const code = await compile();
+  await mkdir(CACHE_DIR, { recursive: true });
+  // Written aside and renamed: concurrent runs never import a half-written file.
+  const aside = `${cached}.${process.pid}.tmp`;
+  await writeFile(aside, code);
+  await rename(aside, cached);
+  return (await import(pathToFileURL(cached).href)).default;
+}
+
+/** A hash of every source the bundle is made of (the template and the shared interfaces). */
+async function sourcesHash() {
+  const hash = createHash("sha256").update(CLOUDFLARE_WORKERS);
+  const dirs = [resolve(ROOT, "backend-worker-template/src"), resolve(ROOT, "shims")];
+  for (const dir of dirs) {
+    const files = (await readdir(dir, { recursive: true })).filter((f) => /\.[cm]?[jt]s$/.test(f)).sort();
+    for (const file of files) hash.update(`\0${dir}/${file}\0`).update(await readFile(join(dir, file)));
+  }
+  return hash.digest("hex").slice(0, 32);
+}
+
+async function compile() {
+  const { build } = await import("esbuild");
   const result = await build({
     entryPoints: [resolve(ROOT, "backend-worker-template/src/index.ts")],
     bundle: true,
@@ -33,9 +66,7 @@ export async function loadBackendClass() {
       },
     ],
   });
-  const code = result.outputFiles[0].text;
-  const module = await import(`data:text/javascript;base64,${Buffer.from(code).toString("base64")}`);
-  return module.default;
+  return result.outputFiles[0].text;
 }
 
 let backendClass;
