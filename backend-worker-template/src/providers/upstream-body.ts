@@ -106,6 +106,8 @@ class SseTail {
   missingEventEnd(): string {
     if (!this.received) return "";
     const lineEnds = /[\r\n]*$/.exec(this.text)![0].replaceAll("\r\n", "\n").length;
-    return lineEnds >= 2 ? "" : lineEnds === 1 ? "\n" : "\n\n";
+    if (lineEnds >= 2) return "";
+    // After a lone CR, one LF would only make it a CRLF: the same single line end.
+    return lineEnds === 1 && !this.text.endsWith("\r") ? "\n" : "\n\n";
   }
 }

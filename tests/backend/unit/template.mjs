@@ -69,6 +69,12 @@ async function compile() {
   return result.outputFiles[0].text;
 }
 
+/**
+ * Each unit file's bound: it takes well under a second, so a suite still running after this hangs
+ * (a test waiting on an answer that never comes fails instead of running on).
+ */
+export const SUITE_TIMEOUT_MS = 15_000;
+
 let backendClass;
 
 /** A Backend with these vars and bindings, as a Worker deployed with them would run. */
@@ -92,7 +98,10 @@ export function inferenceRequest(overrides = {}) {
   };
 }
 
-/** The whole text of a byte stream, how many chunks carried it, and the error that ended it. */
+/** More chunks than any answer here has: a stream that goes on past it never ends. */
+export const ENDLESS_CHUNKS = 100_000;
+
+/** The whole text of a byte stream, how many chunks carried it, and the error that ended it (or "endless"). */
 export async function readStream(stream) {
   const reader = stream.getReader();
   const decoder = new TextDecoder();
@@ -103,7 +112,7 @@ export async function readStream(stream) {
       const { done, value } = await reader.read();
       if (done) break;
       assertBytes(value);
-      chunks++;
+      if (++chunks > ENDLESS_CHUNKS) throw new Error("endless stream");
       text += decoder.decode(value, { stream: true });
     }
     return { text: text + decoder.decode(), chunks, error: null };
@@ -186,8 +195,8 @@ export function captureLogs() {
 
 export const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `check` until it holds or `ms` pass; answers whether it held. */
-export async function eventually(check, ms = 10_000) {
+/** Polls `check` until it holds or `ms` pass (in-process events take microseconds; 2 s is for a loaded machine). */
+export async function eventually(check, ms = 2000) {
   for (const until = Date.now() + ms; Date.now() < until; await pause(5)) if (await check()) return true;
   return check();
 }
