@@ -6,10 +6,10 @@
 // max_tokens), and that a stream reports what the same request answers without streaming.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { assertError, backend, inferenceRequest, isConsistentUsage, readStream, sseData } from "./template.mjs";
+import { assertError, backend, inferenceRequest, isConsistentUsage, readStream, sseData, SUITE_TIMEOUT_MS } from "./template.mjs";
 
 // One suite per file, so its hooks stay its own when all unit files run in one process (all.mjs).
-describe("the echo provider", () => {
+describe("the echo provider", { timeout: SUITE_TIMEOUT_MS }, () => {
   function chatRequest(messages, extra = {}, overrides = {}) {
     return inferenceRequest({ stream: extra.stream === true, body: { model: "any-model", messages, ...extra }, ...overrides });
   }
@@ -45,7 +45,13 @@ describe("the echo provider", () => {
         { role: "system", content: "be brief" },
         user("first question"),
         { role: "assistant", content: "an answer" },
-        user([{ type: "text", text: "what is" }, { type: "image_url", image_url: { url: "https://x/y.png" } }, null, { type: "text", text: 4 }, { type: "text", text: "two plus two" }]),
+        user([
+          { type: "text", text: "what is" },
+          { type: "image_url", image_url: { url: "https://x/y.png" }, text: "a caption is not a text part" },
+          null,
+          { type: "text", text: 4 },
+          { type: "text", text: "two plus two" },
+        ]),
         { role: "tool", content: "tool output" },
       ]);
       const result = await answer(req);

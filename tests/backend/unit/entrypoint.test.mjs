@@ -3,10 +3,10 @@
 // unexpected failures (docs/backend-template.md, "The template's behaviour" and "Vars").
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
-import { assertError, backend, captureLogs, inferenceRequest } from "./template.mjs";
+import { assertError, backend, captureLogs, inferenceRequest, SUITE_TIMEOUT_MS } from "./template.mjs";
 
 // One suite per file, so its hooks stay its own when all unit files run in one process (all.mjs).
-describe("the Backend entrypoint", () => {
+describe("the Backend entrypoint", { timeout: SUITE_TIMEOUT_MS }, () => {
   const PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"];
   /** A body every path of the echo provider answers 200. */
   const ANY_PATH_BODY = { model: "m", messages: [{ role: "user", content: "hi" }], prompt: "hi", input: "hi" };
@@ -34,6 +34,7 @@ describe("the Backend entrypoint", () => {
       ["body an array", inferenceRequest({ body: [{ model: "m" }] }), "body"],
       ["body null", inferenceRequest({ body: null }), "body"],
       ["body a number", inferenceRequest({ body: 12 }), "body"],
+      ["body an array holding the JSON text of an object", inferenceRequest({ body: [JSON.stringify({ model: "m", messages: [{ role: "user", content: "x" }] })] }), "body"],
       ["body text of an array", inferenceRequest({ body: "[1, 2]" }), "body"],
       ["body text of null", inferenceRequest({ body: "null" }), "body"],
       ["body text of a string", inferenceRequest({ body: '"{}"' }), "body"],
@@ -156,6 +157,7 @@ describe("the Backend entrypoint", () => {
       assert.deepEqual((await describeWith(env)).models, ["small", "big"]);
       assert.deepEqual((await describeWith({ ...env, MODELS: "small,other" })).models, ["small", "other"]);
       assert.deepEqual((await describeWith({ MODEL_MAP: "{}" })).models, ["*"]);
+      assert.deepEqual((await describeWith({ MODEL_MAP: "" })).models, ["*"], "an empty MODEL_MAP is no map");
       assert.deepEqual((await describeWith({ MODEL_MAP: { small: "s" } })).models, ["small"], "a TOML table works like the JSON text");
     });
 

@@ -4,10 +4,10 @@
 // AI's own, passed on; the template only fills in a missing total (total = prompt + completion).
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
-import { assertError, backend, captureLogs, eventually, inferenceRequest, pause, readStream, sseData } from "./template.mjs";
+import { assertError, backend, captureLogs, eventually, inferenceRequest, pause, readStream, sseData, SUITE_TIMEOUT_MS } from "./template.mjs";
 
 // One suite per file, so its hooks stay its own when all unit files run in one process (all.mjs).
-describe("the workers-ai provider", () => {
+describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
   const encoder = new TextEncoder();
   const MODEL_MAP = { llama: "@cf/meta/llama-3.1-8b-instruct", bge: "@cf/baai/bge-small-en-v1.5" };
 
@@ -17,8 +17,10 @@ describe("the workers-ai provider", () => {
   let run = async () => ({ response: "Bonjour" });
   let logs;
   const AI = {
-    run(model, inputs) {
+    // An RPC to the AI binding: it answers in a later turn, after timers already due.
+    async run(model, inputs) {
       calls.push({ model, inputs: structuredClone(inputs) });
+      await pause(2);
       return run(model, inputs);
     },
   };
@@ -80,6 +82,7 @@ describe("the workers-ai provider", () => {
           { role: "user", content: [{ type: "text", text: "Say" }, { type: "text", text: "hello" }] },
           { role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "u" } }] },
           { role: "user", content: [] },
+          { role: "user", content: [null, { type: "text", text: "odd" }] },
           null,
         ],
         temperature: 0,
@@ -109,6 +112,7 @@ describe("the workers-ai provider", () => {
               { role: "user", content: "Say\nhello" },
               { role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "u" } }] },
               { role: "user", content: "" },
+              { role: "user", content: [null, { type: "text", text: "odd" }] },
               null,
             ],
             temperature: 0,
@@ -320,7 +324,7 @@ describe("the workers-ai provider", () => {
 
     test("embeddings of an unknown shape are a 502", async () => {
       const req = inferenceRequest({ path: "/v1/embeddings", model: "bge", body: { model: "bge", input: "a" } });
-      for (const result of [null, { data: "x" }, { data: [[1, "2"]] }, { data: [1, 2] }, [[1, 2]]]) {
+      for (const result of [null, { data: "x" }, { data: [[1, "2"]] }, { data: [[0.5], [1, "2"]] }, { data: [[0.5], 2] }, { data: [1, 2] }, [[1, 2]]]) {
         run = async () => result;
         assertError(await infer(req), 502, { type: "upstream_error" });
       }
@@ -439,6 +443,14 @@ describe("the workers-ai provider", () => {
       assert.equal(chunks.length, 4);
     });
 
+    test("tool calls in a completions stream do not turn it into chat chunks", async () => {
+      const req = inferenceRequest({ path: "/v1/completions", model: "llama", stream: true, body: { model: "llama", prompt: "Once" } });
+      const chunks = [aiEvent({ response: "a", tool_calls: [{ name: "f", arguments: {} }] }), "data: [DONE]\n\n"];
+      const events = sseData((await translated(chunks, req)).text).slice(0, -1);
+      assert.ok(events.every((c) => c.object === "text_completion" && "text" in c.choices[0]), JSON.stringify(events));
+      assert.deepEqual(events.map((c) => c.choices[0].text), ["a", ""]);
+    });
+
     test("a stream that ends without [DONE], or fails, errors instead of ending cleanly", async () => {
       for (const [chunks, end] of [[STREAM.slice(0, 2), "close"], [STREAM.slice(0, 1), "error"], [[], "close"], [["data: [DON"], "close"]]) {
         const { text, error } = await translated(chunks, chat({ stream: true }), end);
@@ -467,6 +479,7 @@ describe("the workers-ai provider", () => {
       ["5007 no such model", new Error("5007: No such model @cf/x or task"), 404, "invalid_request_error", "model_not_found"],
       ["no such model without a code", new Error("No such model exists"), 404, "invalid_request_error", "model_not_found"],
       ["3040 capacity", new Error("3040: Capacity temporarily exceeded, please try again."), 503, "service_unavailable", "capacity_exceeded"],
+      ["3040 by its code alone", new Error("AiError: 3040: temporarily overloaded"), 503, "service_unavailable", "capacity_exceeded"],
       ["capacity without a code", new Error("Out of capacity"), 503, "service_unavailable", "capacity_exceeded"],
       ["3036 account limit", new Error("3036: You have used up your daily free allocation"), 429, "rate_limit_error", "rate_limit_exceeded"],
       ["rate limit without a code", new Error("Rate limit hit"), 429, "rate_limit_error", "rate_limit_exceeded"],
@@ -503,6 +516,10 @@ describe("the workers-ai provider", () => {
         assert.ok(text.endsWith(": validation failed here"), text);
         assert.ok(!text.toLowerCase().includes(prefix.trim().toLowerCase()), text);
       }
+      run = async () => {
+        throw new Error("5006: field 'x' Error: must be a string");
+      };
+      assert.ok((await infer(chat())).body.error.message.endsWith("5006: field 'x' Error: must be a string"), "only a leading class name goes");
       run = async () => {
         throw new Error(`5006: ${"x".repeat(400)}tail`);
       };
@@ -573,9 +590,11 @@ describe("the workers-ai provider", () => {
 
     test("an answer in time is not a timeout, and leaves no timer behind", async () => {
       run = async () => ({ response: "quick" });
-      const started = Date.now();
+      await pause(5);
+      const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length;
+      const before = timers();
       assert.equal((await infer(chat({}, { attemptDeadline: Date.now() + 60_000 }))).status, 200);
-      assert.ok(Date.now() - started < 30_000);
+      assert.ok(timers() <= before, "a timer is left waiting for the stop time");
     });
 
     test("health() is ok while the binding is there", async () => {
