@@ -94,8 +94,22 @@ test("a per-try timeout: the attempt is abandoned at perTryMs and the next one s
   assert.equal(res.headers.get("x-router-attempts"), "2");
   assert.deepEqual(backends.flatMap((b) => b.calls.map((c) => c.at)).sort((x, y) => x - y), [0, 1000]);
   late.resolve({ status: 200, body: completion("late") });
+  assert.deepEqual(h.events("backend_answer_shape"), [], "a timeout is not a malformed answer");
   const status = await h.assertClean();
   assert.equal(status.backends.reduce((sum, b) => sum + b.failures, 0), 1, "the timed-out attempt failed");
+});
+
+test("every attempt timing out: 502 whose trace says each attempt timed out, at maxAttempts x perTryMs", async (t) => {
+  const h = await harness(t);
+  h.pool(["BACKEND_A", "BACKEND_B", "BACKEND_C"], () => new Promise(() => {}));
+  const answer = h.fetch(json());
+  await h.clock.advance(3000);
+  const res = await answer;
+  assert.equal(res.status, 502);
+  const { message } = (await res.json()).error;
+  assert.equal(message.match(/timed out/g)?.length, 3, message);
+  assert.deepEqual(h.events("backend_answer_shape"), []);
+  await h.assertClean();
 });
 
 test("a stream that arrives after the per-try timeout is cancelled, not left generating (streaming request)", async (t) => {

@@ -322,9 +322,9 @@ export async function harness(t, { config = POLICY, env = {} } = {}) {
       let n = 0;
       return bindings.map((binding) => h.backend(binding, { infer: (req) => infer(req, ++n, binding) }));
     },
-    /** @param {Request | string} request @param {Record<string, unknown>} [envOverride] */
-    fetch(request, envOverride = fullEnv) {
-      return fetchHandler(typeof request === "string" ? new Request(`http://router.test${request}`) : request, envOverride, ctx);
+    /** @param {Request | string} request @param {Record<string, unknown>} [envOverride] @param {object} [ctxOverride] */
+    fetch(request, envOverride = fullEnv, ctxOverride = ctx) {
+      return fetchHandler(typeof request === "string" ? new Request(`http://router.test${request}`) : request, envOverride, /** @type {any} */ (ctxOverride));
     },
     /** The handler called without an ExecutionContext (as a test or another caller may). @param {Request} request */
     fetchWithoutCtx(request) {
@@ -353,6 +353,7 @@ export async function harness(t, { config = POLICY, env = {} } = {}) {
       assert.deepEqual(clock.pending(), [], `no timer is still pending${at}`);
       for (const s of sources) assert.ok(s.released, `the ${s.label} was read to its end or cancelled${at}`);
       assert.ok(waits.every((w) => w.settled), `every waitUntil promise settled${at}`);
+      assert.deepEqual(logs.filter((l) => "text" in l), [], `every log line is a JSON object${at}`);
       for (const [exchange, count] of endings) assert.equal(count, 1, `exchange ${exchange} ended exactly once${at}`);
       const status = await h.status();
       assert.equal(status.requestsInFlight, 1, `no exchange in flight but /status itself${at}`);

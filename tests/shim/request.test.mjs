@@ -93,6 +93,31 @@ test("an upload that does not arrive before the request deadline: 504 at the dea
   await h.assertClean();
 });
 
+test("an upload with Content-Length that does not arrive before the request deadline: 504 at the deadline, the upload cancelled", {
+  todo: "shims/driver.js readBody(): with Content-Length the body is read by request.arrayBuffer(), which locks it, so the cancel() at the deadline fails silently and the upload is read on after the 504",
+}, async (t) => {
+  const h = await harness(t);
+  h.backend("BACKEND_A");
+  const upload = h.stream(['{"model":'], { end: "hang", label: "upload" });
+  const answer = h.fetch(post("/v1/chat/completions", upload, { contentLength: 60 }));
+  await h.clock.advance(10_000);
+  const res = await answer;
+  assert.equal(res.status, 504);
+  assert.ok(upload.cancelled, "the slow upload is cancelled");
+});
+
+test("an upload with Content-Length that breaks after the deadline's 504: no unhandled rejection, nothing left behind", async (t) => {
+  const h = await harness(t);
+  h.backend("BACKEND_A");
+  const upload = h.stream(['{"model":'], { end: "hang", label: "upload" });
+  const answer = h.fetch(post("/v1/chat/completions", upload, { contentLength: 60 }));
+  await h.clock.advance(10_000);
+  assert.equal((await answer).status, 504);
+  upload.finish(new Error("the client gave up"));
+  await h.clock.advance(10);
+  await h.assertClean();
+});
+
 test("an upload that breaks mid-way (the client went away): the exchange ends, no backend is called", async (t) => {
   const h = await harness(t);
   const a = h.backend("BACKEND_A");
@@ -191,8 +216,10 @@ test("configuration that fails to start is answered 500 and tried again by the n
   });
   const first = await h.fetch("/healthz");
   assert.equal(first.status, 500);
-  assert.equal((await errorOf(first)).code, "router_start_failed");
-  assert.deepEqual(h.events("configure_failed").map((l) => l.error), ["TypeError"]);
+  assert.deepEqual(await errorOf(first), {
+    message: "The router could not start; it retries on the next request", type: "server_error", param: null, code: "router_start_failed",
+  });
+  assert.deepEqual(h.events("configure_failed"), [{ level: "error", event: "configure_failed", error: "TypeError" }]);
   assert.equal((await h.fetch("/healthz")).status, 200);
   await h.assertClean();
 });
@@ -208,7 +235,9 @@ test("API keys: entries are trimmed, empty ones ignored, each key opens /v1; a w
   for (const authorization of ["Bearer key-three", "Bearer  key-one", "bearer key-one", "Bearer key-one,key-two", ""]) {
     const res = await h.fetch(json({ headers: authorization ? { authorization } : {} }));
     assert.equal(res.status, 401, authorization);
-    await res.arrayBuffer();
+    assert.equal(res.headers.get("www-authenticate"), "Bearer");
+    const { message } = await errorOf(res);
+    assert.match(message, authorization ? /^Invalid API key/ : /^Missing API key/, authorization);
   }
   const status = await h.fetch(new Request("http://router.test/status", { headers: { authorization: "Bearer key-two" } }));
   assert.equal(status.status, 200, "without an admin key, a client key opens /status");
@@ -414,7 +443,7 @@ test("an error in the shim itself (here: waitUntil throws) is a 500 internal_err
   assert.equal(res.status, 500);
   assert.equal(res.headers.get("x-request-id"), "req-9");
   assert.equal((await errorOf(res)).code, "internal_error");
-  assert.deepEqual(h.events("shim_error").map((l) => l.error), ["RangeError"]);
+  assert.deepEqual(h.events("shim_error"), [{ level: "error", event: "shim_error", error: "RangeError" }]);
   assert.equal(h.events("internal_error").length, 1);
   await h.assertClean();
 });
@@ -446,7 +475,9 @@ test("an error in the shim after the client went away: a 500 made without the co
   const res = await h.fetch(json({ signal: controller.signal }));
   assert.equal(res.status, 500);
   assert.match(res.headers.get("x-request-id") ?? "", /^[0-9a-f]{32}$/);
-  assert.equal((await errorOf(res)).code, "internal_error");
+  assert.deepEqual(await errorOf(res), {
+    message: "The router failed while handling this request", type: "server_error", param: null, code: "internal_error",
+  });
   assert.equal(h.events("internal_error").length, 0, "the core was not asked to fail an exchange already over");
   await h.assertClean();
 });
@@ -462,3 +493,27 @@ test("generated request ids differ from request to request (128 random bits each
   for (const id of ids) assert.match(String(id), /^[0-9a-f]{32}$/);
 });
 
+
+test("an action the shim does not know (the core's answer to a call out of order) is a shim error: 500, logged, the exchange ended once", async (t) => {
+  // The real core returns the action kind "error" only when called out of order, which the shim
+  // never does: a minimal patch makes the body step ask for resume() instead.
+  const h = await harness(t);
+  h.backend("BACKEND_A");
+  const resume = h.core.resume.bind(h.core);
+  h.core.body = (exchange, _bytes, _how, now) => resume(exchange, now);
+  const res = await h.fetch(json());
+  assert.equal(res.status, 500);
+  assert.equal((await errorOf(res)).code, "internal_error");
+  assert.deepEqual(h.events("shim_error"), [{ level: "error", event: "shim_error", error: "Error" }]);
+  await h.assertClean();
+});
+
+test("an ExecutionContext without waitUntil: discovery and streaming still work", async (t) => {
+  const h = await harness(t);
+  const s = h.stream(sse(2));
+  h.backend("BACKEND_A", { infer: () => ({ status: 200, stream: s.stream }) });
+  const res = await h.fetch(post("/v1/chat/completions", chat({ stream: true })), h.env, {});
+  assert.equal(res.status, 200);
+  assert.equal(await readAll(res), sse(2).join(""));
+  await h.assertClean();
+});

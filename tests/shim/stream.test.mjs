@@ -230,6 +230,50 @@ test("a backend stream that sends something other than bytes mid-way: error even
   assert.equal(status.backends[0].failures, 1);
 });
 
+test("a backend stream that sends an ArrayBuffer instead of a Uint8Array mid-way: its content is not relayed, the stream ends with the error event", async (t) => {
+  const h = await harness(t);
+  const events = sse(2);
+  const buffer = new TextEncoder().encode("data: not relayed\n\n").buffer;
+  const s = h.stream([events[0], buffer, events[1], events[2]], { end: "hang" });
+  oneBackend(h, s);
+  const res = await h.fetch(streaming());
+  const body = await readAll(res);
+  assert.ok(!body.includes("not relayed"));
+  assert.match(body.slice(events[0].length), ERROR_EVENT);
+  assert.ok(s.cancelled);
+  await h.assertClean();
+});
+
+test("the relay reads from the backend only what the client asks for: nothing is read ahead", async (t) => {
+  const h = await harness(t);
+  const s = h.stream(sse(5));
+  oneBackend(h, s);
+  const res = await h.fetch(streaming());
+  const c = client(res);
+  await c.next();
+  await h.clock.advance(100);
+  assert.equal(s.reads, 1, "only the first chunk, which started the answer");
+  await c.next();
+  await h.clock.advance(100);
+  assert.equal(s.reads, 2);
+  await c.reader.cancel();
+  await h.assertClean();
+});
+
+test("a client that stops reading while the backend has nothing to send is gone, not a stalled backend", async (t) => {
+  const h = await harness(t);
+  const s = h.stream([sse(1)[0]], { end: "hang" });
+  oneBackend(h, s);
+  const res = await h.fetch(streaming());
+  const c = client(res);
+  await c.next();
+  await h.clock.advance(300);
+  assert.ok(s.cancelled);
+  await assert.rejects(c.next(), /the client read nothing/);
+  const status = await h.assertClean();
+  assert.deepEqual([status.backends[0].successes, status.backends[0].failures], [1, 0]);
+});
+
 test("a stream that ends without data: [DONE] has broken: error event, logged, counted as a failure", async (t) => {
   const h = await harness(t);
   const events = sse(2, { done: false });
@@ -287,6 +331,7 @@ test("before its first chunk a backend's stream may be retried: one that sends n
   assert.deepEqual([...a.calls, ...b.calls].map((c) => c.at).sort((x, y) => x - y), [0, 500]);
   assert.ok(late.cancelled, "the silent stream is cancelled");
   assert.ok(good.drained);
+  assert.deepEqual(h.events("backend_answer_shape"), [], "a first-byte timeout is a timeout, not a malformed stream");
   await h.assertClean();
 });
 
