@@ -36,8 +36,9 @@
 //
 // Each mutant is applied alone to a scratch tree under build/mutation/cpp/tree-N (one per job),
 // built there (Debug, -O0: only that translation unit recompiles, then the link), and the test
-// binary router_tests runs directly (--gtest_fail_fast) under a timeout and a memory limit; then
-// the file is restored. Reports: build/mutation/cpp-report.json and cpp-report.md.
+// binary router_tests runs directly (--gtest_fail_fast) under a timeout (default 20 x the
+// unmutated run, at least 20 s) and a memory limit; then the file is restored. The scratch builds
+// add -D_GLIBCXX_ASSERTIONS, so an out-of-range access a mutant causes aborts the tests. Reports: build/mutation/cpp-report.json and cpp-report.md.
 //
 // Usage: node scripts/mutation/cpp-mutants.mjs [options]   (see --help)
 
@@ -94,7 +95,8 @@ Options:
   --limit N         an evenly spaced sample of N of the selected mutants
   --sample F        a random sample, fraction F (0..1] of the selected mutants; --seed S (default 1)
   --no-headers      leave the .hpp files out
-  --timeout S       seconds router_tests may run per mutant (default 60); a timeout counts as killed
+  --timeout S       seconds router_tests may run per mutant; a timeout counts as killed
+                    (default: 20 x the unmutated run, at least 20 s)
   --list            print the selected mutants and exit (no build)
   --break SCORE     exit 1 when the score is below SCORE (percent)
   --help            this text
@@ -113,7 +115,7 @@ Score = (killed + timeout) / (killed + timeout + survived).
 function parseArgs(argv) {
   const opts = {
     jobs: 2, files: [], operators: null, ids: null, limit: null, sample: null, seed: 1, headers: true,
-    timeout: 60, list: false, breakAt: null,
+    timeout: null, list: false, breakAt: null,
   };
   const need = (i, name) => {
     if (i + 1 >= argv.length) fail(`${name} needs a value`);
@@ -576,6 +578,10 @@ function select(mutants, opts) {
 // Scratch trees
 
 const SCRATCH = path.join(ROOT, 'build/mutation/cpp');
+// -O0 for the fastest rebuilds. _GLIBCXX_ASSERTIONS makes an out-of-range vector / string / optional
+// access abort: a mutant that indexes past the end is then killed for sure, not by luck (as a
+// runtime error is killed in Stryker). Only the scratch trees use these flags.
+const CXX_FLAGS = '-O0 -D_GLIBCXX_ASSERTIONS';
 const COPIED = ['CMakeLists.txt', 'cpp'];
 
 // Makes `dst` hold exactly the files of `src` (only changed files are written, so the build
@@ -633,16 +639,16 @@ class Tree {
 
   async prepare(log) {
     for (const item of COPIED) syncTree(path.join(ROOT, item), path.join(this.dir, item));
-    if (!fs.existsSync(path.join(this.build, 'CMakeCache.txt'))) {
-      const generator = (await run('sh', ['-c', 'command -v ninja'])).code === 0 ? ['-G', 'Ninja'] : [];
-      const r = await run('cmake', [
-        '-S', this.dir, '-B', this.build, ...generator, '-DCMAKE_BUILD_TYPE=Debug', '-DCMAKE_CXX_FLAGS_DEBUG=-O0',
-        '-DROUTER_BUILD_TESTS=ON', '-DROUTER_BUILD_FUZZERS=OFF', '-DROUTER_BUILD_BENCHMARKS=OFF',
-        // No test listing after every link: router_tests is run directly, not through CTest.
-        '-DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST',
-      ]);
-      if (r.code !== 0) throw new Error(`cmake configure failed in ${this.dir}:\n${r.output}`);
-    }
+    const fresh = !fs.existsSync(path.join(this.build, 'CMakeCache.txt'));
+    const generator = fresh && (await run('sh', ['-c', 'command -v ninja'])).code === 0 ? ['-G', 'Ninja'] : [];
+    // Configured every run (cheap when nothing changed), so a change of these flags takes effect.
+    const r = await run('cmake', [
+      '-S', this.dir, '-B', this.build, ...generator, '-DCMAKE_BUILD_TYPE=Debug', `-DCMAKE_CXX_FLAGS_DEBUG=${CXX_FLAGS}`,
+      '-DROUTER_BUILD_TESTS=ON', '-DROUTER_BUILD_FUZZERS=OFF', '-DROUTER_BUILD_BENCHMARKS=OFF',
+      // No test listing after every link: router_tests is run directly, not through CTest.
+      '-DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST',
+    ]);
+    if (r.code !== 0) throw new Error(`cmake configure failed in ${this.dir}:\n${r.output}`);
     log(`tree-${this.index}: building router_tests (first run of a tree takes a while)`);
     const b = await this.compile();
     if (b.code !== 0) throw new Error(`the unmutated sources do not build in ${this.dir}:\n${b.output}`);
@@ -818,7 +824,8 @@ async function main() {
   const trees = Array.from({ length: jobs }, (_, k) => new Tree(k));
   const baselines = await Promise.all(trees.map((t) => t.prepare(log)));
   const baselineMs = Math.max(...baselines);
-  console.log(`baseline: router_tests passes in ${baselineMs} ms`);
+  if (opts.timeout === null) opts.timeout = Math.max(20, Math.ceil((20 * baselineMs) / 1000));
+  console.log(`baseline: router_tests passes in ${baselineMs} ms; timeout per mutant ${opts.timeout} s`);
 
   // Headers last: each of their mutants rebuilds most of the tree.
   const queue = [...selected].sort((x, y) => Number(x.file.endsWith('.hpp')) - Number(y.file.endsWith('.hpp')) || x.id - y.id);
