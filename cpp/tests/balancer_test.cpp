@@ -143,5 +143,32 @@ TEST(Balancer, RouterHonoursDescribedWeights) {
   EXPECT_EQ(counts, (std::vector<int>{30, 10}));
 }
 
+// pick() takes any candidate indices: a Balancer nobody reset grows its state for them.
+TEST(Balancer, AFreshBalancerNeedsNoReset) {
+  Balancer b;
+  SplitMix64 rng(3);
+  std::vector<int> counts(3, 0);
+  for (int k = 1; k <= 30; ++k) {
+    counts[*b.pick(equal(3), rng)]++;
+    for (int c : counts) EXPECT_LE(c, (k + 2) / 3) << "k=" << k;
+  }
+  EXPECT_EQ(counts, (std::vector<int>{10, 10, 10}));
+}
+
+// A new backend list starts round-robin afresh: the old list's positions do not skew the new one.
+TEST(Balancer, ANewBackendListStartsRoundRobinAfresh) {
+  testing::RouterHarness h;
+  h.backends(2, "", {1, 5});
+  EXPECT_EQ(h.serve_one(), 1u);
+  EXPECT_EQ(h.serve_one(), 1u);
+  h.configure({"BACKEND_X", "BACKEND_Y"});
+  h.describe({{"x", {"m"}}, {"y", {"m"}}});
+  std::vector<int> counts(2, 0);
+  for (int k = 1; k <= 10; ++k) {
+    counts[h.serve_one()]++;
+    EXPECT_LE(std::abs(counts[0] - counts[1]), 1) << "after " << k << " requests";
+  }
+}
+
 }  // namespace
 }  // namespace router

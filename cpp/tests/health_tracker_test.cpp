@@ -169,9 +169,69 @@ TEST(HealthTracker, InFlightCountsAttemptsUntilTheyFinish) {
   EXPECT_EQ(t.health[0].successes + t.health[0].failures, 0u);
   t.health.attempt_finished(0, AttemptResult::Success, T);
   EXPECT_EQ(t.health[0].in_flight, 0u);
-  // Out-of-range indices are ignored rather than trusted.
-  t.health.attempt_started(7);
-  t.health.attempt_finished(7, AttemptResult::Failure, T);
+  // Out-of-range indices are ignored rather than trusted (the first one past the end included).
+  for (size_t i : {size_t{2}, size_t{7}}) {
+    t.health.attempt_started(i);
+    t.health.attempt_finished(i, AttemptResult::Failure, T);
+    EXPECT_EQ(t.health.state(i, T), BackendState::Healthy);
+    EXPECT_EQ(t.health.until(i), 0);
+  }
+  // A finish nobody started (a duplicate) cannot make the count wrap below zero.
+  t.health.attempt_finished(1, AttemptResult::Success, T);
+  EXPECT_EQ(t.health[1].in_flight, 0u);
+}
+
+// Retry-After: 0 asks for no wait at all: the backend is not put in cooldown.
+TEST(HealthTracker, A429WithRetryAfterZeroIsNoCooldown) {
+  Tracker t(2);
+  t.health.attempt_started(0);
+  t.health.attempt_finished(0, AttemptResult::RateLimited, T, 0);
+  EXPECT_EQ(t.health.state(0, T), BackendState::Healthy);
+  EXPECT_EQ(t.health[0].rate_limited, 1u);
+}
+
+// docs/reliability.md: `backend_cooldown` (with `ms`) when a cooldown starts, and
+// `ejection_skipped_max_percent` when the cap keeps a failing backend in.
+TEST(HealthTracker, CooldownsAndSkippedEjectionsAreLogged) {
+  Tracker t(2);
+  t.health.attempt_started(1);
+  t.health.attempt_finished(1, AttemptResult::RateLimited, T, 2000);
+  std::string logs = t.logs.drain();
+  EXPECT_NE(logs.find("\"event\":\"backend_cooldown\""), std::string::npos) << logs;
+  EXPECT_NE(logs.find("\"backend\":\"BACKEND_1\""), std::string::npos) << logs;
+  EXPECT_NE(logs.find("\"ms\":2000"), std::string::npos) << logs;
+  // Another 429 during the cooldown is not a new cooldown: no second line.
+  t.health.attempt_started(1);
+  t.health.attempt_finished(1, AttemptResult::RateLimited, T + 500, 3000);
+  EXPECT_EQ(t.logs.drain().find("backend_cooldown"), std::string::npos);
+  // The cooldown ended at T + 3500: a 429 then starts (and logs) a new one.
+  t.health.attempt_started(1);
+  t.health.attempt_finished(1, AttemptResult::RateLimited, T + 3500, 1000);
+  logs = t.logs.drain();
+  EXPECT_NE(logs.find("\"event\":\"backend_cooldown\""), std::string::npos) << logs;
+  EXPECT_NE(logs.find("\"ms\":1000"), std::string::npos) << logs;
+
+  Tracker lone(1);  // 50% of one backend: it can never be ejected
+  lone.fail(0, T, 5);
+  logs = lone.logs.drain();
+  EXPECT_NE(logs.find("\"event\":\"ejection_skipped_max_percent\""), std::string::npos) << logs;
+  EXPECT_EQ(logs.find("backend_ejected"), std::string::npos) << logs;
+}
+
+// A backend that came back starts a new streak (one failure does not eject it again), and a new
+// streak ejects it again, for longer. Backend 1, so every backend is refreshed, not only the first.
+TEST(HealthTracker, AReturnedBackendStartsAFreshStreakAndCanBeEjectedAgain) {
+  Tracker t(4);
+  t.fail(1, T, 5);
+  ASSERT_EQ(t.health.state(1, T), BackendState::Ejected);
+  const double back = T + 30000;
+  t.fail(1, back, 1);
+  EXPECT_EQ(t.health.state(1, back), BackendState::Healthy);
+  EXPECT_EQ(t.health[1].consecutive_failures, 1u);
+  EXPECT_NE(t.logs.drain().find("\"event\":\"backend_returned\",\"backend\":\"BACKEND_1\""), std::string::npos);
+  t.fail(1, back, 4);
+  EXPECT_EQ(t.health.state(1, back), BackendState::Ejected);
+  EXPECT_EQ(t.health.until(1), back + 60000) << "the second ejection lasts 2 x 30 s";
 }
 
 }  // namespace

@@ -107,3 +107,58 @@ TEST(RetryBudget, AllowsTwentyPercentButAtLeastThree) {
 
 }  // namespace
 }  // namespace router
+
+namespace router {
+namespace {
+
+// backoffBaseMs 0 (docs/configuration.md allows it) means no backoff at all.
+TEST(RetryPolicy, AZeroBackoffBaseNeverWaits) {
+  RetryConfig retry;
+  retry.backoff_base_ms = 0;
+  RetryPolicy policy(retry, TimeoutConfig{});
+  SplitMix64 rng(5);
+  for (uint32_t revisit = 1; revisit <= 6; ++revisit) EXPECT_EQ(policy.backoff_ms(revisit, rng), 0) << revisit;
+}
+
+// "nullopt when that moment is at or past the deadline": a wait ending exactly at the deadline
+// leaves no time for the attempt.
+TEST(RetryState, AStartExactlyAtTheDeadlineIsRefused) {
+  RetryPolicy policy(RetryConfig{}, TimeoutConfig{});
+  SplitMix64 rng(9);
+  RetryState state(2, T + 1000);
+  state.attempt_started(0);
+  state.attempt_finished(AttemptOutcome::Answered, 429, 1000, T);  // Retry-After up to the deadline
+  EXPECT_FALSE(state.start_time(policy, 0, true, T, rng).has_value());
+  state.attempt_started(1);
+  state.attempt_finished(AttemptOutcome::Answered, 429, 999, T);
+  EXPECT_EQ(state.start_time(policy, 1, true, T, rng), T + 999) << "a millisecond earlier still fits";
+}
+
+// Backend indices past the end (the first one included) are ignored rather than trusted.
+TEST(RetryState, OutOfRangeBackendsAreIgnored) {
+  RetryPolicy policy(RetryConfig{}, TimeoutConfig{});
+  SplitMix64 rng(4);
+  RetryState state(2, T + 10000);
+  state.attempt_started(2);
+  state.attempt_finished(AttemptOutcome::Answered, 503, 500, T);
+  EXPECT_FALSE(state.tried(2));
+  EXPECT_EQ(state.attempts(), 1u);
+  auto start = state.start_time(policy, 2, true, T, rng);
+  ASSERT_TRUE(start.has_value());
+  EXPECT_LE(*start, T + 25) << "no Retry-After was recorded for it: only the backoff";
+  bool revisit = true;
+  EXPECT_EQ(state.pool({0, 1}, revisit), (std::vector<uint32_t>{0, 1}));
+  EXPECT_FALSE(revisit);
+}
+
+TEST(RetryBudget, AReleaseWithoutAnAcquireDoesNotWrap) {
+  RetryBudget budget;
+  budget.configure(20, 1);
+  budget.release();
+  EXPECT_EQ(budget.retries_in_flight(), 0u);
+  EXPECT_TRUE(budget.try_acquire(1));
+  EXPECT_FALSE(budget.try_acquire(1));
+}
+
+}  // namespace
+}  // namespace router
