@@ -31,11 +31,12 @@ export const echoProvider: Provider = {
   async infer(req, config) {
     const latency = config.echoLatencyMs;
     // Time to the first byte: the simulated model "thinks" before answering, never past the
-    // attempt's stop time (nobody reads an answer after it).
+    // attempt's stop time (nobody reads an answer after it). An answer due at or after the stop
+    // time is a 504 at the stop time: decided from the clock before the wait, since a timer may
+    // fire a little early or late.
+    const dueAfterStop = Date.now() + latency >= req.stopAt;
     await pause(latency, req.stopAt);
-    // At the stop time itself the attempt is over too: a latency that does not fit is a 504 even
-    // when the timer fires within the stop time's millisecond.
-    if (Date.now() >= req.stopAt) return deadlineExceeded();
+    if (dueAfterStop || Date.now() >= req.stopAt) return deadlineExceeded();
     switch (req.path) {
       case "/v1/chat/completions":
         return chat(req, latency);

@@ -6,7 +6,7 @@
 // max_tokens), and that a stream reports what the same request answers without streaming.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { assertError, backend, inferenceRequest, isConsistentUsage, readStream, sseData, SUITE_TIMEOUT_MS } from "./template.mjs";
+import { assertError, backend, inferenceRequest, isConsistentUsage, readStream, sseData, SUITE_TIMEOUT_MS, timerFlag } from "./template.mjs";
 
 // One suite per file, so its hooks stay its own when all unit files run in one process (all.mjs).
 describe("the echo provider", { timeout: SUITE_TIMEOUT_MS }, () => {
@@ -371,50 +371,52 @@ describe("the echo provider", { timeout: SUITE_TIMEOUT_MS }, () => {
   // These tests wait on timers: run side by side, they take as long as the longest.
   describe("echo: ECHO_LATENCY_MS and the stop time", { concurrency: true }, () => {
     test("the latency delays the answer and each streamed word", async () => {
-      const started = Date.now();
+      // 30 ms before answering and before each of 3 words: not done before a timer of 4 x 30 - 1 ms.
+      const minimum = timerFlag(4 * 30 - 1);
       const { chunks } = await streamed(chatRequest([user("one two three")], { stream: true }), { ECHO_LATENCY_MS: "30" });
       assert.equal(chunks.at(-1).choices[0].finish_reason, "stop");
-      // 30 ms before answering and before each of 3 words: a lower bound only (busy machines are slow).
-      assert.ok(Date.now() - started >= 110, `took ${Date.now() - started} ms`);
+      assert.ok(minimum.fired, "the stream was done before 4 latencies");
     });
 
     test("completions streams wait between words too", async () => {
-      const started = Date.now();
+      const minimum = timerFlag(4 * 30 - 1);
       await streamed(inferenceRequest({ path: "/v1/completions", stream: true, body: { model: "m", prompt: "one two three" } }), { ECHO_LATENCY_MS: 30 });
-      assert.ok(Date.now() - started >= 110, `took ${Date.now() - started} ms`);
+      assert.ok(minimum.fired, "the stream was done before 4 latencies");
     });
 
     test("a non-streamed answer waits the latency once", async () => {
-      const started = Date.now();
+      const minimum = timerFlag(40 - 1);
       assert.equal((await answer(chatRequest([user("one two three")]), { ECHO_LATENCY_MS: "40" })).status, 200);
-      assert.ok(Date.now() - started >= 38, `took ${Date.now() - started} ms`);
+      assert.ok(minimum.fired, "answered before the latency");
     });
 
     test("a latency longer than the attempt's time answers 504 at the stop time, not after the latency", async () => {
-      const started = Date.now();
+      const tooLate = timerFlag(30_000);
       const req = chatRequest([user("x")], {}, { attemptDeadline: Date.now() + 50 });
       const result = await answer(req, { ECHO_LATENCY_MS: "60000" });
+      tooLate.clear();
       assertError(result, 504, { type: "timeout", code: "timeout" });
-      // The alternative is a 60 s wait: any bound far below it holds on a loaded machine.
-      assert.ok(Date.now() - started < 30_000);
+      assert.ok(!tooLate.fired, "waited for the latency");
     });
 
     test("the words of a stream never wait past the deadline", async () => {
       const words = Array.from({ length: 80 }, (_, i) => `w${i}`).join(" ");
-      const started = Date.now();
+      // Unbounded, 80 words x 50 ms would take 4 s; bounded by the deadline, about 0.12 s.
+      const tooLate = timerFlag(2000);
       const req = chatRequest([user(words)], { stream: true }, { deadline: Date.now() + 120, attemptDeadline: Date.now() + 120 });
       const { chunks } = await streamed(req, { ECHO_LATENCY_MS: "50" });
+      tooLate.clear();
       assert.equal(chunks.at(-1).choices[0].finish_reason, "stop");
-      // Unbounded, 80 words x 50 ms would take 4 s; bounded by the deadline, about 0.12 s.
-      assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+      assert.ok(!tooLate.fired, "the words waited past the deadline");
     });
 
     test("completion words never wait past the deadline either", async () => {
       const prompt = Array.from({ length: 80 }, (_, i) => `w${i}`).join(" ");
-      const started = Date.now();
+      const tooLate = timerFlag(2000);
       const req = inferenceRequest({ path: "/v1/completions", stream: true, body: { model: "m", prompt }, deadline: Date.now() + 120, attemptDeadline: Date.now() + 120 });
       await streamed(req, { ECHO_LATENCY_MS: "50" });
-      assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+      tooLate.clear();
+      assert.ok(!tooLate.fired, "the words waited past the deadline");
     });
 
     test("embeddings and every path answer 504 once the stop time has passed", async () => {
@@ -438,6 +440,9 @@ describe("the echo provider", { timeout: SUITE_TIMEOUT_MS }, () => {
         assertError(await answer(chatRequest([user("x")], {}, { attemptDeadline: frozen })), 504, { type: "timeout" });
         assertError(await answer(chatRequest([user("x")], {}, { deadline: frozen })), 504, { type: "timeout" });
         assert.equal((await answer(chatRequest([user("x")], {}, { attemptDeadline: frozen + 1 }))).status, 200);
+        // A latency that ends exactly at the stop time, or just before it (the clock stands still here).
+        assertError(await answer(chatRequest([user("x")], {}, { attemptDeadline: frozen + 10 }), { ECHO_LATENCY_MS: "10" }), 504, { type: "timeout" });
+        assert.equal((await answer(chatRequest([user("x")], {}, { attemptDeadline: frozen + 11 }), { ECHO_LATENCY_MS: "10" })).status, 200);
       } finally {
         Date.now = realNow;
       }

@@ -428,14 +428,16 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
     });
 
     test("a flowing stream is not cut at the stop time (the orchestrator times it)", async () => {
+      // Set before the call, due after the stop time: the stream's end waits for it.
+      const afterStop = pause(250);
       route = (call) => {
         const chunks = [event("one "), event("two "), "data: [DONE]\n\n"];
+        // Like fetch()'s bodies, this one errors if the call is aborted.
         const { stream } = body(chunks, { signal: call.signal });
-        // Each chunk is sent a little after the last: the whole stream outlasts the stop time.
-        const slow = stream.pipeThrough(new TransformStream({ transform: async (chunk, c) => (await pause(40), c.enqueue(chunk)) }));
+        const slow = stream.pipeThrough(new TransformStream({ transform: async (chunk, c) => (chunk.length < 20 && (await afterStop), c.enqueue(chunk)) }));
         return new Response(slow, { headers: { "content-type": "text/event-stream" } });
       };
-      const { events } = await relayed(chat("gpt-x", { stream: true }, { attemptDeadline: Date.now() + 60 }));
+      const { events } = await relayed(chat("gpt-x", { stream: true }, { attemptDeadline: Date.now() + 200 }));
       assert.equal(events.at(-1), "[DONE]");
       assert.equal(events.length, 3);
     });
@@ -478,7 +480,7 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
         b = body([text.slice(0, 40), text.slice(40)], { end: "stall", signal: call.signal });
         return new Response(b.stream, { headers: { "content-type": "application/json" } });
       };
-      assertError(await infer(chat("gpt-x", {}, { attemptDeadline: Date.now() + 300 }), SMALL), 502, { code: "upstream_response_too_large" });
+      assertError(await infer(chat("gpt-x", {}, { attemptDeadline: Date.now() + 1000 }), SMALL), 502, { code: "upstream_response_too_large" });
       assert.ok(await eventually(() => b.state.cancelled));
     });
 
@@ -536,8 +538,9 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
 
     test("an answer in time is not aborted afterwards", async () => {
       route = () => json(200, COMPLETION);
-      await infer(chat("gpt-x", {}, { attemptDeadline: Date.now() + 20 }));
-      await pause(40);
+      const afterStop = pause(250);
+      assert.equal((await infer(chat("gpt-x", {}, { attemptDeadline: Date.now() + 200 }))).status, 200);
+      await afterStop;
       assert.equal(calls[0].signal.aborted, false);
     });
   });
@@ -554,7 +557,7 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
             b = body([JSON.stringify({ error: { message: `Incorrect API key provided: ${KEY}` } })], { end: "stall", signal: call.signal });
             return new Response(b.stream, { status, headers: { "content-type": "application/json" } });
           };
-          const answer = await infer(chat("gpt-x", { stream }, { requestId: "req-auth", attemptDeadline: Date.now() + 300 }));
+          const answer = await infer(chat("gpt-x", { stream }, { requestId: "req-auth", attemptDeadline: Date.now() + 1000 }));
           assert.equal(answer.status, status);
           assert.equal(answer.stream, undefined);
           assert.deepEqual(answer.body, OWN);

@@ -195,6 +195,19 @@ export function captureLogs() {
 
 export const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * A timer set now, and whether it has fired: a clock to compare with that holds on a loaded
+ * machine. Node fires timers in the order they fall due, all from one clock, so "the answer came
+ * after a timer of n ms set before the call" is exact where elapsed Date.now() time is not (a timer
+ * may fire a few ms before Date.now() reaches its due time, and a busy machine delays everything).
+ */
+export function timerFlag(ms) {
+  const flag = { fired: false };
+  const timer = setTimeout(() => (flag.fired = true), ms);
+  flag.clear = () => clearTimeout(timer);
+  return flag;
+}
+
 /** Polls `check` until it holds or `ms` pass (in-process events take microseconds; 2 s is for a loaded machine). */
 export async function eventually(check, ms = 2000) {
   for (const until = Date.now() + ms; Date.now() < until; await pause(5)) if (await check()) return true;
