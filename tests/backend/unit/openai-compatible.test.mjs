@@ -194,6 +194,12 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
         assert.equal((await infer(inferenceRequest({ model, body: text }), env)).status, 200);
         assert.equal(calls[0].body, text, model);
       }
+      // Written another way, or absent: still the client's text as it came.
+      for (const text of [`{"model" : "gpt\\u002dx","messages":[]}`, `{"messages":[]}`]) {
+        calls = [];
+        await infer(inferenceRequest({ model: "gpt-x", body: text }), env);
+        assert.equal(calls[0].body, text);
+      }
     });
   });
 

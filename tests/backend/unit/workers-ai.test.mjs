@@ -386,7 +386,7 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
     });
 
     test("events that are JSON but not objects are skipped; events after [DONE] are ignored", async () => {
-      const chunks = ["data: 5\n\ndata: \"x\"\n\ndata: [1]\n\n", aiEvent({ response: "a" }), "data:  [DONE] \n\n", aiEvent({ response: "late" }), "data: not json\n\n"];
+      const chunks = ["data: 5\n\ndata: \"x\"\n\ndata: [1]\n\ndata: null\n\n", aiEvent({ response: "a" }), "data:  [DONE] \n\n", aiEvent({ response: "late" }), "data: not json\n\n"];
       const { text, error } = await translated(chunks, chat({ stream: true }));
       assert.equal(error, null);
       const events = sseData(text);
@@ -478,6 +478,7 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
       ["oneOf", new Error("InferenceUpstreamError: oneOf at '/' not met"), 400, "invalid_request_error", null],
       ["5007 no such model", new Error("5007: No such model @cf/x or task"), 404, "invalid_request_error", "model_not_found"],
       ["no such model without a code", new Error("No such model exists"), 404, "invalid_request_error", "model_not_found"],
+      ["5007 by its code alone", new Error("AiError: 5007: unknown model @cf/x"), 404, "invalid_request_error", "model_not_found"],
       ["3040 capacity", new Error("3040: Capacity temporarily exceeded, please try again."), 503, "service_unavailable", "capacity_exceeded"],
       ["3040 by its code alone", new Error("AiError: 3040: temporarily overloaded"), 503, "service_unavailable", "capacity_exceeded"],
       ["capacity without a code", new Error("Out of capacity"), 503, "service_unavailable", "capacity_exceeded"],
