@@ -193,6 +193,14 @@ test("configuration: ROUTER_CONFIG may be an object (a wrangler JSON var); an in
   assert.equal(bad.events("invalid_router_config").length, 1, "logged once, at configuration");
 });
 
+test("configuration: ROUTER_CONFIG set to null (a JSON variable) means all defaults, like an unset one", async (t) => {
+  const h = await harness(t, { config: null, env: { ROUTER_CONFIG: null } });
+  const res = await h.fetch("/healthz");
+  assert.equal(res.status, 200);
+  const status = await h.status();
+  assert.equal(status.policy.retry.maxAttempts, 3);
+});
+
 test("configuration: the backends are the env's BACKEND_* bindings", async (t) => {
   const h = await harness(t);
   h.backend("BACKEND_ONE");
