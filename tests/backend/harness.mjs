@@ -1,8 +1,9 @@
 // Runs the backend template as it deploys: the bundle `wrangler deploy --dry-run` produces, loaded
 // into Miniflare next to a caller Worker that reaches it through a service binding and RPC.
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { Miniflare } from "miniflare";
@@ -28,9 +29,17 @@ function withActiveMutant(bindings) {
   };
 }
 
-/** Bundles backend-worker-template with wrangler; returns the bundle's path and a cleanup. */
+/**
+ * Bundles made by wrangler, by the hash of what goes into them (the sources, the wrangler config,
+ * wrangler's version): the same sources give the same bundle, so each test file (and, in mutation
+ * testing, each mutant's run) does not pay for wrangler again. Entries unused for a day are pruned.
+ */
+const BUNDLE_CACHE = join(ROOT, "node_modules/.cache/backend-template-bundle");
+const BUNDLE_SOURCES = ["backend-worker-template/src", "shims"];
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Bundles backend-worker-template with wrangler (`deploy --dry-run`); returns the bundle's path and a cleanup. */
 export async function bundleBackend() {
-  const dir = await mkdtemp(join(tmpdir(), "backend-bundle-"));
   const config = [
     `name = "backend"`,
     `main = ${JSON.stringify(join(ROOT, "backend-worker-template/src/index.ts"))}`,
@@ -38,13 +47,53 @@ export async function bundleBackend() {
     `workers_dev = false`,
     `preview_urls = false`,
   ].join("\n");
-  await writeFile(join(dir, "wrangler.toml"), `${config}\n`);
-  await promisify(execFile)(
-    join(ROOT, "node_modules/.bin/wrangler"),
-    ["deploy", "--dry-run", "--outdir", join(dir, "out"), "-c", join(dir, "wrangler.toml")],
-    { cwd: dir, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" } },
-  );
-  return { scriptPath: join(dir, "out/index.js"), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const cached = join(BUNDLE_CACHE, await bundleKey(config));
+  const scriptPath = join(cached, "index.js");
+  const done = { scriptPath, cleanup: async () => {} };
+  if (await isFile(scriptPath)) return done;
+
+  await mkdir(BUNDLE_CACHE, { recursive: true });
+  await pruneBundles();
+  // Built aside and renamed into place (same file system): a concurrent run sees all or nothing.
+  const dir = await mkdtemp(join(BUNDLE_CACHE, "building-"));
+  try {
+    await writeFile(join(dir, "wrangler.toml"), `${config}\n`);
+    await promisify(execFile)(
+      join(ROOT, "node_modules/.bin/wrangler"),
+      ["deploy", "--dry-run", "--outdir", join(dir, "out"), "-c", join(dir, "wrangler.toml")],
+      { cwd: dir, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" } },
+    );
+    await rename(join(dir, "out"), cached).catch(async (err) => {
+      if (!(await isFile(scriptPath))) throw err;
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return done;
+}
+
+async function bundleKey(config) {
+  const hash = createHash("sha256").update(config).update(`\0wrangler ${createRequire(import.meta.url)("wrangler/package.json").version}`);
+  for (const source of BUNDLE_SOURCES) {
+    const dir = join(ROOT, source);
+    for (const file of (await readdir(dir, { recursive: true })).sort()) {
+      const path = join(dir, file);
+      if ((await stat(path)).isFile()) hash.update(`\0${source}/${file}\0`).update(await readFile(path));
+    }
+  }
+  return hash.digest("hex").slice(0, 32);
+}
+
+async function isFile(path) {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+async function pruneBundles() {
+  for (const entry of await readdir(BUNDLE_CACHE)) {
+    const path = join(BUNDLE_CACHE, entry);
+    const { mtimeMs } = await stat(path).catch(() => ({ mtimeMs: Date.now() }));
+    if (Date.now() - mtimeMs > DAY_MS) await rm(path, { recursive: true, force: true });
+  }
 }
 
 /**

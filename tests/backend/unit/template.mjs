@@ -4,13 +4,17 @@
 // a run takes about a second: mutation testing (scripts/mutation/template.stryker.config.mjs) runs
 // them first, and the Miniflare suites only for what they did not catch.
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
-/** Compiled bundles by the hash of their sources: mutation testing compiles the same sources for every mutant. */
+/**
+ * Compiled bundles by the hash of their sources: mutation testing compiles the same sources for
+ * every mutant. Entries older than a day are pruned when a new one is written.
+ */
 const CACHE_DIR = join(ROOT, "node_modules/.cache/backend-template-unit");
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** `cloudflare:workers` outside workerd: a WorkerEntrypoint is constructed with (ctx, env). */
 const CLOUDFLARE_WORKERS = `export class WorkerEntrypoint {
@@ -28,6 +32,10 @@ export async function loadBackendClass() {
   }
   const code = await compile();
   await mkdir(CACHE_DIR, { recursive: true });
+  for (const entry of await readdir(CACHE_DIR)) {
+    const { mtimeMs } = await stat(join(CACHE_DIR, entry)).catch(() => ({ mtimeMs: Date.now() }));
+    if (Date.now() - mtimeMs > DAY_MS) await rm(join(CACHE_DIR, entry), { force: true });
+  }
   // Written aside and renamed: concurrent runs never import a half-written file.
   const aside = `${cached}.${process.pid}.tmp`;
   await writeFile(aside, code);
