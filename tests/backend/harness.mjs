@@ -2,7 +2,7 @@
 // into Miniflare next to a caller Worker that reaches it through a service binding and RPC.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -34,7 +34,7 @@ function withActiveMutant(bindings) {
  * wrangler's version): the same sources give the same bundle, so each test file (and, in mutation
  * testing, each mutant's run) does not pay for wrangler again. Entries unused for a day are pruned.
  */
-const BUNDLE_CACHE = join(ROOT, "node_modules/.cache/backend-template-bundle");
+const BUNDLE_CACHE_IN_NODE_MODULES = ".cache/backend-template-bundle";
 const BUNDLE_SOURCES = ["backend-worker-template/src", "shims"];
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -47,15 +47,18 @@ export async function bundleBackend() {
     `workers_dev = false`,
     `preview_urls = false`,
   ].join("\n");
-  const cached = join(BUNDLE_CACHE, await bundleKey(config));
+  // The real path: wrangler mis-resolves an --outdir reached through a symlinked node_modules
+  // (as in mutation testing's sandbox).
+  const cache = join(await realpath(join(ROOT, "node_modules")), BUNDLE_CACHE_IN_NODE_MODULES);
+  const cached = join(cache, await bundleKey(config));
   const scriptPath = join(cached, "index.js");
   const done = { scriptPath, cleanup: async () => {} };
   if (await isFile(scriptPath)) return done;
 
-  await mkdir(BUNDLE_CACHE, { recursive: true });
-  await pruneBundles();
+  await mkdir(cache, { recursive: true });
+  await pruneBundles(cache);
   // Built aside and renamed into place (same file system): a concurrent run sees all or nothing.
-  const dir = await mkdtemp(join(BUNDLE_CACHE, "building-"));
+  const dir = await mkdtemp(join(cache, "building-"));
   try {
     await writeFile(join(dir, "wrangler.toml"), `${config}\n`);
     await promisify(execFile)(
@@ -88,9 +91,9 @@ async function isFile(path) {
   return stat(path).then((s) => s.isFile(), () => false);
 }
 
-async function pruneBundles() {
-  for (const entry of await readdir(BUNDLE_CACHE)) {
-    const path = join(BUNDLE_CACHE, entry);
+async function pruneBundles(cache) {
+  for (const entry of await readdir(cache)) {
+    const path = join(cache, entry);
     const { mtimeMs } = await stat(path).catch(() => ({ mtimeMs: Date.now() }));
     if (Date.now() - mtimeMs > DAY_MS) await rm(path, { recursive: true, force: true });
   }
