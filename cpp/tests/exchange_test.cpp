@@ -360,6 +360,36 @@ TEST(ExchangeRouting, ResumingAWaitEarlyKeepsWaiting) {
   EXPECT_EQ(again.time, wait.time);
 }
 
+// After a wait for a backend already tried, one never tried that came back meanwhile goes first
+// (contract section 4: untried backends before a retry of a tried one).
+TEST(ExchangeRouting, AfterAWaitAnUntriedBackendThatCameBackGoesFirst) {
+  RouterHarness h;
+  h.backends(3, R"({"retry":{"maxAttempts":3},"health":{"maxEjectionPercent":100}})");
+  // One backend cools down for 1 s (a 429 on an earlier request, which fails over and succeeds).
+  auto [warm, first] = h.post(chat_body());
+  ASSERT_EQ(first.kind, ActionKind::Call);
+  const uint32_t cooled = first.backend;
+  ASSERT_EQ(h.answered(warm, 429, "1").kind, ActionKind::Call);
+  ASSERT_EQ(h.answered(warm, 200).kind, ActionKind::Forward);
+  h.end(warm);
+  // The next request meets the two others, both asking for 3 s before a retry.
+  auto [e, c1] = h.post(chat_body());
+  ASSERT_EQ(c1.kind, ActionKind::Call);
+  ASSERT_NE(c1.backend, cooled);
+  Action c2 = h.answered(e, 503, "3");
+  ASSERT_EQ(c2.kind, ActionKind::Call);
+  ASSERT_NE(c2.backend, cooled);
+  ASSERT_NE(c2.backend, c1.backend);
+  Action wait = h.answered(e, 503, "3");
+  ASSERT_EQ(wait.kind, ActionKind::Wait) << "every available backend tried: wait for a Retry-After";
+  ASSERT_GE(wait.time, h.now + 1000) << "longer than the cooldown";
+  h.now = wait.time;
+  Action c3 = h.exchange(e).resume(h.now);
+  ASSERT_EQ(c3.kind, ActionKind::Call);
+  EXPECT_EQ(c3.backend, cooled) << "the backend that came back was never tried by this request";
+  EXPECT_EQ(c3.attempt, 3u);
+}
+
 TEST(ExchangeRouting, DeadlineIs504AndBoundsTimeouts) {
   RouterHarness h;
   h.backends(2, R"({"timeouts":{"requestMs":1000,"perTryMs":800}})");
