@@ -13,9 +13,11 @@
 //      set the harness passes it to each backend Worker as a plain-text binding, with the
 //      nodejs_compat and nodejs_compat_populate_process_env flags that make bindings appear in
 //      process.env (tests/backend/harness.mjs).
-// The second runs only for mutants the first did not kill.
+// The second runs only for mutants the first did not kill. Both reuse their compiled bundle across
+// mutants (node_modules/.cache, keyed by the sources' hash): the sandbox's sources never change.
 //
-// Run on 2 cores: concurrency 2. Reports: build/mutation/template/ (html, json) and the console.
+// Run on 2 cores: concurrency 2; about 30 minutes for ~1700 mutants on a shared, loaded 2-core
+// machine. Reports: build/mutation/template/ (html, json) and the console. A score under 75 fails.
 export default {
   $schema: "../../node_modules/@stryker-mutator/core/schema/stryker-schema.json",
   packageManager: "npm",
@@ -36,13 +38,14 @@ export default {
   concurrency: 2,
   tempDirName: "build/stryker-template",
   cleanTempDir: true,
-  // A test run is ~1 s (unit tests kill the mutant) to ~12 s (the Miniflare suite runs too): the
-  // default 5 s over the initial run's time is enough slack on a loaded machine.
+  // A mutant's run takes from a fraction of a second (a unit test kills it) to the initial run's
+  // time (everything passes); 1.5 x that + 10 s is slack enough on a loaded machine. Only
+  // synchronous endless loops get there: a unit suite that hangs otherwise fails after 15 s.
   timeoutFactor: 1.5,
   timeoutMS: 10000,
   reporters: ["html", "json", "clear-text", "progress"],
   htmlReporter: { fileName: "build/mutation/template/index.html" },
   jsonReporter: { fileName: "build/mutation/template/mutation.json" },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, reportMutants: true },
-  thresholds: { high: 85, low: 75, break: null },
+  thresholds: { high: 85, low: 75, break: 75 },
 };

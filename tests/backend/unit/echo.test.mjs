@@ -430,8 +430,16 @@ describe("the echo provider", { timeout: SUITE_TIMEOUT_MS }, () => {
     });
   });
 
-  // Not side by side with the timer tests above: this one stops the clock.
+  // Not side by side with the timer tests above: these stop the clock or hold the event loop.
   describe("echo: the stop time itself", () => {
+    test("a wait that overruns the stop time (a busy machine) answers 504, never a late 200", async () => {
+      // Due 10 ms before the stop time; the event loop is then held past it while the echo waits.
+      const b = await backend({ ECHO_LATENCY_MS: "30" });
+      const pending = b.infer(chatRequest([user("x")], {}, { attemptDeadline: Date.now() + 40 }));
+      for (const until = Date.now() + 80; Date.now() < until; );
+      assertError(await pending, 504, { type: "timeout" });
+    });
+
     test("an answer due exactly at the stop time is a 504: the attempt is over", async () => {
       const realNow = Date.now;
       const frozen = realNow();
