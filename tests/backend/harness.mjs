@@ -158,20 +158,7 @@ function workerName(binding) {
   return `backend-${binding.toLowerCase().replaceAll("_", "-")}`;
 }
 
-/** A well-formed InferenceRequest; `overrides` replace its fields. */
-export function inferenceRequest(overrides = {}) {
-  return {
-    requestId: "req-0001",
-    path: "/v1/chat/completions",
-    model: "any-model",
-    stream: false,
-    body: { model: overrides.model ?? "any-model", messages: [{ role: "user", content: "hello there world" }] },
-    deadline: Date.now() + 30_000,
-    attemptDeadline: Date.now() + 30_000,
-    attempt: 1,
-    ...overrides,
-  };
-}
+export { inferenceRequest } from "./inference-request.mjs";
 
 /** The JSON payloads of an SSE text, "[DONE]" kept as the string. */
 export function sseData(text) {

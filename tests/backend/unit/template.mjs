@@ -91,20 +91,7 @@ export async function backend(env = {}) {
   return new backendClass({ waitUntil() {} }, env);
 }
 
-/** A well-formed InferenceRequest; `overrides` replace its fields. */
-export function inferenceRequest(overrides = {}) {
-  return {
-    requestId: "req-0001",
-    path: "/v1/chat/completions",
-    model: "any-model",
-    stream: false,
-    body: { model: overrides.model ?? "any-model", messages: [{ role: "user", content: "hello there world" }] },
-    deadline: Date.now() + 30_000,
-    attemptDeadline: Date.now() + 30_000,
-    attempt: 1,
-    ...overrides,
-  };
-}
+export { inferenceRequest } from "../inference-request.mjs";
 
 /** More chunks than any answer here has: a stream that goes on past it never ends. */
 export const ENDLESS_CHUNKS = 100_000;
