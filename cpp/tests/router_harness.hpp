@@ -153,6 +153,25 @@ class RouterHarness {
     return backend;
   }
 
+  // Ejects backend 0 (its attempts throw, the others answer 200) with five failures, within 20
+  // requests: a balancer that never picks it fails the test instead of hanging the suite.
+  // Needs one attempt per request (retry.maxAttempts 1).
+  void eject_backend_0() {
+    int failures = 0;
+    for (int request = 0; failures < 5; ++request) {
+      ASSERT_LT(request, 20) << "backend 0 was picked only " << failures << " times in 20 requests";
+      auto [e, call] = post(chat_body());
+      ASSERT_EQ(call.kind, ActionKind::Call);
+      if (call.backend == 0) {
+        threw(e);
+        ++failures;
+      } else {
+        answered(e, 200);
+      }
+      end(e);
+    }
+  }
+
   uint64_t seed_ = 1;
 
  private:

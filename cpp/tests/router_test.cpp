@@ -33,24 +33,6 @@ bool has_warning(const nlohmann::json& output, std::string_view text) {
   return false;
 }
 
-// Ejects backend 0 of `h` (its only attempts fail) within a bounded number of requests.
-void eject_backend_0(RouterHarness& h) {
-  int failures = 0;
-  for (int request = 0; failures < 5; ++request) {
-    ASSERT_LT(request, 20);
-    auto [e, call] = h.post(chat_body());
-    ASSERT_EQ(call.kind, ActionKind::Call);
-    if (call.backend == 0) {
-      h.threw(e);
-      ++failures;
-    } else {
-      h.answered(e, 200);
-    }
-    h.end(e);
-  }
-  ASSERT_EQ(h.router.health().state(0, h.now), BackendState::Ejected);
-}
-
 TEST(Router, ConfigureRefusesInputOfTheWrongShape) {
   for (const char* input : {"[]", "7", "\"x\"", R"({"routerConfig":5})", R"({"adminKeyHash":5})",
                             R"({"apiKeyHashes":"x"})", R"({"envNames":"BACKEND_A"})", R"({"apiKeysSet":"yes"})",
@@ -93,7 +75,8 @@ TEST(Router, ANewBackendListReplacesTheOldOne) {
 TEST(Router, ReconfiguringTheSameBackendsKeepsHealthAndDescriptions) {
   RouterHarness h;
   h.backends(2, R"({"retry":{"maxAttempts":1}})");
-  eject_backend_0(h);
+  h.eject_backend_0();
+  ASSERT_EQ(h.router.health().state(0, h.now), BackendState::Ejected);
   h.configure({"BACKEND_0", "BACKEND_1"}, R"({"retry":{"maxAttempts":2}})");
   EXPECT_EQ(h.router.health().state(0, h.now), BackendState::Ejected);
   EXPECT_EQ(status_of(h)["backends"][0]["models"], nlohmann::json({"m"}));
@@ -207,7 +190,8 @@ TEST(Router, EachIsolateStartsAtARandomBackend) {
 TEST(Router, StatusShowsEjectionsAndReturns) {
   RouterHarness h;
   h.backends(2, R"({"retry":{"maxAttempts":1}})");
-  eject_backend_0(h);
+  h.eject_backend_0();
+  ASSERT_EQ(h.router.health().state(0, h.now), BackendState::Ejected);
   const double until = h.router.health().until(0);
   auto [e1, during] = h.begin("GET", "/status");
   auto backend = nlohmann::json::parse(reply_body(during))["backends"][0];
