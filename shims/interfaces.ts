@@ -1,6 +1,8 @@
-// The RPC contract between the orchestrator and its backends (contract.md section 1), defined once.
-// Used by the orchestrator shim, the backend template and the tests (JS files via JSDoc
-// `import("./interfaces.js")`). Only types, plus the list of inference paths.
+// The RPC contract between the orchestrator and its backends (docs/backend-template.md, "The RPC
+// contract"), defined once. Used by the orchestrator shim, the backend template and the tests: TS
+// files import this file; JS files name its types in JSDoc as `import("./interfaces.js")` (an
+// import path TypeScript maps to this .ts file; no interfaces.js exists). Only types, plus the list
+// of inference paths.
 
 /** The three OpenAI endpoints a backend serves. */
 export const INFERENCE_PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"] as const;

@@ -66,7 +66,7 @@
 
 /** @type {ActionKind[]} */
 const KINDS = ["error", "read_body", "discover", "call", "wait", "reply", "forward", "rate_limit"];
-/** rt_exchange_outcome's outcome codes (cpp/src/abi.h, kOutcome*). */
+/** rt_exchange_outcome's outcome codes (cpp/src/abi/abi.h, kOutcome*). */
 export const OUTCOME = /** @type {const} */ ({
   json: 0, threw: 1, timedOut: 2, stream: 3, noBody: 4, bodyNotObject: 5, emptyStream: 6, streamNotBytes: 7,
 });

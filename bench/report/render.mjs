@@ -1,4 +1,4 @@
-// Renders one bench run (scripts/bench.mjs) as the Markdown tables of BENCHMARKS.md.
+// Renders one bench run (bench/run.mjs) as the Markdown tables of BENCHMARKS.md.
 const KB = 1024;
 const us = (x) => (x == null ? "n/a" : x >= 10_000 ? `${(x / 1000).toFixed(1)} ms` : `${Math.round(x)} µs`);
 const fixed = (x, d = 2) => (x == null ? "n/a" : x.toFixed(d));

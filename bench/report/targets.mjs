@@ -1,4 +1,4 @@
-// The targets of issue 6, checked against one bench run's results (scripts/bench.mjs).
+// The targets of issue 6, checked against one bench run's results (bench/run.mjs).
 const KB = 1024;
 
 /** @param {any} r results @returns {{target: string, measured: string, met: boolean | null}[]} */

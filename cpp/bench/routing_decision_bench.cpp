@@ -1,4 +1,4 @@
-// One routing decision as the shim drives it, through the C ABI (cpp/src/abi.cpp): begin, body,
+// One routing decision as the shim drives it, through the C ABI (cpp/src/abi/abi.cpp): begin, body,
 // the first CALL, outcome 200 with a JSON object body (FORWARD), end. Parameters: number of
 // backends, body size.
 #include <benchmark/benchmark.h>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-#include "abi.h"
+#include "abi/abi.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// fuzz_exchange_events: drives the real ABI (cpp/src/abi.cpp, called natively as the JS shim calls
+// fuzz_exchange_events: drives the real ABI (cpp/src/abi/abi.cpp, called natively as the JS shim calls
 // the Wasm exports) with an event sequence decoded from the input bytes:
 //   1. configure: 1..8 BACKEND_ bindings (and maybe a RATE_LIMITER), a generated ROUTER_CONFIG
 //      (random maxAttempts, timeouts, backoff, health, limits, discovery TTL and describe timeout,
@@ -56,9 +56,9 @@
 
 #include "byte_reader.hpp"
 #include "invariant.hpp"
-#include "backend_set.hpp"
+#include "routing/backend_set.hpp"
 #include "router_abi.hpp"
-#include "router_config.hpp"
+#include "config/router_config.hpp"
 
 namespace {
 

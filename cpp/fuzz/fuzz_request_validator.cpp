@@ -13,7 +13,7 @@
 
 #include "invariant.hpp"
 #include "json_depth.hpp"
-#include "request_validator.hpp"
+#include "api/request_validator.hpp"
 
 namespace {
 

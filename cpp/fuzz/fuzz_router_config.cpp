@@ -14,7 +14,7 @@
 
 #include "invariant.hpp"
 #include "json_depth.hpp"
-#include "router_config.hpp"
+#include "config/router_config.hpp"
 
 namespace {
 

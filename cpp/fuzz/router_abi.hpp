@@ -1,4 +1,4 @@
-// The extern "C" surface of cpp/src/abi.cpp as the fuzz harness calls it natively, and readers for
+// The extern "C" surface of cpp/src/abi/abi.cpp as the fuzz harness calls it natively, and readers for
 // its action record. Natively the record's 32-bit out_ptr cannot hold a pointer, so the output
 // bytes are read through rt_out_ptr / rt_out_len, which the record's out_len must agree with.
 #pragma once
@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "abi.h"
+#include "abi/abi.h"
 
 // Short names for the action kinds of abi.h.
 enum ActionKind : uint32_t {

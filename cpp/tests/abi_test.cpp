@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "abi.h"
+#include "abi/abi.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // ApiKeys: hashes only, every configured key accepted (rotation), malformed input never matches,
 // and the comparison has no early exit.
-#include "api_keys.hpp"
+#include "api/api_keys.hpp"
 
 #include <gtest/gtest.h>
 

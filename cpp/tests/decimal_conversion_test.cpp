@@ -1,4 +1,4 @@
-#include "decimal_conversion.hpp"
+#include "json/decimal_conversion.hpp"
 
 #include <gtest/gtest.h>
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "json_tree.hpp"
+#include "json/json_tree.hpp"
 #include "router_harness.hpp"
 
 namespace router {

@@ -1,6 +1,6 @@
 // The per-request state machine: HTTP dispatch errors, discovery, failover, health effects,
 // deadlines, budgets and the response headers, driven through a Router with a fake clock.
-#include "exchange.hpp"
+#include "routing/exchange.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "json_scanner.hpp"
+#include "json/json_scanner.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "json_tree.hpp"
+#include "json/json_tree.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "openai_error.hpp"
+#include "api/openai_error.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

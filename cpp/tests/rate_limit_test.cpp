@@ -7,8 +7,8 @@
 #include <cstring>
 #include <string>
 
-#include "abi.h"
-#include "rate_limit_key.hpp"
+#include "abi/abi.h"
+#include "api/rate_limit_key.hpp"
 #include "router_harness.hpp"
 
 namespace router {

@@ -1,4 +1,4 @@
-#include "request_validator.hpp"
+#include "api/request_validator.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "retry_after.hpp"
+#include "api/retry_after.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "retry_policy.hpp"
+#include "routing/retry_policy.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "router_config.hpp"
+#include "config/router_config.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "router.hpp"
+#include "routing/router.hpp"
 
 namespace router::testing {
 

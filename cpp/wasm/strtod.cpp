@@ -17,7 +17,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "decimal_conversion.hpp"
+#include "json/decimal_conversion.hpp"
 
 extern "C" double __wrap_strtod(const char* text, char** end) {
   const char* start = text;

@@ -9,7 +9,7 @@
 //
 //   score = (killed + timed out) / (killed + timed out + survived)
 //
-// Sources: cpp/src/{balancer,health_tracker,retry_policy,retry_after,backend_set,exchange,router}
+// Sources: cpp/src/routing/{balancer,health_tracker,retry_policy,backend_set,exchange,router}, cpp/src/api/retry_after
 // .cpp and their .hpp files. Only code inside function bodies is mutated (in headers that is the
 // inline functions; default arguments, member initializers and namespace-scope constants are
 // left alone).
@@ -51,8 +51,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SRC_DIR = 'cpp/src';
 const ROUTING_SOURCES = [
-  'balancer.cpp', 'health_tracker.cpp', 'retry_policy.cpp', 'retry_after.cpp', 'backend_set.cpp', 'exchange.cpp',
-  'router.cpp',
+  'routing/balancer.cpp', 'routing/health_tracker.cpp', 'routing/retry_policy.cpp', 'api/retry_after.cpp',
+  'routing/backend_set.cpp', 'routing/exchange.cpp', 'routing/router.cpp',
 ];
 const ROUTING_HEADERS = ROUTING_SOURCES.map((f) => f.replace(/\.cpp$/, '.hpp'));
 
@@ -773,7 +773,7 @@ function select(mutants, opts) {
   let out = mutants;
   if (opts.files.length) {
     const wanted = opts.files.map((f) => f.replace(/^.*\//, ''));
-    out = out.filter((m) => wanted.some((w) => m.file === w || m.file.replace(/\.(cpp|hpp)$/, '') === w));
+    out = out.filter((m) => wanted.some((w) => [m.file, path.basename(m.file)].some((f) => f === w || f.replace(/\.(cpp|hpp)$/, '') === w)));
     if (!out.length) fail(`no mutants in ${opts.files.join(', ')} (sources: ${[...ROUTING_SOURCES, ...ROUTING_HEADERS].join(', ')})`);
   }
   if (opts.operators) out = out.filter((m) => opts.operators.includes(m.operator));
@@ -943,7 +943,7 @@ function tally(list) {
 const pct = (s) => (s === null ? 'n/a' : `${s.toFixed(1)}%`);
 
 function knownVerdict(m) {
-  return KNOWN_SURVIVORS.find((k) => k.file === m.file && k.operator === m.operator && k.original === m.original &&
+  return KNOWN_SURVIVORS.find((k) => k.file === path.basename(m.file) && k.operator === m.operator && k.original === m.original &&
     k.replacement === m.replacement && k.source === m.source);
 }
 

@@ -1,4 +1,4 @@
-// The Node side of tests/backends/chaos-backend.js: the CONTROL service binding every chaos backend
+// The Node side of tests/fixture-workers/chaos-backend.js: the CONTROL service binding every chaos backend
 // asks "what do I answer?" on each infer(). The instruction is drawn from a seeded generator keyed
 // by (seed, request id, attempt), so the n-th client request's k-th attempt misbehaves the same way
 // in every run, whichever backend gets it. Also holds the backends' hangs (/hang) for a while.

@@ -1,5 +1,5 @@
 // Chaos, end to end: a few hundred client requests through the deployed orchestrator bundle to four
-// backends (tests/backends/chaos-backend.js) that answer each attempt with a behaviour drawn from a
+// backends (tests/fixture-workers/chaos-backend.js) that answer each attempt with a behaviour drawn from a
 // seed: valid answers, odd statuses, headers and bodies, broken or stalled streams, throws, hangs,
 // late answers. Whatever the backends do, every client answer must be a valid OpenAI success or an
 // OpenAI error, carry its x-request-id and end in time; afterwards nothing is left in flight.

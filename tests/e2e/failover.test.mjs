@@ -1,4 +1,4 @@
-// Failures of real backend Workers (tests/backends/fault-backend.js) through the deployed bundle:
+// Failures of real backend Workers (tests/fixture-workers/fault-backend.js) through the deployed bundle:
 // failover, all backends down, no backend at all, streams failing before and after their first byte,
 // non-retriable answers passed through.
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 // The fault matrix for single attempts, through the deployed orchestrator bundle and three real
-// backend Workers (tests/backends/controlled-backend.js) steered call by call from this process:
+// backend Workers (tests/fixture-workers/controlled-backend.js) steered call by call from this process:
 // throws, 5xx, 429 + Retry-After, non-retriable 4xx, slow and hanging backends, all backends down,
 // and a retry storm. Each case asserts the client's answer, which backends were called, how often
 // and when, and what /status shows. Ejection is kept out of this file (consecutiveFailures 1000):

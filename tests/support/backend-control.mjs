@@ -1,4 +1,4 @@
-// The Node side of tests/backends/controlled-backend.js: a function-valued service binding
+// The Node side of tests/fixture-workers/controlled-backend.js: a function-valued service binding
 // (CONTROL) that every controlled backend asks "what do I do now?" on each infer() call. It hands
 // out the instruction the test scripted for that backend and records the call (binding, attempt,
 // requestId, arrival time, what the backend received), so a test can change behaviour between

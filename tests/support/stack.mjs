@@ -1,7 +1,7 @@
 // A running router for tests: the orchestrator's dry-run bundle plus N backend Workers in one
 // Miniflare, wired by service bindings exactly as the rendered wrangler configs wire them.
 // Backends are the template's bundle (with the vars of a rendered backend config, or test vars) or a
-// test Worker script under tests/backends/; each test file picks its own set.
+// test Worker script under tests/fixture-workers/; each test file picks its own set.
 import path from "node:path";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_readConfig as readConfig } from "wrangler";
@@ -10,7 +10,7 @@ import { buildBundle, renderConfigs, CONFIG_DIR, ROOT } from "./bundles.mjs";
 /**
  * @typedef {object} BackendSpec
  * @property {string} binding        e.g. "BACKEND_A" (the orchestrator's binding name)
- * @property {string} [script]       a test Worker under tests/backends/ ("fault-backend.js"); default: the template bundle
+ * @property {string} [script]       a test Worker under tests/fixture-workers/ ("fault-backend.js"); default: the template bundle
  * @property {string} [config]       a rendered backend config name whose vars it takes (template only)
  * @property {Record<string, unknown>} [vars]  vars added over the config's
  * @property {Record<string, any>} [serviceBindings]  extra service bindings of a test Worker (`script`),
@@ -65,7 +65,7 @@ async function miniflareOptions(spec, logs) {
   const workers = backends.map((b) => {
     const name = `test-${b.binding.toLowerCase().replaceAll("_", "-")}`;
     if (b.script) {
-      return { name, modules: true, scriptPath: path.join(ROOT, "tests/backends", b.script),
+      return { name, modules: true, scriptPath: path.join(ROOT, "tests/fixture-workers", b.script),
         compatibilityDate: a.orchestrator.compatibilityDate, compatibilityFlags: a.orchestrator.compatibilityFlags,
         bindings: { ...b.vars }, ...(b.serviceBindings ? { serviceBindings: b.serviceBindings } : {}) };
     }

@@ -1,9 +1,9 @@
-#include "backend_set.hpp"
+#include "routing/backend_set.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "json_tree.hpp"
+#include "json/json_tree.hpp"
 
 namespace router {
 

@@ -1,12 +1,12 @@
-#include "exchange.hpp"
+#include "routing/exchange.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "openai_error.hpp"
-#include "rate_limit_key.hpp"
-#include "retry_after.hpp"
-#include "router.hpp"
+#include "api/openai_error.hpp"
+#include "api/rate_limit_key.hpp"
+#include "api/retry_after.hpp"
+#include "routing/router.hpp"
 
 namespace router {
 

@@ -9,7 +9,7 @@
 //      rounds, median of round medians
 // Everything runs on 127.0.0.1, in bounded time, and stops by itself.
 //
-//   node scripts/bench.mjs [--quick] [--write] [--only native,wasm,size,cold,http]
+//   node bench/run.mjs [--quick] [--write] [--only native,wasm,size,cold,http]
 //     --quick  a smoke run (1 round of 1 s, few iterations): checks the suite, not the numbers
 //     --write  replaces the results section of BENCHMARKS.md with this run's tables
 //     --no-build  measures build/wasm/router.wasm as it is (default: scripts/build-wasm.sh first)
@@ -20,14 +20,14 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { buildBenchBundles, bundleModules, BENCH_DIR, ROOT } from "../bench/http/bundles.mjs";
-import { coldStart } from "../bench/http/cold-start.mjs";
-import { cpuTimeMs, freePort, startProcess, stopAll } from "../bench/http/processes.mjs";
-import { workerdConfig } from "../bench/http/workerd-config.mjs";
-import { wrk } from "../bench/http/wrk.mjs";
-import { portkeyArgs, portkeyHeaders } from "../bench/peer/portkey.mjs";
-import { checkTargets } from "../bench/report/targets.mjs";
-import { renderReport } from "../bench/report/render.mjs";
+import { buildBenchBundles, bundleModules, BENCH_DIR, ROOT } from "./http/bundles.mjs";
+import { coldStart } from "./http/cold-start.mjs";
+import { cpuTimeMs, freePort, startProcess, stopAll } from "./http/processes.mjs";
+import { workerdConfig } from "./http/workerd-config.mjs";
+import { wrk } from "./http/wrk.mjs";
+import { portkeyArgs, portkeyHeaders } from "./peer/portkey.mjs";
+import { checkTargets } from "./report/targets.mjs";
+import { renderReport } from "./report/render.mjs";
 
 const run = promisify(execFile);
 const { values: opts } = parseArgs({ options: {

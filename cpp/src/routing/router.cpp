@@ -1,11 +1,11 @@
-#include "router.hpp"
+#include "routing/router.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "json_tree.hpp"
-#include "json_writer.hpp"
-#include "openai_error.hpp"
+#include "json/json_tree.hpp"
+#include "json/json_writer.hpp"
+#include "api/openai_error.hpp"
 
 namespace router {
 

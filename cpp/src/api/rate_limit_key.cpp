@@ -1,6 +1,6 @@
-#include "rate_limit_key.hpp"
+#include "api/rate_limit_key.hpp"
 
-#include "api_keys.hpp"
+#include "api/api_keys.hpp"
 
 namespace router {
 

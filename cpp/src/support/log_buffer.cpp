@@ -1,6 +1,6 @@
-#include "log_buffer.hpp"
+#include "support/log_buffer.hpp"
 
-#include "json_writer.hpp"
+#include "json/json_writer.hpp"
 
 namespace router {
 

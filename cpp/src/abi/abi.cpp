@@ -10,10 +10,10 @@
 #include <string_view>
 #include <vector>
 
-#include "abi.h"
-#include "action.hpp"
-#include "request_head.hpp"
-#include "router.hpp"
+#include "abi/abi.h"
+#include "routing/action.hpp"
+#include "api/request_head.hpp"
+#include "routing/router.hpp"
 
 #if defined(__wasm__)
 #define RT_EXPORT(name) extern "C" __attribute__((export_name(#name)))

@@ -1,4 +1,4 @@
-// The C ABI of the routing core, declared once: cpp/src/abi.cpp defines it (and exports it to
+// The C ABI of the routing core, declared once: cpp/src/abi/abi.cpp defines it (and exports it to
 // Wasm); the native tests, fuzzers and benchmarks call it through this header. Semantics, return
 // codes and the action record are documented in docs/architecture.md ("The Wasm ABI").
 #pragma once

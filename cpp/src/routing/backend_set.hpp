@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "router_config.hpp"
+#include "config/router_config.hpp"
 
 namespace router {
 

@@ -1,4 +1,4 @@
-#include "request_head.hpp"
+#include "api/request_head.hpp"
 
 namespace router {
 

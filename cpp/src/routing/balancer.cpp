@@ -1,4 +1,4 @@
-#include "balancer.hpp"
+#include "routing/balancer.hpp"
 
 namespace router {
 

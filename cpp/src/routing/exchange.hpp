@@ -8,11 +8,11 @@
 #include <string>
 #include <string_view>
 
-#include "action.hpp"
-#include "request_head.hpp"
-#include "request_validator.hpp"
-#include "retry_policy.hpp"
-#include "split_mix64.hpp"
+#include "routing/action.hpp"
+#include "api/request_head.hpp"
+#include "api/request_validator.hpp"
+#include "routing/retry_policy.hpp"
+#include "support/split_mix64.hpp"
 
 namespace router {
 

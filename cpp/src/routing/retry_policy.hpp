@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "health_tracker.hpp"
-#include "router_config.hpp"
-#include "split_mix64.hpp"
+#include "routing/health_tracker.hpp"
+#include "config/router_config.hpp"
+#include "support/split_mix64.hpp"
 
 namespace router {
 

@@ -1,4 +1,4 @@
-#include "health_tracker.hpp"
+#include "routing/health_tracker.hpp"
 
 #include <algorithm>
 

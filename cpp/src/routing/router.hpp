@@ -11,16 +11,16 @@
 #include <string_view>
 #include <vector>
 
-#include "action.hpp"
-#include "api_keys.hpp"
-#include "backend_set.hpp"
-#include "balancer.hpp"
-#include "exchange.hpp"
-#include "health_tracker.hpp"
-#include "log_buffer.hpp"
-#include "request_head.hpp"
-#include "retry_policy.hpp"
-#include "router_config.hpp"
+#include "routing/action.hpp"
+#include "api/api_keys.hpp"
+#include "routing/backend_set.hpp"
+#include "routing/balancer.hpp"
+#include "routing/exchange.hpp"
+#include "routing/health_tracker.hpp"
+#include "support/log_buffer.hpp"
+#include "api/request_head.hpp"
+#include "routing/retry_policy.hpp"
+#include "config/router_config.hpp"
 
 namespace router {
 

@@ -1,12 +1,12 @@
-#include "router_config.hpp"
+#include "config/router_config.hpp"
 
 #include <cmath>
 #include <cstddef>
 #include <string>
 #include <vector>
 
-#include "json_tree.hpp"
-#include "json_writer.hpp"
+#include "json/json_tree.hpp"
+#include "json/json_writer.hpp"
 
 namespace router {
 namespace {

@@ -1,4 +1,4 @@
-#include "api_keys.hpp"
+#include "api/api_keys.hpp"
 
 namespace router {
 

@@ -11,8 +11,8 @@
 #include <optional>
 #include <vector>
 
-#include "router_config.hpp"
-#include "split_mix64.hpp"
+#include "config/router_config.hpp"
+#include "support/split_mix64.hpp"
 
 namespace router {
 

@@ -1,9 +1,9 @@
-#include "json_writer.hpp"
+#include "json/json_writer.hpp"
 
 #include <cmath>
 
-#include "decimal_conversion.hpp"
-#include "utf8.hpp"
+#include "json/decimal_conversion.hpp"
+#include "json/utf8.hpp"
 
 namespace router {
 

@@ -1,10 +1,10 @@
-#include "json_tree.hpp"
+#include "json/json_tree.hpp"
 
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
-#include "json_writer.hpp"
+#include "json/json_writer.hpp"
 
 namespace router {
 

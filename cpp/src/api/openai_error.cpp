@@ -1,6 +1,6 @@
-#include "openai_error.hpp"
+#include "api/openai_error.hpp"
 
-#include "json_writer.hpp"
+#include "json/json_writer.hpp"
 
 namespace router {
 namespace {

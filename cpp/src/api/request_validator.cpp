@@ -1,10 +1,10 @@
-#include "request_validator.hpp"
+#include "api/request_validator.hpp"
 
 #include <cstddef>
 #include <optional>
 #include <string>
 
-#include "json_scanner.hpp"
+#include "json/json_scanner.hpp"
 
 namespace router {
 namespace {

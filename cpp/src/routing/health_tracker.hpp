@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "log_buffer.hpp"
-#include "router_config.hpp"
+#include "support/log_buffer.hpp"
+#include "config/router_config.hpp"
 
 namespace router {
 

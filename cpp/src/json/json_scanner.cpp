@@ -1,12 +1,12 @@
-#include "json_scanner.hpp"
+#include "json/json_scanner.hpp"
 
 #include <array>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
-#include "decimal_conversion.hpp"
-#include "utf8.hpp"
+#include "json/decimal_conversion.hpp"
+#include "json/utf8.hpp"
 
 namespace router {
 namespace {

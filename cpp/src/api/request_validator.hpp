@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "router_config.hpp"
+#include "config/router_config.hpp"
 
 namespace router {
 
