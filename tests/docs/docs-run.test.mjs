@@ -1,0 +1,536 @@
+// The documentation runs as written: every code snippet of README.md and docs/*.md is checked
+// against the real thing, so a doc that drifts from the code fails this test.
+//
+// What is checked, by language and shape:
+// - ```json blocks (and inline `{...}` code that parses as JSON) are parsed. A backends.json manifest
+//   (or one backend entry, or the {"count", "pattern"} form) must pass scripts/lib/backends-manifest.mjs;
+//   a ROUTER_CONFIG object (and a manifest's orchestrator.routerConfig) must configure the real
+//   Wasm core (build/wasm/router.wasm through shims/wasm-core.js) without a config error.
+// - ```toml blocks are parsed (smol-toml); a ROUTER_CONFIG var in them must configure the core.
+// - ```sh blocks and inline code: `npm run X` names a script of package.json; `node <path>`,
+//   `bash <path>`, `scripts/...` and any other path into the repository's source folders exist
+//   (placeholders with <...>, globs and $VARS are not paths); `--var ROUTER_CONFIG:'...'` configures
+//   the core; curl examples against 127.0.0.1:8787 name a path the router serves, send JSON with a
+//   JSON content-type, and ask for a model the local stack (backends.json) serves.
+// - ```js blocks pass `node --check`; ```ts blocks have no TypeScript syntax error.
+// - Every relative link [text](path#anchor) points to an existing file, and to an existing heading
+//   of a Markdown file when it names an anchor.
+//
+// A snippet that is deliberately wrong (e.g. showing a mistake) is exempted by an HTML comment on
+// the line(s) right before its fence, blank lines allowed in between:
+//     <!-- docs-test: skip (why this snippet is not meant to run) -->
+// The reason is required. Use it sparingly: every marker is listed by the test's diagnostics.
+//
+// Opt-in: DOCS_TEST_STACK=1 also starts the local stack the way the e2e tests do (the deployed
+// bundles of the orchestrator and the backends of backends.json in Miniflare, tests/support/stack.mjs)
+// and replays every curl example against it with fetch, expecting 200, and runs the README's
+// `openai` client example against it.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { parse as parseToml } from "smol-toml";
+import ts from "typescript";
+import { normalizeManifest } from "../../scripts/lib/backends-manifest.mjs";
+import { RouterCore } from "../../shims/wasm-core.js";
+
+const ROOT = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const LOCAL_ORIGIN = "127.0.0.1:8787";
+// What the router serves (shims/driver.js and the core's exchange): anything else is a 404.
+const SERVED_PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models", "/healthz", "/status"];
+const ROUTER_CONFIG_KEYS = ["strategy", "retry", "timeouts", "health", "limits", "discovery", "rateLimit", "backends"];
+// Repository folders whose paths a doc may name; build/ and node_modules/ hold outputs, not sources.
+const SOURCE_DIRS = readdirSync(ROOT, { withFileTypes: true })
+  .filter((e) => e.isDirectory() && ![".git", "build", "node_modules"].includes(e.name))
+  .map((e) => e.name);
+const SKIP_MARKER = /<!--\s*docs-test:\s*skip\b\s*(?:\(([^)]*)\))?\s*-->/;
+
+/** README.md and docs/*.md, relative to ROOT. */
+export function docFiles() {
+  const docs = readdirSync(path.join(ROOT, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`);
+  return ["README.md", ...docs];
+}
+
+/**
+ * @typedef {{file: string, line: number, lang: string, text: string, skip: string | null}} Block
+ * @typedef {{file: string, line: number, text: string}} Span
+ */
+
+/** Splits a Markdown text into fenced blocks, inline code spans and relative links. */
+export function parseMarkdown(file, source) {
+  const lines = source.split("\n");
+  /** @type {Block[]} */
+  const blocks = [];
+  const prose = [...lines];
+  const markers = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^(\s*)(`{3,}|~{3,})\s*([\w+-]*)/.exec(lines[i]);
+    if (!open) continue;
+    const [, indent, fence, lang] = open;
+    let j = i + 1;
+    while (j < lines.length && !(lines[j].trim().startsWith(fence) && lines[j].trim().replace(/[`~]/g, "") === "")) j++;
+    const body = lines.slice(i + 1, j).map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l.trimStart()));
+    let k = i - 1;
+    while (k >= 0 && lines[k].trim() === "") k--;
+    const marker = k >= 0 ? SKIP_MARKER.exec(lines[k]) : null;
+    if (marker) markers.push(k);
+    blocks.push({ file, line: i + 1, lang: lang.toLowerCase(), text: body.join("\n"), skip: marker ? (marker[1] ?? "").trim() : null });
+    for (let m = i; m <= j && m < lines.length; m++) prose[m] = "";
+    i = j;
+  }
+  const proseText = prose.join("\n");
+  const lineAt = (index) => proseText.slice(0, index).split("\n").length;
+  /** @type {Span[]} */
+  const spans = [];
+  const spanPattern = /(`+)(?!`)([\s\S]*?[^`])\1(?!`)/g;
+  for (const m of proseText.matchAll(spanPattern)) {
+    let text = m[2].replace(/\n/g, " ");
+    if (text.startsWith(" ") && text.endsWith(" ") && text.trim() !== "") text = text.slice(1, -1);
+    spans.push({ file, line: lineAt(m.index), text });
+  }
+  const withoutSpans = proseText.replace(spanPattern, (s) => s.replace(/[^\n]/g, " "));
+  /** @type {Span[]} */
+  const links = [];
+  for (const m of withoutSpans.matchAll(/!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) {
+    links.push({ file, line: lineAt(m.index), text: m[1] });
+  }
+  // A marker must stand right before a fence; one anywhere else exempts nothing and is a mistake.
+  const strayMarkers = lines.flatMap((l, n) => (SKIP_MARKER.test(l) && !markers.includes(n) ? [{ file, line: n + 1, text: l.trim() }] : []));
+  return { blocks, spans, links, strayMarkers, headings: headingSlugs(lines) };
+}
+
+/** GitHub's anchors for the headings of a Markdown file (outside fences). */
+function headingSlugs(lines) {
+  const slugs = new Set();
+  const seen = new Map();
+  let inFence = false;
+  for (const line of lines) {
+    if (/^\s*(`{3,}|~{3,})/.test(line)) inFence = !inFence;
+    const h = !inFence && /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
+    if (!h) continue;
+    const base = h[1].toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    slugs.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return slugs;
+}
+
+/** Shell words of one logical command line: quotes removed, operators (; && || | &) as their own words. */
+export function shellWords(line) {
+  const words = [];
+  let word = null;
+  let i = 0;
+  const push = () => { if (word !== null) words.push(word); word = null; };
+  while (i < line.length) {
+    const c = line[i];
+    if (c === "'" || c === '"') {
+      const end = line.indexOf(c, i + 1);
+      const stop = end < 0 ? line.length : end;
+      word = (word ?? "") + line.slice(i + 1, stop);
+      i = stop + 1;
+    } else if (c === "\\" && i + 1 < line.length) {
+      word = (word ?? "") + line[i + 1];
+      i += 2;
+    } else if (/\s/.test(c)) {
+      push();
+      i++;
+    } else if (c === "#" && word === null) {
+      break; // a comment
+    } else if (";|&".includes(c)) {
+      push();
+      const op = /^(&&|\|\||;|\||&)/.exec(line.slice(i))[0];
+      words.push({ op });
+      i += op.length;
+    } else {
+      word = (word ?? "") + c;
+      i++;
+    }
+  }
+  push();
+  return words;
+}
+
+/** The commands of a shell snippet: continuation lines joined, split at operators. */
+export function shellCommands(text) {
+  const commands = [];
+  for (const logical of text.replace(/\\\n/g, " ").split("\n")) {
+    let current = [];
+    for (const w of shellWords(logical)) {
+      if (typeof w === "string") current.push(w);
+      else {
+        if (current.length) commands.push(current);
+        current = [];
+      }
+    }
+    if (current.length) commands.push(current);
+  }
+  return commands;
+}
+
+const isPlainObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** What a JSON value is, as far as the docs are concerned. */
+export function jsonShape(value) {
+  if (!isPlainObject(value)) return "other";
+  const keys = Object.keys(value);
+  if ("orchestrator" in value || Array.isArray(value.backends) || (isPlainObject(value.backends) && "count" in value.backends)) return "manifest";
+  if ("count" in value && "pattern" in value) return "count-backends";
+  if (typeof value.name === "string" && ("provider" in value || "models" in value || "weight" in value) && !("object" in value)) return "backend-entry";
+  if (keys.length > 0 && keys.every((k) => ROUTER_CONFIG_KEYS.includes(k))) return "router-config";
+  return "other";
+}
+
+let core;
+/** The config error the real core reports for a ROUTER_CONFIG text, or null. */
+function routerConfigError(text) {
+  core ??= RouterCore.fromModule(new WebAssembly.Module(readFileSync(path.join(ROOT, "build/wasm/router.wasm"))));
+  const result = core.configure({ routerConfig: text, envNames: ["BACKEND_ECHO_A"] }, Date.now());
+  return result.error ? `${result.error.param}: ${result.error.message}` : null;
+}
+
+/** Problems of one JSON value of the docs (empty when it is fine). */
+function jsonProblems(value) {
+  const shape = jsonShape(value);
+  const check = (manifest) => {
+    try {
+      const normalized = normalizeManifest(manifest, "snippet");
+      const config = normalized.orchestrator.routerConfig;
+      const error = config === null ? null : routerConfigError(config);
+      return error ? [`orchestrator.routerConfig is refused by the core: ${error}`] : [];
+    } catch (e) {
+      return [e.message];
+    }
+  };
+  if (shape === "manifest") return check(value);
+  if (shape === "count-backends") return check({ backends: value });
+  if (shape === "backend-entry") return check({ backends: [value] });
+  if (shape === "router-config") {
+    const error = routerConfigError(JSON.stringify(value));
+    return error ? [`ROUTER_CONFIG refused by the core: ${error}`] : [];
+  }
+  return [];
+}
+
+/** A path named by a doc exists (a folder, a file, or files `path.*` as in "cpp/src/x (.cpp, .hpp)"). */
+function pathExists(p) {
+  const clean = p.replace(/[.,:;)]+$/, "").replace(/\/$/, "");
+  const expanded = expandBraces(clean);
+  return expanded.every((one) => {
+    const full = path.join(ROOT, one);
+    if (existsSync(full)) return true;
+    const dir = path.dirname(full);
+    return existsSync(dir) && statSync(dir).isDirectory() && readdirSync(dir).some((f) => f.startsWith(`${path.basename(full)}.`));
+  });
+}
+
+function expandBraces(p) {
+  const m = /\{([^{}]*,[^{}]*)\}/.exec(p);
+  if (!m) return [p];
+  return m[1].split(",").flatMap((alt) => expandBraces(p.slice(0, m.index) + alt + p.slice(m.index + m[0].length)));
+}
+
+/** A word that names a path into the repository's sources (not a placeholder, glob or variable). */
+function repoPath(word) {
+  if (/[<>*$…]|\.\.\.|:\/\//.test(word)) return null;
+  const first = word.split("/")[0];
+  if (!word.includes("/") || !SOURCE_DIRS.includes(first)) return null;
+  return word;
+}
+
+const packageScripts = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts;
+
+/** Problems of one shell command (words). Curl commands also come back parsed in `curls`. */
+function commandProblems(words, curls, where) {
+  const problems = [];
+  const [cmd, ...args] = words;
+  if (cmd === "npm" && args[0] === "run") {
+    if (!args[1]) problems.push("`npm run` without a script name");
+    else if (!Object.hasOwn(packageScripts, args[1])) problems.push(`npm run ${args[1]}: package.json has no script "${args[1]}"`);
+  }
+  if ((cmd === "node" || cmd === "bash" || cmd === "sh") && !args.includes("-e")) {
+    const target = args.find((a) => !a.startsWith("-"));
+    if (target && !target.startsWith("$") && !pathExists(target)) problems.push(`${cmd} ${target}: no such file`);
+  }
+  for (const w of words) {
+    const p = repoPath(w);
+    if (p && !pathExists(p)) problems.push(`${p}: no such file or folder`);
+  }
+  const varIndex = words.indexOf("--var");
+  if (varIndex >= 0 && words[varIndex + 1]?.startsWith("ROUTER_CONFIG:")) {
+    const error = routerConfigError(words[varIndex + 1].slice("ROUTER_CONFIG:".length));
+    if (error) problems.push(`--var ROUTER_CONFIG refused by the core: ${error}`);
+  }
+  if (cmd === "curl") {
+    const curl = parseCurl(args);
+    if (curl.url && curl.url.includes(LOCAL_ORIGIN)) {
+      problems.push(...curlProblems(curl));
+      curls.push({ ...curl, where });
+    }
+  }
+  return problems;
+}
+
+/** The request a curl command line makes. */
+export function parseCurl(args) {
+  const headers = {};
+  let url = null;
+  let method = null;
+  let body = null;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "-H" || a === "--header") {
+      const [name, ...rest] = args[++i].split(":");
+      headers[name.trim().toLowerCase()] = rest.join(":").trim();
+    } else if (["-d", "--data", "--data-raw", "--data-binary"].includes(a)) {
+      body = args[++i];
+    } else if (a === "-X" || a === "--request") {
+      method = args[++i];
+    } else if (["-o", "--output", "-u", "--user", "-m", "--max-time", "-w", "--write-out"].includes(a)) {
+      i++;
+    } else if (!a.startsWith("-")) {
+      url = a;
+    }
+  }
+  const full = url && !/^https?:\/\//.test(url) ? `http://${url}` : url;
+  return { url: full, method: method ?? (body === null ? "GET" : "POST"), headers, body };
+}
+
+/** The models the local stack serves (backends.json), or null for any. */
+function localModels() {
+  const manifest = normalizeManifest(JSON.parse(readFileSync(path.join(ROOT, "backends.json"), "utf8")), "backends.json");
+  const models = manifest.backends.flatMap((b) => b.models);
+  return models.includes("*") ? null : new Set(models);
+}
+
+function curlProblems(curl) {
+  const problems = [];
+  const { pathname } = new URL(curl.url);
+  if (!SERVED_PATHS.includes(pathname)) problems.push(`curl ${curl.url}: the router serves ${SERVED_PATHS.join(", ")}, not ${pathname}`);
+  if (curl.body === null) {
+    if (curl.method !== "GET") problems.push(`curl ${curl.method} ${pathname} without a body`);
+    return problems;
+  }
+  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(curl.headers["content-type"] ?? "")) {
+    problems.push(`curl ${pathname} sends a body without -H 'content-type: application/json' (curl -d defaults to a form type: the router answers 415)`);
+  }
+  let body;
+  try {
+    body = JSON.parse(curl.body);
+  } catch (e) {
+    return [...problems, `curl ${pathname}: the body is not JSON (${e.message})`];
+  }
+  const models = localModels();
+  if (typeof body.model !== "string" || body.model === "") problems.push(`curl ${pathname}: the body has no "model"`);
+  else if (models && !models.has(body.model)) problems.push(`curl ${pathname}: model "${body.model}" is not served by the local stack (backends.json serves ${[...models].join(", ")})`);
+  const needs = { "/v1/chat/completions": "messages", "/v1/completions": "prompt", "/v1/embeddings": "input" }[pathname];
+  if (needs && (body[needs] === undefined || (Array.isArray(body[needs]) && body[needs].length === 0))) problems.push(`curl ${pathname}: the body has no "${needs}"`);
+  return problems;
+}
+
+function jsSyntaxProblem(text, where) {
+  const dir = path.join(ROOT, "build/docs-test");
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${where.replace(/[^\w]+/g, "_")}.mjs`);
+  writeFileSync(file, text);
+  try {
+    execFileSync(process.execPath, ["--check", file], { stdio: "pipe" });
+    return null;
+  } catch (e) {
+    return String(e.stderr).split("\n").find((l) => /Error/.test(l)) ?? "syntax error";
+  }
+}
+
+function tsSyntaxProblem(text) {
+  const out = ts.transpileModule(text, { reportDiagnostics: true, compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } });
+  const d = out.diagnostics?.[0];
+  return d ? ts.flattenDiagnosticMessageText(d.messageText, "\n") : null;
+}
+
+/** Every problem of the docs, with where it is; the curl examples; what was checked. */
+export function checkDocs(files = docFiles(), read = (f) => readFileSync(path.join(ROOT, f), "utf8")) {
+  const problems = [];
+  const curls = [];
+  const skipped = [];
+  const counts = { blocks: 0, json: 0, manifests: 0, routerConfigs: 0, toml: 0, commands: 0, curls: 0, links: 0, js: 0, ts: 0 };
+  const parsed = new Map(files.map((f) => [f, parseMarkdown(f, read(f))]));
+  const report = (where, list) => { for (const p of list) problems.push(`${where}: ${p}`); };
+  const countShape = (value) => {
+    const shape = jsonShape(value);
+    if (["manifest", "count-backends", "backend-entry"].includes(shape)) counts.manifests++;
+    if (shape === "router-config") counts.routerConfigs++;
+  };
+
+  for (const [file, doc] of parsed) {
+    for (const m of doc.strayMarkers) problems.push(`${file}:${m.line}: a docs-test marker not right before a code fence: ${m.text}`);
+    for (const block of doc.blocks) {
+      const where = `${file}:${block.line}`;
+      counts.blocks++;
+      if (block.skip !== null) {
+        if (!block.skip) problems.push(`${where}: a docs-test skip marker needs a reason: <!-- docs-test: skip (why) -->`);
+        skipped.push(`${where} (${block.skip})`);
+        continue;
+      }
+      if (block.lang === "json") {
+        counts.json++;
+        let value;
+        try {
+          value = JSON.parse(block.text);
+        } catch (e) {
+          report(where, [`JSON does not parse: ${e.message}`]);
+          continue;
+        }
+        countShape(value);
+        report(where, jsonProblems(value));
+      } else if (block.lang === "toml") {
+        counts.toml++;
+        try {
+          const toml = parseToml(block.text);
+          const config = toml.vars?.ROUTER_CONFIG;
+          if (typeof config === "string") {
+            counts.routerConfigs++;
+            const error = routerConfigError(config);
+            if (error) report(where, [`ROUTER_CONFIG refused by the core: ${error}`]);
+          }
+        } catch (e) {
+          report(where, [`TOML does not parse: ${e.message.split("\n")[0]}`]);
+        }
+      } else if (["sh", "bash", "shell", "console"].includes(block.lang)) {
+        for (const words of shellCommands(block.text)) {
+          counts.commands++;
+          report(where, commandProblems(words, curls, where));
+        }
+      } else if (["js", "javascript", "mjs"].includes(block.lang)) {
+        counts.js++;
+        const problem = jsSyntaxProblem(block.text, where);
+        if (problem) report(where, [`JavaScript does not parse: ${problem}`]);
+      } else if (block.lang === "ts" || block.lang === "typescript") {
+        counts.ts++;
+        const problem = tsSyntaxProblem(block.text);
+        if (problem) report(where, [`TypeScript does not parse: ${problem}`]);
+      }
+    }
+    for (const span of doc.spans) {
+      const where = `${file}:${span.line}`;
+      const text = span.text.trim();
+      if (text.startsWith("{")) {
+        let value;
+        try {
+          value = JSON.parse(text);
+        } catch {
+          continue; // prose shorthand such as {"error":{...}}: not meant as JSON
+        }
+        counts.json++;
+        countShape(value);
+        report(where, jsonProblems(value));
+      } else if (/^(npm run|node|bash|curl)\s/.test(text) || shellWords(text).some((w) => typeof w === "string" && repoPath(w))) {
+        for (const words of shellCommands(text)) {
+          counts.commands++;
+          report(where, commandProblems(words, curls, where));
+        }
+      }
+    }
+    for (const link of doc.links) {
+      if (/^[a-z][a-z0-9+.-]*:/i.test(link.text)) continue; // https:, mailto:
+      counts.links++;
+      const [target, anchor] = link.text.split("#");
+      const resolved = target === "" ? file : path.posix.normalize(path.posix.join(path.posix.dirname(file), target));
+      if (resolved.startsWith("..") || !(parsed.has(resolved) || existsSync(path.join(ROOT, resolved)))) {
+        problems.push(`${file}:${link.line}: link (${link.text}) points to ${resolved}, which does not exist`);
+        continue;
+      }
+      if (anchor && resolved.endsWith(".md")) {
+        const headings = parsed.get(resolved)?.headings ?? parseMarkdown(resolved, read(resolved)).headings;
+        if (!headings.has(anchor)) problems.push(`${file}:${link.line}: link (${link.text}): ${resolved} has no heading #${anchor}`);
+      }
+    }
+  }
+  counts.curls = curls.length;
+  return { problems, curls, skipped, counts };
+}
+
+test("every snippet, command, path and link of README.md and docs/*.md is right", (t) => {
+  const { problems, skipped, counts } = checkDocs();
+  t.diagnostic(`checked: ${JSON.stringify(counts)}`);
+  for (const s of skipped) t.diagnostic(`skipped by marker: ${s}`);
+  assert.deepEqual(problems, [], `the docs do not run as written:\n  ${problems.join("\n  ")}`);
+  // Not vacuous: the extractor found what the docs are known to hold.
+  assert.ok(counts.blocks >= 20, `only ${counts.blocks} fenced blocks found`);
+  assert.ok(counts.manifests >= 3, `only ${counts.manifests} manifests / backend entries checked`);
+  assert.ok(counts.routerConfigs >= 2, `only ${counts.routerConfigs} ROUTER_CONFIG snippets checked`);
+  assert.ok(counts.curls >= 4, `only ${counts.curls} curl examples checked`);
+  assert.ok(counts.links >= 20 && counts.toml >= 2 && counts.js >= 1 && counts.ts >= 1, JSON.stringify(counts));
+});
+
+test("the checker catches each kind of drift", () => {
+  const doc = [
+    "[gone](nowhere.md) [anchor](#no-such-heading)",
+    "```json",
+    '{"backends": [{"name": "echo-d", "provider": "echo", "models": "echo-1,echo-2"}]}',
+    "```",
+    "```json",
+    '{"retry": {"maxAttempts": 0}}',
+    "```",
+    "```toml",
+    "[vars",
+    "```",
+    "```sh",
+    "npm run no-such-script",
+    "node scripts/no-such-file.mjs",
+    "curl -s http://127.0.0.1:8787/v1/chat -d '{\"model\":\"echo-1\"}'",
+    "```",
+    "Inline: `{ \"name\": \"x\", \"provider\": \"nope\" }` and `tests/no-such-dir/`.",
+    "<!-- docs-test: skip -->",
+    "```json",
+    "{not json",
+    "```",
+  ].join("\n");
+  const { problems } = checkDocs(["fake.md"], () => doc);
+  const expected = [
+    /fake.md:1: link \(nowhere.md\)/,
+    /fake.md:1: link \(#no-such-heading\): fake.md has no heading/,
+    /fake.md:2: [\s\S]*models must be "\*" or a non-empty list/,
+    /fake.md:5: ROUTER_CONFIG refused by the core: retry.maxAttempts/,
+    /fake.md:8: TOML does not parse/,
+    /fake.md:11: npm run no-such-script/,
+    /fake.md:11: node scripts\/no-such-file.mjs/,
+    /fake.md:11: curl .*not \/v1\/chat/,
+    /fake.md:11: curl \/v1\/chat sends a body without -H 'content-type/,
+    /fake.md:16: [\s\S]*unknown provider "nope"/,
+    /fake.md:16: tests\/no-such-dir\/: no such file/,
+    /fake.md:18: a docs-test skip marker needs a reason/,
+  ];
+  for (const pattern of expected) assert.ok(problems.some((p) => pattern.test(p)), `${pattern} not reported in:\n  ${problems.join("\n  ")}`);
+});
+
+test("opt-in (DOCS_TEST_STACK=1): the curl examples and the README's openai example answer 200 from a running stack", {
+  skip: process.env.DOCS_TEST_STACK === "1" ? false : "set DOCS_TEST_STACK=1 to start the stack (about 10 s)",
+  timeout: 60_000,
+}, async (t) => {
+  const { startStack } = await import("../support/stack.mjs");
+  const { curls } = checkDocs();
+  const stack = await startStack();
+  try {
+    for (const curl of curls) {
+      const { pathname } = new URL(curl.url);
+      const res = await stack.fetch(pathname, { method: curl.method, headers: curl.headers, body: curl.body ?? undefined });
+      const text = await res.text();
+      assert.equal(res.status, 200, `${curl.where}: ${curl.method} ${pathname} answered ${res.status}: ${text.slice(0, 300)}`);
+      if (JSON.parse(curl.body ?? "{}").stream) assert.match(text, /data: \[DONE\]\s*$/, `${curl.where}: the stream ends with [DONE]`);
+      t.diagnostic(`${curl.where}: ${curl.method} ${pathname} -> ${res.status}`);
+    }
+    const readme = parseMarkdown("README.md", readFileSync(path.join(ROOT, "README.md"), "utf8"));
+    const example = readme.blocks.find((b) => b.lang === "js" && b.text.includes('from "openai"'));
+    assert.ok(example, "the README has an openai client example");
+    const dir = path.join(ROOT, "build/docs-test");
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, "readme-openai-example.mjs");
+    writeFileSync(file, example.text.replaceAll(`http://${LOCAL_ORIGIN}`, stack.url));
+    const out = execFileSync(process.execPath, [file], { cwd: ROOT, timeout: 20_000, encoding: "utf8" });
+    assert.ok(out.trim().length > 0, "the example printed the answers");
+  } finally {
+    await stack.stop();
+  }
+});
