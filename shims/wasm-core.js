@@ -64,14 +64,28 @@
  * @property {string|null} [retryAfterMs]  raw retry-after-ms header value
  */
 
-/** @type {ActionKind[]} */
-const KINDS = ["error", "read_body", "discover", "call", "wait", "reply", "forward", "rate_limit"];
-/** rt_exchange_outcome's outcome codes (cpp/src/abi/abi.h, kOutcome*). */
+// The ABI's codes, as cpp/src/abi/abi_layout.def names them for JS. The constructor checks them
+// against router.wasm's own table (rt_abi_layout) and refuses a module that disagrees.
+/** rt_exchange_outcome's outcome. */
 export const OUTCOME = /** @type {const} */ ({
   json: 0, threw: 1, timedOut: 2, stream: 3, noBody: 4, bodyNotObject: 5, emptyStream: 6, streamNotBytes: 7,
 });
 /** rt_exchange_end's how. */
 export const END = /** @type {const} */ ({ completed: 0, upstreamFailed: 1, clientGone: 2, internalError: 3 });
+/** rt_exchange_body's how. */
+export const BODY = /** @type {const} */ ({ complete: 0, overLimit: 1, timedOut: 2 });
+/** rt_exchange_rate_limited's allowed. */
+export const LIMIT = /** @type {const} */ ({ overLimit: 0, allowed: 1, limiterFailed: 2 });
+/** The tables above by their name in the layout. */
+const CODES = { outcome: OUTCOME, end: END, body: BODY, limit: LIMIT };
+/** The action kinds this shim performs; their codes come from router.wasm. @type {ActionKind[]} */
+const KIND_NAMES = ["error", "read_body", "discover", "call", "wait", "reply", "forward", "rate_limit"];
+/** The action record's fields #action() reads, with their types; their offsets come from router.wasm. */
+const FIELDS = /** @type {const} */ ({
+  kind: "u32", status_or_stream: "u32", backend: "u32", attempt: "u32", timeout_or_limit: "f64", time: "f64",
+  out_ptr: "u32", out_len: "u32", attempt_deadline: "f64",
+});
+/** @typedef {Record<keyof typeof FIELDS, number>} RecordOffsets */
 const HANDLE_SPAN = 2 ** 32; // exchange ids carry the instance generation above the Wasm handle
 const ENOSYS = 52;
 const encoder = new TextEncoder();
@@ -95,6 +109,49 @@ function stubImports(module) {
     }
   }
   return imports;
+}
+
+/**
+ * Reads router.wasm's layout text (rt_abi_layout, made from cpp/src/abi/abi_layout.def): the
+ * record's field offsets and the action kind names by code. Throws when the module lacks a field,
+ * kind or code this shim uses, or gives one another type or code.
+ * @param {string} text lines `record <size>`, `field <name> <offset> <type>`, `<table> <name> <code>`
+ * @returns {{offsets: RecordOffsets, kinds: ActionKind[]}}
+ */
+export function readAbiLayout(text) {
+  let size = 0;
+  /** @type {Record<string, {offset: number, type: string}>} */
+  const fields = {};
+  /** @type {Record<string, Record<string, number>>} */
+  const tables = { action: {} };
+  for (const line of text.split("\n")) {
+    const [what, name, value, type] = line.split(" ");
+    if (what === "record") size = Number(name);
+    else if (what === "field") fields[name] = { offset: Number(value), type };
+    else if (what) (tables[what] ??= {})[name] = Number(value);
+  }
+  const missing = [];
+  const offsets = /** @type {RecordOffsets} */ ({});
+  for (const [name, type] of Object.entries(FIELDS)) {
+    const field = fields[name];
+    const fits = field?.type === type && field.offset >= 0 && field.offset + (type === "f64" ? 8 : 4) <= size;
+    if (fits) offsets[/** @type {keyof RecordOffsets} */ (name)] = field.offset;
+    else missing.push(`field ${name} (${type})`);
+  }
+  /** @type {ActionKind[]} */
+  const kinds = [];
+  for (const name of KIND_NAMES) {
+    const code = tables.action[name];
+    if (Number.isInteger(code) && code >= 0 && code < 256) kinds[code] = name;
+    else missing.push(`action ${name}`);
+  }
+  for (const [table, codes] of Object.entries(CODES)) {
+    for (const [name, code] of Object.entries(codes)) if (tables[table]?.[name] !== code) missing.push(`${table} ${name} = ${code}`);
+  }
+  if (missing.length > 0) {
+    throw new Error(`router.wasm's ABI (cpp/src/abi/abi_layout.def) lacks what shims/wasm-core.js reads: ${missing.join(", ")}; build router.wasm from the shim's commit (scripts/build-wasm.sh)`);
+  }
+  return { offsets, kinds };
 }
 
 export class RouterCore {
@@ -132,6 +189,20 @@ export class RouterCore {
     this.view = new DataView(new ArrayBuffer(0));
     this.u8 = new Uint8Array(0);
     this.#instantiate();
+    const { offsets, kinds } = readAbiLayout(this.#layoutText());
+    /** where #action() finds each field of the action record */
+    this.offsets = offsets;
+    /** action kind names by code (a code this shim does not perform is absent: it reads as "error") */
+    this.kinds = kinds;
+  }
+
+  /** The module's description of the action record and codes (rt_abi_layout). */
+  #layoutText() {
+    if (typeof this.exports.rt_abi_layout !== "function") {
+      throw new Error("router.wasm does not export rt_abi_layout: it predates shims/wasm-core.js; rebuild it (scripts/build-wasm.sh)");
+    }
+    if (this.exports.rt_abi_layout(this.router) < 0) throw new Error("rt_abi_layout failed");
+    return this.#outText();
   }
 
   #instantiate() {
@@ -366,18 +437,19 @@ export class RouterCore {
     );
   }
 
-  /** Reads the action record. @returns {Action} */
+  /** Reads the action record (its offsets from cpp/src/abi/abi_layout.def, via rt_abi_layout). @returns {Action} */
   #action() {
     const u8 = this.#bytes();
     const view = this.view;
+    const at = this.offsets;
     const p = this.exports.rt_action_ptr(this.router);
-    const kind = KINDS[view.getUint32(p, true)] ?? "error";
-    const word = view.getUint32(p + 4, true);
-    const backend = view.getUint32(p + 8, true);
-    const f16 = view.getFloat64(p + 16, true);
-    const f24 = view.getFloat64(p + 24, true);
-    const outPtr = view.getUint32(p + 32, true);
-    const outLen = view.getUint32(p + 36, true);
+    const kind = this.kinds[view.getUint32(p + at.kind, true)] ?? "error";
+    const word = view.getUint32(p + at.status_or_stream, true);
+    const backend = view.getUint32(p + at.backend, true);
+    const timeoutOrLimit = view.getFloat64(p + at.timeout_or_limit, true);
+    const time = view.getFloat64(p + at.time, true);
+    const outPtr = view.getUint32(p + at.out_ptr, true);
+    const outLen = view.getUint32(p + at.out_len, true);
     const out = u8.subarray(outPtr, outPtr + outLen);
     /** @type {Action} */
     const action = {
@@ -385,12 +457,12 @@ export class RouterCore {
       status: kind === "call" ? 0 : word,
       backend,
       binding: kind === "call" || kind === "forward" ? this.backends[backend] ?? "" : "",
-      attempt: view.getUint32(p + 12, true),
-      timeoutMs: kind === "call" || kind === "discover" || kind === "rate_limit" || kind === "forward" ? f16 : 0,
-      limit: kind === "read_body" ? f16 : 0,
-      deadline: kind === "call" || kind === "read_body" ? f24 : 0,
-      attemptDeadline: kind === "call" ? view.getFloat64(p + 40, true) : 0,
-      until: kind === "wait" || kind === "discover" ? f24 : 0,
+      attempt: view.getUint32(p + at.attempt, true),
+      timeoutMs: kind === "call" || kind === "discover" || kind === "rate_limit" || kind === "forward" ? timeoutOrLimit : 0,
+      limit: kind === "read_body" ? timeoutOrLimit : 0,
+      deadline: kind === "call" || kind === "read_body" ? time : 0,
+      attemptDeadline: kind === "call" ? view.getFloat64(p + at.attempt_deadline, true) : 0,
+      until: kind === "wait" || kind === "discover" ? time : 0,
       bindings: kind === "discover" && outLen > 0 ? decoder.decode(out).split("\n") : [],
       stream: kind === "call" && word === 1,
       requestId: "",

@@ -11,10 +11,10 @@
 
 #include "abi/abi.h"
 
-// Short names for the action kinds of abi.h.
+// Short names for the action kinds of abi.h (kError = kActionError, ...), from abi_layout.def.
 enum ActionKind : uint32_t {
-  kError = kActionError, kReadBody = kActionReadBody, kDiscover = kActionDiscover, kCall = kActionCall,
-  kWait = kActionWait, kReply = kActionReply, kForward = kActionForward, kRateLimit = kActionRateLimit
+#define RT_ABI_ACTION(Name, js_name, code) k##Name = kAction##Name,
+#include "abi/abi_layout.def"
 };
 
 inline ActionRecord action_record(uint32_t router) {

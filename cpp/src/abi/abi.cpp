@@ -212,3 +212,35 @@ RT_EXPORT(rt_exchange_end) int32_t rt_exchange_end(uint32_t exchange, uint32_t h
   slot->out = slot->router.end(exchange, static_cast<router::EndHow>(how), view(tail_ptr, tail_len), now, found);
   return static_cast<int32_t>(slot->out.size());
 }
+
+// The routing core's enums travel through the ABI as their numbers: they must be the codes of
+// cpp/src/abi/abi_layout.def.
+#define RT_ABI_ACTION(Name, js_name, code) \
+  static_assert(static_cast<uint32_t>(router::ActionKind::Name) == (code), "abi_layout.def: action " #Name);
+#define RT_ABI_END(Name, js_name, code) \
+  static_assert(static_cast<uint32_t>(router::EndHow::Name) == (code), "abi_layout.def: end " #Name);
+#define RT_ABI_BODY(Name, js_name, code) \
+  static_assert(static_cast<uint32_t>(router::BodyRead::Name) == (code), "abi_layout.def: body " #Name);
+#define RT_ABI_LIMIT(Name, js_name, code) \
+  static_assert(static_cast<uint32_t>(router::RateLimitAnswer::Name) == (code), "abi_layout.def: limit " #Name);
+#include "abi/abi_layout.def"
+
+// The layout text shims/wasm-core.js builds its record offsets and kind names from, one entry a
+// line: `record <size>`, `field <name> <offset> <u32|f64>`, `<table> <js name> <code>` for the
+// tables action, outcome, end, body and limit. Made at compile time from abi_layout.def.
+RT_EXPORT(rt_abi_layout) int32_t rt_abi_layout(uint32_t router) {
+  static constexpr char kLayout[] =
+#define RT_ABI_RECORD(size) "record " #size "\n"
+#define RT_ABI_FIELD(type, name, offset, uses) "field " #name " " #offset " " #type "\n"
+#define RT_ABI_ACTION(Name, js_name, code) "action " #js_name " " #code "\n"
+#define RT_ABI_OUTCOME(Name, js_name, code) "outcome " #js_name " " #code "\n"
+#define RT_ABI_END(Name, js_name, code) "end " #js_name " " #code "\n"
+#define RT_ABI_BODY(Name, js_name, code) "body " #js_name " " #code "\n"
+#define RT_ABI_LIMIT(Name, js_name, code) "limit " #js_name " " #code "\n"
+#include "abi/abi_layout.def"
+      ;
+  RouterSlot* slot = router_at(router);
+  if (!slot) return -2;
+  slot->out.assign(kLayout, sizeof kLayout - 1);
+  return static_cast<int32_t>(slot->out.size());
+}

@@ -17,6 +17,7 @@ int32_t rt_router_logs(uint32_t router);
 const char* rt_out_ptr(uint32_t router);
 int32_t rt_out_len(uint32_t router);
 const void* rt_action_ptr(uint32_t router);
+int32_t rt_abi_layout(uint32_t router);
 
 uint32_t rt_exchange_begin(uint32_t router, const char* head, size_t len, double now, uint32_t r0, uint32_t r1,
                            uint32_t r2, uint32_t r3);
@@ -28,31 +29,43 @@ uint32_t rt_exchange_outcome(uint32_t exchange, uint32_t outcome, uint32_t statu
 int32_t rt_exchange_end(uint32_t exchange, uint32_t how, const char* tail_ptr, size_t tail_len, double now);
 }
 
-// The action record at rt_action_ptr(router), in the fixed layout the shim reads with a DataView.
+// The action record at rt_action_ptr(router) and the ABI's code tables are described once, in
+// cpp/src/abi/abi_layout.def (field types, offsets, which kinds use which field, every code).
 // In Wasm out_ptr is the output's address; natively a pointer does not fit in 32 bits, so native
 // callers read the output through rt_out_ptr / rt_out_len instead.
+namespace rt_abi {
+using u32 = uint32_t;
+using f64 = double;
+}  // namespace rt_abi
+
 struct ActionRecord {
-  uint32_t kind;              // action kind, see kAction* below
-  uint32_t status_or_stream;  // REPLY/FORWARD: HTTP status; CALL: 1 when streaming
-  uint32_t backend;           // CALL/FORWARD: backend index
-  uint32_t attempt;           // CALL: attempt number; REPLY/FORWARD: attempts made
-  double timeout_or_limit;    // CALL/DISCOVER/RATE_LIMIT: timeout ms; READ_BODY: byte limit
-  double time;                // CALL: deadline; WAIT: wake-up time; READ_BODY: body due by; DISCOVER: wait until
-  uint32_t out_ptr;
-  uint32_t out_len;
-  double attempt_deadline;    // CALL: when the attempt is abandoned (epoch ms)
+#define RT_ABI_FIELD(type, name, offset, uses) rt_abi::type name;
+#include "abi/abi_layout.def"
 };
-static_assert(offsetof(ActionRecord, timeout_or_limit) == 16 && offsetof(ActionRecord, time) == 24 &&
-              offsetof(ActionRecord, out_ptr) == 32 && offsetof(ActionRecord, out_len) == 36 &&
-              offsetof(ActionRecord, attempt_deadline) == 40 && sizeof(ActionRecord) == 48);
+#define RT_ABI_RECORD(size) static_assert(sizeof(ActionRecord) == (size), "abi_layout.def: ActionRecord's size");
+#define RT_ABI_FIELD(type, name, offset, uses) \
+  static_assert(offsetof(ActionRecord, name) == (offset), "abi_layout.def: the offset of " #name);
+#include "abi/abi_layout.def"
 
-// rt_exchange_outcome's outcome: what the attempt came to, as the shim saw it.
+// Action kinds (the record's kind), rt_exchange_outcome's outcome, rt_exchange_end's how,
+// rt_exchange_body's how and rt_exchange_rate_limited's allowed.
 enum : uint32_t {
-  kOutcomeJson = 0, kOutcomeThrew = 1, kOutcomeTimedOut = 2, kOutcomeStream = 3, kOutcomeNoBody = 4,
-  kOutcomeBodyNotObject = 5, kOutcomeEmptyStream = 6, kOutcomeStreamNotBytes = 7,
+#define RT_ABI_ACTION(Name, js_name, code) kAction##Name = (code),
+#include "abi/abi_layout.def"
 };
-
 enum : uint32_t {
-  kActionError = 0, kActionReadBody = 1, kActionDiscover = 2, kActionCall = 3,
-  kActionWait = 4, kActionReply = 5, kActionForward = 6, kActionRateLimit = 7,
+#define RT_ABI_OUTCOME(Name, js_name, code) kOutcome##Name = (code),
+#include "abi/abi_layout.def"
+};
+enum : uint32_t {
+#define RT_ABI_END(Name, js_name, code) kEnd##Name = (code),
+#include "abi/abi_layout.def"
+};
+enum : uint32_t {
+#define RT_ABI_BODY(Name, js_name, code) kBody##Name = (code),
+#include "abi/abi_layout.def"
+};
+enum : uint32_t {
+#define RT_ABI_LIMIT(Name, js_name, code) kLimit##Name = (code),
+#include "abi/abi_layout.def"
 };
