@@ -32,24 +32,8 @@ export function readConfig(env: BackendEnv): ConfigResult {
   if (!provider) errors.push(`PROVIDER must be one of ${PROVIDERS.join(", ")} (got "${providerText}")`);
 
   const name = (env.BACKEND_NAME ?? "").trim() || "backend";
-
-  let modelMap: Record<string, string> = {};
-  if (env.MODEL_MAP !== undefined && env.MODEL_MAP !== "") {
-    const parsed = parseModelMap(env.MODEL_MAP);
-    if (typeof parsed === "string") errors.push(parsed);
-    else modelMap = parsed;
-  }
-
-  let models: string[];
-  if (env.MODELS === undefined || env.MODELS === "") {
-    // With a MODEL_MAP, the mapped names are what this backend offers; otherwise any model.
-    models = Object.keys(modelMap).length > 0 ? Object.keys(modelMap) : ["*"];
-  } else {
-    const list = Array.isArray(env.MODELS) ? env.MODELS.map(String) : String(env.MODELS).split(",");
-    models = list.map((m) => m.trim()).filter((m) => m !== "");
-    if (models.length === 0) errors.push("MODELS must list at least one model, or be \"*\"");
-    if (models.includes("*")) models = ["*"];
-  }
+  const modelMap = readModelMap(env, errors);
+  const models = readModels(env, modelMap, errors);
 
   const weight = numberVar(env.WEIGHT, "WEIGHT", (n) => Number.isFinite(n) && n > 0, "a positive number", errors);
   const echoLatencyMs =
@@ -58,13 +42,7 @@ export function readConfig(env: BackendEnv): ConfigResult {
     numberVar(env.MAX_UPSTREAM_BYTES, "MAX_UPSTREAM_BYTES", (n) => Number.isSafeInteger(n) && n >= 1, "a whole number of bytes >= 1", errors) ??
     DEFAULT_MAX_UPSTREAM_BYTES;
 
-  let upstreamBaseUrl: string | undefined;
-  if (provider === "openai-compatible") {
-    const raw = (env.UPSTREAM_BASE_URL ?? "").trim();
-    if (!raw) errors.push("UPSTREAM_BASE_URL is required with PROVIDER openai-compatible");
-    else if (!isHttpUrl(raw)) errors.push(`UPSTREAM_BASE_URL must be an http(s) URL (got "${raw}")`);
-    else upstreamBaseUrl = raw.replace(/\/+$/, "");
-  }
+  const upstreamBaseUrl = provider === "openai-compatible" ? readUpstreamBaseUrl(env, errors) : undefined;
 
   if (provider === "workers-ai" && (typeof env.AI !== "object" || env.AI === null || typeof env.AI.run !== "function")) {
     errors.push("PROVIDER workers-ai needs the AI binding (add [ai] binding = \"AI\" to the wrangler config)");
@@ -86,6 +64,36 @@ export function readConfig(env: BackendEnv): ConfigResult {
       maxUpstreamBytes,
     },
   };
+}
+
+/** MODEL_MAP: {} when unset; a problem is pushed to `errors`. */
+function readModelMap(env: BackendEnv, errors: string[]): Record<string, string> {
+  if (env.MODEL_MAP === undefined || env.MODEL_MAP === "") return {};
+  const parsed = parseModelMap(env.MODEL_MAP);
+  if (typeof parsed !== "string") return parsed;
+  errors.push(parsed);
+  return {};
+}
+
+/** MODELS (a comma-separated string or a list): ["*"] for any model. */
+function readModels(env: BackendEnv, modelMap: Record<string, string>, errors: string[]): string[] {
+  if (env.MODELS === undefined || env.MODELS === "") {
+    // With a MODEL_MAP, the mapped names are what this backend offers; otherwise any model.
+    return Object.keys(modelMap).length > 0 ? Object.keys(modelMap) : ["*"];
+  }
+  const list = Array.isArray(env.MODELS) ? env.MODELS.map(String) : String(env.MODELS).split(",");
+  const models = list.map((m) => m.trim()).filter((m) => m !== "");
+  if (models.length === 0) errors.push("MODELS must list at least one model, or be \"*\"");
+  return models.includes("*") ? ["*"] : models;
+}
+
+/** UPSTREAM_BASE_URL of an openai-compatible backend, without trailing slashes. */
+function readUpstreamBaseUrl(env: BackendEnv, errors: string[]): string | undefined {
+  const raw = (env.UPSTREAM_BASE_URL ?? "").trim();
+  if (!raw) errors.push("UPSTREAM_BASE_URL is required with PROVIDER openai-compatible");
+  else if (!isHttpUrl(raw)) errors.push(`UPSTREAM_BASE_URL must be an http(s) URL (got "${raw}")`);
+  else return raw.replace(/\/+$/, "");
+  return undefined;
 }
 
 /** A numeric var (string or number): undefined when unset; an error pushed when not `valid`. */

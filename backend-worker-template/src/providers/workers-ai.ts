@@ -194,6 +194,90 @@ export function embeddingsFromAi(result: unknown, model: string, base64: boolean
   };
 }
 
+/** Where one Workers AI stream's translation stands, carried from event to event. */
+interface AiStreamState {
+  readonly kind: "chat" | "completion";
+  readonly meta: AnswerMeta;
+  readonly includeUsage: boolean;
+  started: boolean;
+  done: boolean;
+  usage: Usage | undefined;
+  toolCallCount: number;
+}
+
+function aiChatChunk(meta: AnswerMeta, delta: ChatCompletionChunk["choices"][0]["delta"], finish: FinishReason | null): ChatCompletionChunk {
+  return {
+    id: meta.id,
+    object: "chat.completion.chunk",
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  };
+}
+
+function aiTextChunk(meta: AnswerMeta, text: string, finish: FinishReason | null): TextCompletion {
+  return {
+    id: meta.id,
+    object: "text_completion",
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, text, logprobs: null, finish_reason: finish }],
+  };
+}
+
+/** The SSE events that end the stream at Workers AI's [DONE]. */
+function aiStreamEnd(s: AiStreamState): string[] {
+  const { kind, meta } = s;
+  const out: string[] = [];
+  if (kind === "chat" && !s.started) out.push(sseEvent(aiChatChunk(meta, { role: "assistant", content: "" }, null)));
+  const finish: FinishReason = s.toolCallCount > 0 ? "tool_calls" : "stop";
+  out.push(sseEvent(kind === "chat" ? aiChatChunk(meta, {}, finish) : aiTextChunk(meta, "", finish)));
+  if (s.includeUsage && s.usage) out.push(sseEvent({ id: meta.id, object: kind === "chat" ? "chat.completion.chunk" : "text_completion", created: meta.created, model: meta.model, choices: [], usage: s.usage }));
+  out.push(SSE_DONE);
+  s.done = true;
+  return out;
+}
+
+/** The SSE events of one Workers AI event (its `data:` text). */
+function aiStreamEvent(s: AiStreamState, data: string): string[] {
+  const { kind, meta } = s;
+  let event: unknown;
+  try {
+    event = JSON.parse(data);
+  } catch {
+    throw new Error("Workers AI stream carried an event that is not JSON");
+  }
+  if (!isObject(event)) return [];
+  const out: string[] = [];
+  if (event.usage !== undefined) s.usage = usageOf(event.usage);
+  if (kind === "chat" && !s.started) {
+    out.push(sseEvent(aiChatChunk(meta, { role: "assistant", content: "" }, null)));
+    s.started = true;
+  }
+  const text = responseText(event.response) ?? "";
+  if (text !== "") out.push(sseEvent(kind === "chat" ? aiChatChunk(meta, { content: text }, null) : aiTextChunk(meta, text, null)));
+  const calls = kind === "chat" ? openAiToolCalls(event.tool_calls, s.toolCallCount) : [];
+  if (calls.length > 0) {
+    out.push(sseEvent(aiChatChunk(meta, { tool_calls: calls.map((call, i) => ({ index: s.toolCallCount + i, ...call })) }, null)));
+    s.toolCallCount += calls.length;
+  }
+  return out;
+}
+
+/** The SSE events for some `data:` payloads of the stream; none after the end. */
+function translateAiEvents(s: AiStreamState, payloads: string[]): string[] {
+  const out: string[] = [];
+  for (const data of payloads) {
+    if (s.done) break;
+    if (data.trim() === "[DONE]") {
+      out.push(...aiStreamEnd(s));
+      break;
+    }
+    out.push(...aiStreamEvent(s, data));
+  }
+  return out;
+}
+
 /**
  * Workers AI's stream (`data: {"response":"..."}` events, the last one with `usage`, then
  * `data: [DONE]`) -> OpenAI chunks. A stream that ends without [DONE] is an upstream failure: the
@@ -202,69 +286,18 @@ export function embeddingsFromAi(result: unknown, model: string, base64: boolean
 export function openAiStreamFromAi(kind: "chat" | "completion", meta: AnswerMeta, includeUsage: boolean): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new SseDataDecoder();
   const encoder = new TextEncoder();
-  let started = false;
-  let done = false;
-  let usage: Usage | undefined;
-  let toolCallCount = 0;
-
-  const chatChunk = (delta: ChatCompletionChunk["choices"][0]["delta"], finish: FinishReason | null): ChatCompletionChunk => ({
-    id: meta.id,
-    object: "chat.completion.chunk",
-    created: meta.created,
-    model: meta.model,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-  });
-  const textChunk = (text: string, finish: FinishReason | null): TextCompletion => ({
-    id: meta.id,
-    object: "text_completion",
-    created: meta.created,
-    model: meta.model,
-    choices: [{ index: 0, text, logprobs: null, finish_reason: finish }],
-  });
-
-  function translate(payloads: string[], controller: TransformStreamDefaultController<Uint8Array>): void {
-    const out: string[] = [];
-    for (const data of payloads) {
-      if (done) break;
-      if (data.trim() === "[DONE]") {
-        if (kind === "chat" && !started) out.push(sseEvent(chatChunk({ role: "assistant", content: "" }, null)));
-        const finish: FinishReason = toolCallCount > 0 ? "tool_calls" : "stop";
-        out.push(sseEvent(kind === "chat" ? chatChunk({}, finish) : textChunk("", finish)));
-        if (includeUsage && usage) out.push(sseEvent({ id: meta.id, object: kind === "chat" ? "chat.completion.chunk" : "text_completion", created: meta.created, model: meta.model, choices: [], usage }));
-        out.push(SSE_DONE);
-        done = true;
-        break;
-      }
-      let event: unknown;
-      try {
-        event = JSON.parse(data);
-      } catch {
-        throw new Error("Workers AI stream carried an event that is not JSON");
-      }
-      if (!isObject(event)) continue;
-      if (event.usage !== undefined) usage = usageOf(event.usage);
-      if (kind === "chat" && !started) {
-        out.push(sseEvent(chatChunk({ role: "assistant", content: "" }, null)));
-        started = true;
-      }
-      const text = responseText(event.response) ?? "";
-      if (text !== "") out.push(sseEvent(kind === "chat" ? chatChunk({ content: text }, null) : textChunk(text, null)));
-      const calls = kind === "chat" ? openAiToolCalls(event.tool_calls, toolCallCount) : [];
-      if (calls.length > 0) {
-        out.push(sseEvent(chatChunk({ tool_calls: calls.map((call, i) => ({ index: toolCallCount + i, ...call })) }, null)));
-        toolCallCount += calls.length;
-      }
-    }
+  const state: AiStreamState = { kind, meta, includeUsage, started: false, done: false, usage: undefined, toolCallCount: 0 };
+  const translate = (payloads: string[], controller: TransformStreamDefaultController<Uint8Array>): void => {
+    const out = translateAiEvents(state, payloads);
     if (out.length > 0) controller.enqueue(encoder.encode(out.join("")));
-  }
-
+  };
   return new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       translate(decoder.push(chunk), controller);
     },
     flush(controller) {
       translate(decoder.finish(), controller);
-      if (!done) throw new Error("Workers AI stream ended before data: [DONE]");
+      if (!state.done) throw new Error("Workers AI stream ended before data: [DONE]");
     },
   });
 }
