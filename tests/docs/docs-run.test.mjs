@@ -153,19 +153,27 @@ export function shellWords(line) {
   return words;
 }
 
-/** The commands of a shell snippet: continuation lines joined, split at operators. */
+/**
+ * The commands of a shell snippet: continuation lines joined, split at operators. Each is a list of
+ * words with `line`, the snippet line (from 0) it starts on.
+ */
 export function shellCommands(text) {
   const commands = [];
-  for (const logical of text.replace(/\\\n/g, " ").split("\n")) {
+  const lines = text.split("\n");
+  for (let first = 0; first < lines.length; first++) {
+    let logical = lines[first];
+    const start = first;
+    while (logical.endsWith("\\") && first + 1 < lines.length) logical = `${logical.slice(0, -1)} ${lines[++first]}`;
     let current = [];
+    const push = () => {
+      if (current.length) commands.push(Object.assign(current, { line: start }));
+      current = [];
+    };
     for (const w of shellWords(logical)) {
       if (typeof w === "string") current.push(w);
-      else {
-        if (current.length) commands.push(current);
-        current = [];
-      }
+      else push();
     }
-    if (current.length) commands.push(current);
+    push();
   }
   return commands;
 }
@@ -250,9 +258,23 @@ function commandProblems(words, curls, where) {
     if (!args[1]) problems.push("`npm run` without a script name");
     else if (!Object.hasOwn(packageScripts, args[1])) problems.push(`npm run ${args[1]}: package.json has no script "${args[1]}"`);
   }
+  let script = null; // the repository script the command runs, and the words after it
   if ((cmd === "node" || cmd === "bash" || cmd === "sh") && !args.includes("-e")) {
-    const target = args.find((a) => !a.startsWith("-"));
-    if (target && !target.startsWith("$") && !pathExists(target)) problems.push(`${cmd} ${target}: no such file`);
+    const at = args.findIndex((a) => !a.startsWith("-"));
+    const target = args[at];
+    if (target && !target.startsWith("$") && !pathExists(target)) {
+      problems.push(`${cmd} ${target}: no such file`);
+      return problems;
+    } else if (target && repoPath(target)) script = { file: target, rest: args.slice(at + 1) };
+  } else if (repoPath(cmd) && /\.(sh|mjs|js)$/.test(cmd) && pathExists(cmd)) {
+    script = { file: cmd, rest: args };
+  }
+  // Every --option given to one of the repository's scripts is one the script knows.
+  if (script && existsSync(path.join(ROOT, script.file)) && statSync(path.join(ROOT, script.file)).isFile()) {
+    const source = readFileSync(path.join(ROOT, script.file), "utf8");
+    for (const option of script.rest.filter((w) => /^--[a-z]/.test(w)).map((w) => w.split("=")[0])) {
+      if (!source.includes(option)) problems.push(`${script.file} does not know the option ${option}`);
+    }
   }
   for (const w of words) {
     const p = repoPath(w);
@@ -400,7 +422,8 @@ export function checkDocs(files = docFiles(), read = (f) => readFileSync(path.jo
       } else if (["sh", "bash", "shell", "console"].includes(block.lang)) {
         for (const words of shellCommands(block.text)) {
           counts.commands++;
-          report(where, commandProblems(words, curls, where));
+          const at = `${file}:${block.line + 1 + words.line}`;
+          report(at, commandProblems(words, curls, at));
         }
       } else if (["js", "javascript", "mjs"].includes(block.lang)) {
         counts.js++;
@@ -479,6 +502,7 @@ test("the checker catches each kind of drift", () => {
     "```sh",
     "npm run no-such-script",
     "node scripts/no-such-file.mjs",
+    "node scripts/render-configs.mjs --no-such-option",
     "curl -s http://127.0.0.1:8787/v1/chat -d '{\"model\":\"echo-1\"}'",
     "```",
     "Inline: `{ \"name\": \"x\", \"provider\": \"nope\" }` and `tests/no-such-dir/`.",
@@ -494,15 +518,21 @@ test("the checker catches each kind of drift", () => {
     /fake.md:2: [\s\S]*models must be "\*" or a non-empty list/,
     /fake.md:5: ROUTER_CONFIG refused by the core: retry.maxAttempts/,
     /fake.md:8: TOML does not parse/,
-    /fake.md:11: npm run no-such-script/,
-    /fake.md:11: node scripts\/no-such-file.mjs/,
-    /fake.md:11: curl .*not \/v1\/chat/,
-    /fake.md:11: curl \/v1\/chat sends a body without -H 'content-type/,
-    /fake.md:16: [\s\S]*unknown provider "nope"/,
-    /fake.md:16: tests\/no-such-dir\/: no such file/,
-    /fake.md:18: a docs-test skip marker needs a reason/,
+    /fake.md:12: npm run no-such-script/,
+    /fake.md:13: node scripts\/no-such-file.mjs/,
+    /fake.md:14: scripts\/render-configs.mjs does not know the option --no-such-option/,
+    /fake.md:15: curl .*not \/v1\/chat/,
+    /fake.md:15: curl \/v1\/chat sends a body without -H 'content-type/,
+    /fake.md:17: [\s\S]*unknown provider "nope"/,
+    /fake.md:17: tests\/no-such-dir\/: no such file/,
+    /fake.md:19: a docs-test skip marker needs a reason/,
   ];
   for (const pattern of expected) assert.ok(problems.some((p) => pattern.test(p)), `${pattern} not reported in:\n  ${problems.join("\n  ")}`);
+  assert.equal(problems.length, expected.length, `unexpected problems:\n  ${problems.join("\n  ")}`);
+  // A marker with its reason exempts its block, and only that block.
+  const marked = checkDocs(["m.md"], () => "<!-- docs-test: skip (shows a mistake) -->\n\n```json\n{bad\n```\n```json\n{bad\n```\n");
+  assert.deepEqual(marked.problems.map((p) => p.split(": ")[0]), ["m.md:6"]);
+  assert.deepEqual(marked.skipped, ["m.md:3 (shows a mistake)"]);
 });
 
 test("opt-in (DOCS_TEST_STACK=1): the curl examples and the README's openai example answer 200 from a running stack", {
