@@ -3,7 +3,7 @@
 // JS here reads bytes, awaits promises, measures time and answers with what the core returned;
 // every status, header, retry, wait and routing choice comes from the core.
 
-import { END, OUTCOME, internalErrorAction } from "./wasm-core.js";
+import { BODY, END, LIMIT, OUTCOME, internalErrorAction } from "./wasm-core.js";
 
 /** @typedef {import("./wasm-core.js").RouterCore} RouterCore */
 /** @typedef {import("./wasm-core.js").Action} Action */
@@ -13,8 +13,6 @@ import { END, OUTCOME, internalErrorAction } from "./wasm-core.js";
 /** @typedef {{bodyText?: string, reader?: ReadableStreamDefaultReader<Uint8Array>, first?: Uint8Array}} Answer */
 
 const TIMED_OUT = Symbol("timed out");
-const LIMIT = /** @type {const} */ ({ overLimit: 0, allowed: 1, limiterFailed: 2 });
-const BODY = /** @type {const} */ ({ complete: 0, overLimit: 1, timedOut: 2 });
 // How many of a stream's last bytes the core gets to check its `data: [DONE]` line.
 const TAIL_BYTES = 64;
 const encoder = new TextEncoder();
@@ -261,71 +259,102 @@ function keepTail(tail, chunk) {
  * At the end the core gets the stream's last bytes: one without its `data: [DONE]` line has failed.
  * `done` settles when the relay is over (for waitUntil, which keeps the watchdog alive).
  * @param {ReadableStreamDefaultReader<Uint8Array>} reader @param {Uint8Array} first
- * @param {(how: 0 | 1 | 2, tail?: Uint8Array) => Uint8Array | null} end @param {number} idleMs
+ * @param {{end(how: 0 | 1 | 2, tail?: Uint8Array): Uint8Array | null}} exchange ends the exchange (once)
+ * @param {number} idleMs
  */
-function relay(reader, first, end, idleMs) {
-  let readingSince = 0; // when the pending read() started; 0 when none is pending
-  let askedAt = Date.now(); // when the client last asked for more (or the answer started)
-  let stalled = false;
-  let tail = first;
-  /** @type {ReadableStreamDefaultController<Uint8Array> | null} */
-  let client = null;
-  /** @type {ReturnType<typeof setTimeout> | null} */
-  let watchdog = null;
-  /** @type {() => void} */
-  let finish = ignore;
-  const done = new Promise((resolve) => { finish = () => { clearTimeout(watchdog); resolve(undefined); }; });
-  const watch = (/** @type {number} */ ms) => {
-    watchdog = setTimeout(() => {
-      const waited = Date.now() - (readingSince || askedAt);
-      if (waited < idleMs) return watch(idleMs - waited);
-      if (readingSince) {
-        stalled = true;
-        reader.cancel().catch(ignore); // the pending read() then ends
-        return;
-      }
-      end(END.clientGone);
-      reader.cancel().catch(ignore);
-      client?.error(new Error("the client read nothing"));
-      finish();
-    }, ms);
-  };
-  if (idleMs > 0) watch(idleMs);
+function relay(reader, first, exchange, idleMs) {
+  const relayed = new Relay(reader, first, exchange, idleMs);
+  if (idleMs > 0) relayed.watch(idleMs);
   const stream = new ReadableStream({
     start(controller) {
-      client = controller;
+      relayed.client = controller;
       controller.enqueue(first);
     },
-    async pull(controller) {
-      try {
-        readingSince = askedAt = Date.now();
-        const r = await reader.read();
-        readingSince = 0;
-        if (stalled) throw new Error("the backend's stream stalled");
-        if (!r.done) {
-          if (!(r.value instanceof Uint8Array)) throw new Error("the backend's stream sent something other than bytes");
-          tail = keepTail(tail, r.value);
-          askedAt = Date.now();
-          return controller.enqueue(r.value);
-        }
-        // The error event when [DONE] is missing.
-        const errorEvent = end(END.completed, tail.subarray(Math.max(0, tail.byteLength - TAIL_BYTES)));
-        if (errorEvent) controller.enqueue(errorEvent);
-      } catch {
-        reader.cancel().catch(ignore);
-        const errorEvent = end(END.upstreamFailed);
-        if (errorEvent) controller.enqueue(errorEvent);
-      }
-      finish();
-      controller.close();
-    },
-    cancel() {
-      finish();
-      end(END.clientGone);
-      return reader.cancel().catch(ignore);
-    },
+    pull: (controller) => relayed.pull(controller),
+    cancel: () => relayed.cancel(),
   }, { highWaterMark: 0 });
-  return { stream, done };
+  return { stream, done: relayed.done };
+}
+
+/** One relay's state (relay() above). */
+class Relay {
+  /**
+   * @param {ReadableStreamDefaultReader<Uint8Array>} reader @param {Uint8Array} first
+   * @param {{end(how: 0 | 1 | 2, tail?: Uint8Array): Uint8Array | null}} exchange @param {number} idleMs
+   */
+  constructor(reader, first, exchange, idleMs) {
+    this.reader = reader;
+    this.exchange = exchange;
+    this.idleMs = idleMs;
+    this.readingSince = 0; // when the pending read() started; 0 when none is pending
+    this.askedAt = Date.now(); // when the client last asked for more (or the answer started)
+    this.stalled = false;
+    this.tail = first;
+    /** @type {ReadableStreamDefaultController<Uint8Array> | null} */
+    this.client = null;
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.watchdog = null;
+    /** @type {(value: undefined) => void} */
+    this.settle = ignore;
+    /** @type {Promise<undefined>} settles when the relay is over */
+    this.done = new Promise((resolve) => { this.settle = resolve; });
+  }
+
+  finish() {
+    clearTimeout(this.watchdog);
+    this.settle(undefined);
+  }
+
+  /** Arms the watchdog. @param {number} ms */
+  watch(ms) {
+    this.watchdog = setTimeout(() => this.watchdogFired(), ms);
+  }
+
+  /** Re-arms for what is left of the current wait, or gives up on the side that stalled. */
+  watchdogFired() {
+    const waited = Date.now() - (this.readingSince || this.askedAt);
+    if (waited < this.idleMs) return this.watch(this.idleMs - waited);
+    if (this.readingSince) {
+      this.stalled = true;
+      this.reader.cancel().catch(ignore); // the pending read() then ends
+      return;
+    }
+    this.exchange.end(END.clientGone);
+    this.reader.cancel().catch(ignore);
+    this.client?.error(new Error("the client read nothing"));
+    this.finish();
+  }
+
+  /** The client asks for more: the backend's next chunk, or the end (with the error event when it failed). @param {ReadableStreamDefaultController<Uint8Array>} controller */
+  async pull(controller) {
+    try {
+      this.readingSince = this.askedAt = Date.now();
+      const r = await this.reader.read();
+      this.readingSince = 0;
+      if (this.stalled) throw new Error("the backend's stream stalled");
+      if (!r.done) {
+        if (!(r.value instanceof Uint8Array)) throw new Error("the backend's stream sent something other than bytes");
+        this.tail = keepTail(this.tail, r.value);
+        this.askedAt = Date.now();
+        return controller.enqueue(r.value);
+      }
+      // The error event when [DONE] is missing.
+      const errorEvent = this.exchange.end(END.completed, this.tail.subarray(Math.max(0, this.tail.byteLength - TAIL_BYTES)));
+      if (errorEvent) controller.enqueue(errorEvent);
+    } catch {
+      this.reader.cancel().catch(ignore);
+      const errorEvent = this.exchange.end(END.upstreamFailed);
+      if (errorEvent) controller.enqueue(errorEvent);
+    }
+    this.finish();
+    controller.close();
+  }
+
+  cancel() {
+    this.finish();
+    this.exchange.end(END.clientGone);
+    return this.reader.cancel().catch(ignore);
+  }
 }
 
 /**
@@ -333,53 +362,61 @@ function relay(reader, first, end, idleMs) {
  * @param {RouterCore} core
  */
 export function createRouterFetch(core) {
-  /** @type {Promise<{backends: string[], authRequired: boolean}> | undefined} */
-  let configured;
-  /** @type {{backends: string[], authRequired: boolean} | undefined} once `configured` resolved */
-  let configuration;
-  /** describe() batches in flight, by binding, shared by every request of the isolate. @type {Map<string, Promise<void>>} */
-  const describing = new Map();
-  const drainLogs = () => core.logs().forEach((line) => console.log(line));
+  const isolate = new Isolate(core);
+  /** @param {Request} request @param {Env} env @param {ExecutionContext} [ctx] */
+  return async function fetch(request, env, ctx) {
+    const config = await isolate.configuredFor(env);
+    if (!config) return respond(internalErrorAction("The router could not start; it retries on the next request", "router_start_failed"));
+    const { exchange, action } = core.begin(await requestHead(request, config.authRequired), Date.now(), nextRandom());
+    return new Exchange(isolate, request, env, ctx, exchange).serve(action);
+  };
+}
+
+/** @param {Action} action */
+const respond = (action) => new Response(action.body, { status: action.status, headers: action.headers });
+
+/** What lives as long as the isolate: the core, its configuration, the describe() batches in flight. */
+class Isolate {
+  /** @param {RouterCore} core */
+  constructor(core) {
+    this.core = core;
+    /** @type {Promise<{backends: string[], authRequired: boolean}> | undefined} */
+    this.configured = undefined;
+    /** @type {{backends: string[], authRequired: boolean} | undefined} once `configured` resolved */
+    this.configuration = undefined;
+    /** describe() batches in flight, by binding, shared by every request of the isolate. @type {Map<string, Promise<void>>} */
+    this.describing = new Map();
+  }
+
+  drainLogs() {
+    for (const line of this.core.logs()) console.log(line);
+  }
 
   /** Configures the core once per isolate from the Worker's env. @param {Env} env */
-  async function configure(env) {
+  async configure(env) {
     const keysVar = env.ROUTER_API_KEYS;
     const keys = String(keysVar ?? "").split(",").map((k) => k.trim()).filter(Boolean);
     const admin = env.ROUTER_ADMIN_KEY ? String(env.ROUTER_ADMIN_KEY) : null;
     const raw = env.ROUTER_CONFIG;
-    const result = core.configure({
+    const result = this.core.configure({
       routerConfig: raw == null ? null : typeof raw === "string" ? raw : JSON.stringify(raw),
       apiKeyHashes: await Promise.all(keys.map((k) => sha256Hex(`Bearer ${k}`))),
       apiKeysSet: keysVar != null,
       adminKeyHash: admin === null ? null : await sha256Hex(`Bearer ${admin}`),
       envNames: Object.keys(env),
     }, Date.now());
-    drainLogs(); // an invalid ROUTER_CONFIG is among these lines, naming the field
+    this.drainLogs(); // an invalid ROUTER_CONFIG is among these lines, naming the field
     return result;
   }
 
   /** The configuration, made once; a failure is retried by the next request. @param {Env} env */
-  async function configuredFor(env) {
+  async configuredFor(env) {
     try {
-      return configuration ?? (configuration = await (configured ??= configure(env)));
+      return this.configuration ?? (this.configuration = await (this.configured ??= this.configure(env)));
     } catch (e) {
-      configured = undefined;
+      this.configured = undefined;
       console.log(JSON.stringify({ level: "error", event: "configure_failed", error: errorName(e) }));
       return null;
-    }
-  }
-
-  /** One describe() answer as JSON text, within `timeoutMs`; a failure as {"error": ...}. @param {BackendBinding} backend @param {number} timeoutMs */
-  async function describeOne(backend, timeoutMs) {
-    const timer = startTimer(timeoutMs);
-    try {
-      const answer = await Promise.race([backend.describe(), timer.expired]);
-      if (answer === TIMED_OUT) return JSON.stringify({ error: "describe() timed out" });
-      return JSON.stringify(answer) ?? JSON.stringify({ error: "describe() answered nothing" });
-    } catch (e) {
-      return JSON.stringify({ error: `describe() failed (${errorName(e)})` });
-    } finally {
-      timer.clear();
     }
   }
 
@@ -389,14 +426,15 @@ export function createRouterFetch(core) {
    * `action.until` (0: not at all).
    * @param {Env} env @param {ExecutionContext | undefined} ctx @param {Action} action
    */
-  function discover(env, ctx, action) {
+  discover(env, ctx, action) {
     const { bindings, timeoutMs, until } = action;
+    const describing = this.describing;
     if (bindings.length > 0) {
       const batch = Promise.all(bindings.map((b) => describeOne(/** @type {BackendBinding} */ (env[b]), timeoutMs)))
-        .then((answers) => core.describe(new Map(bindings.map((b, i) => [b, answers[i]])), Date.now()))
+        .then((answers) => this.core.describe(new Map(bindings.map((b, i) => [b, answers[i]])), Date.now()))
         .catch((e) => console.log(JSON.stringify({ level: "error", event: "describe_feed_failed", error: errorName(e) })))
         .finally(() => {
-          drainLogs();
+          this.drainLogs();
           for (const b of bindings) if (describing.get(b) === batch) describing.delete(b);
         });
       for (const b of bindings) describing.set(b, batch);
@@ -406,118 +444,169 @@ export function createRouterFetch(core) {
     const timer = startTimer(Math.max(1, until - Date.now()));
     return Promise.race([Promise.all(describing.values()), timer.expired]).finally(timer.clear);
   }
+}
 
-  /** @param {Action} action */
-  const respond = (action) => new Response(action.body, { status: action.status, headers: action.headers });
+/** One describe() answer as JSON text, within `timeoutMs`; a failure as {"error": ...}. @param {BackendBinding} backend @param {number} timeoutMs */
+async function describeOne(backend, timeoutMs) {
+  const timer = startTimer(timeoutMs);
+  try {
+    const answer = await Promise.race([backend.describe(), timer.expired]);
+    if (answer === TIMED_OUT) return JSON.stringify({ error: "describe() timed out" });
+    return JSON.stringify(answer) ?? JSON.stringify({ error: "describe() answered nothing" });
+  } catch (e) {
+    return JSON.stringify({ error: `describe() failed (${errorName(e)})` });
+  } finally {
+    timer.clear();
+  }
+}
 
-  /** @param {Request} request @param {Env} env @param {ExecutionContext} [ctx] */
-  return async function fetch(request, env, ctx) {
-    const config = await configuredFor(env);
-    if (!config) return respond(internalErrorAction("The router could not start; it retries on the next request", "router_start_failed"));
-    const { exchange, action } = core.begin(await requestHead(request, config.authRequired), Date.now(), nextRandom());
-    return serve(request, env, ctx, exchange, action);
-  };
+/**
+ * What the shim does for each action kind: answer the client (a Response), or perform what the
+ * action asks for and return the core's next action; null when the client went away meanwhile
+ * (the exchange is over, and the core is not asked again).
+ * @type {Record<import("./wasm-core.js").ActionKind, (x: Exchange, action: Action) => Response | Promise<Action | null>>}
+ */
+const PERFORM = {
+  read_body: readClientBody,
+  rate_limit: limitRate,
+  discover,
+  call,
+  wait,
+  reply: answerClient,
+  forward: answerClient,
+  error: refuse,
+};
 
+/** read_body: the client's body (up to the limit, by the deadline). @param {Exchange} x @param {Action} action */
+async function readClientBody(x, action) {
+  const read = await readBody(x.request, action.limit, action.deadline);
+  if (!read) x.end(END.clientGone);
+  x.bodyBytes = read?.bytes;
+  return x.ended ? null : x.core.body(x.id, read?.bytes ?? new Uint8Array(0), read?.how ?? BODY.complete, Date.now());
+}
+
+/** rate_limit: RATE_LIMITER.limit({key}). @param {Exchange} x @param {Action} action */
+async function limitRate(x, action) {
+  const allowed = await askRateLimiter(x.env, action.key, action.timeoutMs);
+  return x.ended ? null : x.core.rateLimited(x.id, allowed, Date.now());
+}
+
+/** discover: describe() in the background, waited for until action.until. @param {Exchange} x @param {Action} action */
+async function discover(x, action) {
+  await x.isolate.discover(x.env, x.ctx, action);
+  return x.ended ? null : x.core.resume(x.id, Date.now());
+}
+
+/** call: one attempt on a backend; its answer is kept for a forward. @param {Exchange} x @param {Action} action */
+async function call(x, action) {
+  x.dropAnswer();
+  x.bodyText ??= decoder.decode(x.bodyBytes); // the client's exact text: no number is rounded
+  const result = await callBackend(/** @type {BackendBinding} */ (x.env[action.binding]), action, x.bodyText);
+  x.answer = result.answer;
+  return x.ended ? null : x.core.outcome(x.id, result, Date.now());
+}
+
+/** wait: until action.until (a backoff). @param {Exchange} x @param {Action} action */
+async function wait(x, action) {
+  const until = action.until;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now())));
+  return x.ended ? null : x.core.resume(x.id, Date.now());
+}
+
+/** reply, forward: the client's answer: the core's reply, or the backend's answer it forwards. @param {Exchange} x @param {Action} action */
+function answerClient(x, action) {
+  const init = { status: action.status, headers: action.headers };
+  const answer = x.answer;
+  if (action.kind === "forward" && answer?.reader && answer.first) {
+    const { stream, done } = relay(answer.reader, answer.first, x, action.timeoutMs);
+    x.ctx?.waitUntil?.(done);
+    return new Response(stream, init);
+  }
+  x.dropAnswer(); // a stream the core did not forward (an error answered in its own words)
+  const response = new Response(action.kind === "reply" ? action.body : answer?.bodyText ?? null, init);
+  x.end(END.completed);
+  return response;
+}
+
+/**
+ * error: the core refused an event (a shim bug): answered as a shim failure.
+ * @param {Exchange} _x @param {Action} action @returns {never}
+ */
+function refuse(_x, action) {
+  throw new Error(`router core returned action ${action.kind}`);
+}
+
+/** One client request: performs the core's actions (PERFORM) until one of them answers the client. */
+class Exchange {
   /**
-   * One client request: performs the core's actions until one of them answers the client.
-   * @param {Request} request @param {Env} env @param {ExecutionContext | undefined} ctx
-   * @param {number} exchange @param {Action} first
+   * @param {Isolate} isolate @param {Request} request @param {Env} env @param {ExecutionContext | undefined} ctx
+   * @param {number} id the core's exchange
    */
-  async function serve(request, env, ctx, exchange, first) {
-    let ended = false;
-    const end = (/** @type {0 | 1 | 2} */ how, /** @type {Uint8Array | undefined} */ tail = undefined) => {
-      if (ended) return null;
-      ended = true;
-      const bytes = core.end(exchange, how, tail ?? null, Date.now());
-      drainLogs();
-      return bytes;
-    };
+  constructor(isolate, request, env, ctx, id) {
+    this.isolate = isolate;
+    this.core = isolate.core;
+    this.request = request;
+    this.env = env;
+    this.ctx = ctx;
+    this.id = id;
+    this.ended = false;
     /** @type {Uint8Array | undefined} */
-    let bodyBytes;
+    this.bodyBytes = undefined;
     /** @type {string | undefined} */
-    let bodyText;
-    /** @type {Answer | undefined} */
-    let answer;
-    const dropAnswer = () => answer?.reader?.cancel().catch(ignore);
+    this.bodyText = undefined;
+    /** @type {Answer | undefined} the last backend answer */
+    this.answer = undefined;
+  }
+
+  /** @param {Action} first */
+  async serve(first) {
     // Aborted when the client goes away (with the enable_request_signal compatibility flag).
-    request.signal?.addEventListener("abort", () => {
-      end(END.clientGone);
-      dropAnswer();
+    this.request.signal?.addEventListener("abort", () => {
+      this.end(END.clientGone);
+      this.dropAnswer();
     });
-
-    /**
-     * Performs one action: the client's answer, or the core call that follows the awaited step.
-     * @param {Action} action @returns {Promise<Response | (() => Action)>}
-     */
-    async function perform(action) {
-      switch (action.kind) {
-        case "read_body": {
-          const read = await readBody(request, action.limit, action.deadline);
-          if (!read) end(END.clientGone);
-          bodyBytes = read?.bytes;
-          return () => core.body(exchange, read?.bytes ?? new Uint8Array(0), read?.how ?? BODY.complete, Date.now());
-        }
-        case "rate_limit": {
-          const allowed = await askRateLimiter(env, action.key, action.timeoutMs);
-          return () => core.rateLimited(exchange, allowed, Date.now());
-        }
-        case "discover":
-          await discover(env, ctx, action);
-          return () => core.resume(exchange, Date.now());
-        case "call": {
-          dropAnswer();
-          bodyText ??= decoder.decode(bodyBytes); // the client's exact text: no number is rounded
-          const result = await callBackend(/** @type {BackendBinding} */ (env[action.binding]), action, bodyText);
-          answer = result.answer;
-          return () => core.outcome(exchange, result, Date.now());
-        }
-        case "wait": {
-          const until = action.until;
-          await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now())));
-          return () => core.resume(exchange, Date.now());
-        }
-        case "reply":
-        case "forward":
-          return respondWith(action);
-        default:
-          throw new Error(`router core returned action ${action.kind}`);
-      }
-    }
-
-    /** The client's answer: the core's reply, or the backend's answer it forwards. @param {Action} action */
-    function respondWith(action) {
-      const init = { status: action.status, headers: action.headers };
-      if (action.kind === "forward" && answer?.reader && answer.first) {
-        const { stream, done } = relay(answer.reader, answer.first, end, action.timeoutMs);
-        ctx?.waitUntil?.(done);
-        return new Response(stream, init);
-      }
-      dropAnswer(); // a stream the core did not forward (an error answered in its own words)
-      const response = new Response(action.kind === "reply" ? action.body : answer?.bodyText ?? null, init);
-      end(END.completed);
-      return response;
-    }
-
     try {
       for (let action = first; ;) {
-        const next = await perform(action);
+        const next = await PERFORM[action.kind](this, action);
         if (next instanceof Response) return next;
         // The client went away meanwhile: the exchange is over, nobody reads an answer, and a
         // stream that arrived is cancelled rather than left generating.
-        if (ended) {
-          dropAnswer();
+        if (next === null) {
+          this.dropAnswer();
           return new Response(null);
         }
-        action = next();
+        action = next;
       }
     } catch (e) {
-      dropAnswer();
-      console.log(JSON.stringify({ level: "error", event: "shim_error", error: errorName(e) }));
-      if (ended) return respond(internalErrorAction("The router failed while handling this request", "internal_error"));
-      ended = true;
-      const reply = core.fail(exchange, Date.now());
-      drainLogs();
-      return respond(reply);
+      return this.fail(e);
     }
+  }
+
+  /**
+   * Ends the exchange once (later calls answer null): the SSE error bytes when a stream failed.
+   * @param {0 | 1 | 2} how @param {Uint8Array} [tail]
+   */
+  end(how, tail) {
+    if (this.ended) return null;
+    this.ended = true;
+    const bytes = this.core.end(this.id, how, tail ?? null, Date.now());
+    this.isolate.drainLogs();
+    return bytes;
+  }
+
+  /** Cancels the stream of the last backend answer, if any (nobody will read it). */
+  dropAnswer() {
+    this.answer?.reader?.cancel().catch(ignore);
+  }
+
+  /** The shim failed (a bug): the core's 500 reply, or one made here when the exchange is over. @param {unknown} e */
+  fail(e) {
+    this.dropAnswer();
+    console.log(JSON.stringify({ level: "error", event: "shim_error", error: errorName(e) }));
+    if (this.ended) return respond(internalErrorAction("The router failed while handling this request", "internal_error"));
+    this.ended = true;
+    const reply = this.core.fail(this.id, Date.now());
+    this.isolate.drainLogs();
+    return respond(reply);
   }
 }
