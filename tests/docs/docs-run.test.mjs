@@ -12,7 +12,7 @@
 //   (placeholders with <...>, globs and $VARS are not paths); `--var ROUTER_CONFIG:'...'` configures
 //   the core; curl examples against 127.0.0.1:8787 name a path the router serves, send JSON with a
 //   JSON content-type, and ask for a model the local stack (backends.json) serves.
-// - ```js blocks pass `node --check`; ```ts blocks have no TypeScript syntax error.
+// - ```js blocks pass `node --check`; ```ts blocks type-check with the repository's tsconfig.
 // - Every relative link [text](path#anchor) points to an existing file, and to an existing heading
 //   of a Markdown file when it names an anchor.
 //
@@ -365,10 +365,26 @@ function jsSyntaxProblem(text, where) {
   }
 }
 
-function tsSyntaxProblem(text) {
-  const out = ts.transpileModule(text, { reportDiagnostics: true, compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } });
-  const d = out.diagnostics?.[0];
-  return d ? ts.flattenDiagnosticMessageText(d.messageText, "\n") : null;
+/**
+ * TypeScript snippets are type-checked with the repository's tsconfig (Workers types), as files two
+ * folders below the root, where a template source file sits: `../../shims/interfaces` resolves.
+ */
+function tsProblems(snippets) {
+  if (snippets.length === 0) return [];
+  const dir = path.join(ROOT, "build/docs-test");
+  mkdirSync(dir, { recursive: true });
+  const files = snippets.map((s) => {
+    const file = path.join(dir, `${s.where.replace(/[^\w]+/g, "_")}.ts`);
+    writeFileSync(file, s.text);
+    return file;
+  });
+  const config = ts.getParsedCommandLineOfConfigFile(path.join(ROOT, "tsconfig.json"), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+  const program = ts.createProgram(files, { ...config?.options, noEmit: true });
+  return ts.getPreEmitDiagnostics(program).filter((d) => d.file && files.includes(path.resolve(d.file.fileName))).map((d) => {
+    const snippet = snippets[files.indexOf(path.resolve(d.file.fileName))];
+    const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0);
+    return `${snippet.where.replace(/:\d+$/, "")}:${Number(snippet.where.split(":").pop()) + 1 + line}: TypeScript: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`;
+  });
 }
 
 /** Every problem of the docs, with where it is; the curl examples; what was checked. */
@@ -376,6 +392,7 @@ export function checkDocs(files = docFiles(), read = (f) => readFileSync(path.jo
   const problems = [];
   const curls = [];
   const skipped = [];
+  const tsSnippets = [];
   const counts = { blocks: 0, json: 0, manifests: 0, routerConfigs: 0, toml: 0, commands: 0, curls: 0, links: 0, js: 0, ts: 0 };
   const parsed = new Map(files.map((f) => [f, parseMarkdown(f, read(f))]));
   const report = (where, list) => { for (const p of list) problems.push(`${where}: ${p}`); };
@@ -431,8 +448,7 @@ export function checkDocs(files = docFiles(), read = (f) => readFileSync(path.jo
         if (problem) report(where, [`JavaScript does not parse: ${problem}`]);
       } else if (block.lang === "ts" || block.lang === "typescript") {
         counts.ts++;
-        const problem = tsSyntaxProblem(block.text);
-        if (problem) report(where, [`TypeScript does not parse: ${problem}`]);
+        tsSnippets.push({ where, text: block.text });
       }
     }
     for (const span of doc.spans) {
@@ -470,6 +486,7 @@ export function checkDocs(files = docFiles(), read = (f) => readFileSync(path.jo
       }
     }
   }
+  problems.push(...tsProblems(tsSnippets));
   counts.curls = curls.length;
   return { problems, curls, skipped, counts };
 }
@@ -506,6 +523,9 @@ test("the checker catches each kind of drift", () => {
     "curl -s http://127.0.0.1:8787/v1/chat -d '{\"model\":\"echo-1\"}'",
     "```",
     "Inline: `{ \"name\": \"x\", \"provider\": \"nope\" }` and `tests/no-such-dir/`.",
+    "```ts",
+    "const n: number = \"text\";",
+    "```",
     "<!-- docs-test: skip -->",
     "```json",
     "{not json",
@@ -525,7 +545,8 @@ test("the checker catches each kind of drift", () => {
     /fake.md:15: curl \/v1\/chat sends a body without -H 'content-type/,
     /fake.md:17: [\s\S]*unknown provider "nope"/,
     /fake.md:17: tests\/no-such-dir\/: no such file/,
-    /fake.md:19: a docs-test skip marker needs a reason/,
+    /fake.md:19: TypeScript: Type 'string' is not assignable to type 'number'/,
+    /fake.md:22: a docs-test skip marker needs a reason/,
   ];
   for (const pattern of expected) assert.ok(problems.some((p) => pattern.test(p)), `${pattern} not reported in:\n  ${problems.join("\n  ")}`);
   assert.equal(problems.length, expected.length, `unexpected problems:\n  ${problems.join("\n  ")}`);
