@@ -15,6 +15,8 @@
 // - ```js blocks pass `node --check`; ```ts blocks type-check with the repository's tsconfig.
 // - Every relative link [text](path#anchor) points to an existing file, and to an existing heading
 //   of a Markdown file when it names an anchor.
+// - configuration.md's ROUTER_CONFIG tables: each default is the one GET /status shows, each range's
+//   bounds are accepted by the core and the values just past them refused, naming the field.
 //
 // A snippet that is deliberately wrong (e.g. showing a mistake) is exempted by an HTML comment on
 // the line(s) right before its fence, blank lines allowed in between:
@@ -490,6 +492,111 @@ export function checkDocs(files = docFiles(), read = (f) => readFileSync(path.jo
   counts.curls = curls.length;
   return { problems, curls, skipped, counts };
 }
+
+/** The policy in force with an empty ROUTER_CONFIG, as GET /status shows it (through the real shim). */
+async function defaultPolicy() {
+  const { createRouterFetch } = await import("../../shims/driver.js");
+  const fetchRouter = createRouterFetch(RouterCore.fromModule(new WebAssembly.Module(readFileSync(path.join(ROOT, "build/wasm/router.wasm")))));
+  const log = console.log;
+  console.log = () => {}; // the router's start-up warnings
+  try {
+    const res = await fetchRouter(new Request("http://router.test/status"), {}, { waitUntil() {}, passThroughOnException() {} });
+    return JSON.parse(await res.text()).policy;
+  } finally {
+    console.log = log;
+  }
+}
+
+/**
+ * Problems of configuration.md's ROUTER_CONFIG tables (`| \`field\` | type | \`default\` | range |`):
+ * each default must be the core's, each bound of a range accepted and the value just past it
+ * refused naming the field, an integer field must refuse a fraction, and `null` is never a value.
+ */
+export function configTableProblems(markdown, policy) {
+  const problems = [];
+  const rows = [...markdown.matchAll(/^\| `([a-zA-Z.<>]+)` \| ([a-z ]+?) \| (.*?) \| (.*?) \|/gm)]
+    .filter((m) => ROUTER_CONFIG_KEYS.includes(m[1].split(".")[0]));
+  // "≤ `backoffCapMs`": the two fields are checked against each other, so valid bounds move them together.
+  const partners = new Map();
+  for (const [, field, , , range] of rows) {
+    const other = /≤ `(\w+)`/.exec(range)?.[1];
+    if (!other) continue;
+    const sibling = `${field.split(".").slice(0, -1).join(".")}.${other}`;
+    partners.set(field, sibling).set(sibling, field);
+  }
+  const errorFor = (field, value, withPartner = true) => {
+    const config = {};
+    const set = (f, v) => {
+      const keys = f.replace("<binding>", "BACKEND_DOCS").split(".");
+      let at = config;
+      for (const k of keys.slice(0, -1)) at = at[k] ??= {};
+      at[keys[keys.length - 1]] = v;
+    };
+    set(field, value);
+    if (withPartner && partners.has(field)) set(partners.get(field), value);
+    return routerConfigError(JSON.stringify(config));
+  };
+  const expectValid = (field, value) => {
+    const error = errorFor(field, value);
+    if (error) problems.push(`${field} = ${JSON.stringify(value)} is documented as valid, the core says ${error}`);
+  };
+  const expectInvalid = (field, value) => {
+    const error = errorFor(field, value, false);
+    const param = field.replace("<binding>", "BACKEND_DOCS");
+    if (!error) problems.push(`${field} = ${JSON.stringify(value)} is outside the documented range, yet the core accepts it`);
+    else if (!error.startsWith(`${param}:`)) problems.push(`${field} = ${JSON.stringify(value)}: the error names ${error.split(":")[0]}, not ${param}`);
+  };
+  for (const [, field, type, defaultCell, range] of rows) {
+    const literal = /^`([^`]+)`(?: \([^)]*\))?$/.exec(defaultCell.trim());
+    if (literal && !field.includes("<")) {
+      const documented = JSON.parse(literal[1]);
+      const actual = field.split(".").reduce((v, k) => v?.[k], policy);
+      if (JSON.stringify(actual) !== JSON.stringify(documented)) problems.push(`${field}: documented default ${literal[1]}, the core's is ${JSON.stringify(actual)}`);
+    }
+    expectInvalid(field, null);
+    const num = (text) => Number(text.replace(/[\s\u202f]/g, ""));
+    const span = /^([\d\s\u202f]+)\s*–\s*([\d\s\u202f]+)/.exec(range.trim());
+    const above = /^> ([\d\s]+) and ≤ ([\d\s]+)/.exec(range.trim());
+    if (span || above) {
+      const [min, max] = span ? [num(span[1]), num(span[2])] : [num(above[1]), num(above[2])];
+      if (span) expectValid(field, min);
+      else expectInvalid(field, min);
+      expectValid(field, max);
+      expectInvalid(field, max + 1);
+      if (span) expectInvalid(field, min - 1);
+      if (type === "integer") expectInvalid(field, min + 0.5);
+      if (type === "duration" && min + 0.5 < max) expectValid(field, min + 0.5);
+    } else if (type === "string") {
+      const values = [...range.matchAll(/`"([^"`]+)"`/g)].map((m) => m[1]);
+      if (values.length === 0) problems.push(`${field}: no values listed`);
+      for (const v of values) expectValid(field, v);
+      expectInvalid(field, "not-a-documented-value");
+    } else if (type === "boolean") {
+      expectValid(field, true);
+      expectValid(field, false);
+      expectInvalid(field, "true");
+    }
+  }
+  if (rows.length < 20) problems.push(`only ${rows.length} ROUTER_CONFIG rows found in the tables`);
+  return problems;
+}
+
+test("configuration.md's ROUTER_CONFIG tables: every default is the core's, every range is where the core draws it", async () => {
+  const policy = await defaultPolicy();
+  const problems = configTableProblems(readFileSync(path.join(ROOT, "docs/configuration.md"), "utf8"), policy);
+  assert.deepEqual(problems, [], `docs/configuration.md and the core disagree:\n  ${problems.join("\n  ")}`);
+  // And a table that drifted is caught.
+  const drifted = [
+    "| `retry.maxAttempts` | integer | `4` | 1 – 11 | x |",
+    "| `strategy` | string | `\"round-robin\"` | `\"round-robin\"`, `\"random\"` | x |",
+    "| `timeouts.perTryMs` | duration | `60000` | 0 – 86 400 000 | x |",
+  ].join("\n");
+  const found = configTableProblems(drifted, policy);
+  for (const pattern of [/retry.maxAttempts: documented default 4, the core's is 3/, /retry.maxAttempts = 11 is documented as valid/,
+    /strategy = "random" is documented as valid/, /timeouts.perTryMs = 0 is documented as valid/]) {
+    assert.ok(found.some((p) => pattern.test(p)), `${pattern} not in:\n  ${found.join("\n  ")}`);
+  }
+});
 
 test("every snippet, command, path and link of README.md and docs/*.md is right", (t) => {
   const { problems, skipped, counts } = checkDocs();
