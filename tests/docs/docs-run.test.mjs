@@ -16,7 +16,8 @@
 // - Every relative link [text](path#anchor) points to an existing file, and to an existing heading
 //   of a Markdown file when it names an anchor.
 // - configuration.md's ROUTER_CONFIG tables: each default is the one GET /status shows, each range's
-//   bounds are accepted by the core and the values just past them refused, naming the field.
+//   bounds are accepted by the core and the values just past them refused, naming the field;
+//   deployment.md's manifest table lists exactly the fields the manifest check knows, with its defaults.
 //
 // A snippet that is deliberately wrong (e.g. showing a mistake) is exempted by an HTML comment on
 // the line(s) right before its fence, blank lines allowed in between:
@@ -594,6 +595,67 @@ test("configuration.md's ROUTER_CONFIG tables: every default is the core's, ever
   const found = configTableProblems(drifted, policy);
   for (const pattern of [/retry.maxAttempts: documented default 4, the core's is 3/, /retry.maxAttempts = 11 is documented as valid/,
     /strategy = "random" is documented as valid/, /timeouts.perTryMs = 0 is documented as valid/]) {
+    assert.ok(found.some((p) => pattern.test(p)), `${pattern} not in:\n  ${found.join("\n  ")}`);
+  }
+});
+
+/**
+ * Problems of deployment.md's manifest field table (`| \`field\` | default | meaning |`): it lists
+ * exactly the fields the manifest check knows, with the defaults it fills in; its `vars` row names
+ * every var of the template (shims/interfaces.ts BackendEnv) a manifest may set.
+ */
+export function manifestTableProblems(markdown, interfacesSource) {
+  const problems = [];
+  const start = markdown.indexOf("| field | default | meaning |");
+  if (start < 0) return ["no table headed | field | default | meaning |"];
+  const table = markdown.slice(start).split(/\n\s*\n/)[0];
+  const rows = [...table.matchAll(/^\| `([a-zA-Z.]+)` \| (.*?) \| (.*?) \|$/gm)];
+  const documented = new Map(rows.map((m) => [m[1], { defaultCell: m[2], meaning: m[3] }]));
+  const known = (manifest) => {
+    try {
+      normalizeManifest(manifest);
+    } catch (e) {
+      return e.problems.flatMap((p) => /\(known: ([^)]*)\)/.exec(p)?.[1].split(", ") ?? []);
+    }
+    return [];
+  };
+  const fields = [
+    ...known({ orchestrator: { docsTestUnknown: 1 }, backends: [{ name: "x" }] }).map((f) => `orchestrator.${f}`),
+    ...known({ backends: [{ name: "x", docsTestUnknown: 1 }] }),
+  ];
+  for (const f of fields) if (!documented.has(f)) problems.push(`the manifest field ${f} is not in the table`);
+  for (const f of documented.keys()) if (!fields.includes(f)) problems.push(`the table lists ${f}, which the manifest check refuses`);
+  const normalized = normalizeManifest({ backends: [{ name: "x" }] });
+  const actual = { ...Object.fromEntries(Object.entries(normalized.orchestrator).map(([k, v]) => [`orchestrator.${k}`, v])), ...normalized.backends[0] };
+  for (const [field, { defaultCell }] of documented) {
+    const literal = /^`([^`<]+)`$/.exec(defaultCell.trim())?.[1];
+    if (literal === undefined) continue;
+    let value;
+    try {
+      value = JSON.parse(literal);
+    } catch {
+      value = literal;
+    }
+    const got = field === "models" ? actual.models.join(",") : actual[field];
+    if (String(got) !== String(value)) problems.push(`${field}: documented default ${literal}, the manifest check gives ${JSON.stringify(actual[field])}`);
+  }
+  const derived = new Set(["PROVIDER", "BACKEND_NAME", "MODELS", "WEIGHT", "UPSTREAM_API_KEY", "AI"]);
+  const envBody = /export interface BackendEnv \{([\s\S]*?)\n\}/.exec(interfacesSource)?.[1] ?? "";
+  const envVars = [...envBody.matchAll(/^\s+([A-Z_]+)\??:/gm)].map((m) => m[1]).filter((v) => !derived.has(v));
+  if (envVars.length === 0) problems.push("no BackendEnv vars found in shims/interfaces.ts");
+  for (const v of envVars) if (!documented.get("vars")?.meaning.includes(`\`${v}\``)) problems.push(`the vars row does not name the template var ${v}`);
+  return problems;
+}
+
+test("deployment.md's manifest table: the fields and defaults of the manifest check, every template var", () => {
+  const interfaces = readFileSync(path.join(ROOT, "shims/interfaces.ts"), "utf8");
+  const table = readFileSync(path.join(ROOT, "docs/deployment.md"), "utf8");
+  const problems = manifestTableProblems(table, interfaces);
+  assert.deepEqual(problems, [], `docs/deployment.md and the manifest check disagree:\n  ${problems.join("\n  ")}`);
+  const drifted = table.replace("| `provider` | `echo` |", "| `provider` | `workers-ai` |").replace(/^\| `upstreamApiKeySecret` .*$/m, "| `apiKey` | none | x |")
+    .replace(", `MAX_UPSTREAM_BYTES` |", " |");
+  const found = manifestTableProblems(drifted, interfaces);
+  for (const pattern of [/provider: documented default workers-ai/, /upstreamApiKeySecret is not in the table/, /lists apiKey/, /does not name the template var MAX_UPSTREAM_BYTES/]) {
     assert.ok(found.some((p) => pattern.test(p)), `${pattern} not in:\n  ${found.join("\n  ")}`);
   }
 });
