@@ -13,6 +13,8 @@ namespace router {
 namespace {
 
 using testing::chat_body;
+using testing::backend_of;
+using testing::http_status;
 using testing::header;
 using testing::reply_body;
 using testing::RouterHarness;
@@ -46,15 +48,15 @@ TEST(AnswerShape, ABrokenAnswerIsAFailedAttemptNamingWhatWasWrong) {
     RouterHarness h;
     h.backends(2);
     auto [e, call] = h.post(chat_body("m", c.stream));
-    ASSERT_EQ(call.kind, ActionKind::Call);
+    ASSERT_EQ(kind(call), ActionKind::Call);
     Action next = h.exchange(e).outcome(AttemptOutcome::Answered, c.status, c.body, "", "", h.now);
-    EXPECT_EQ(next.kind, ActionKind::Call) << c.detail << ": failed over";
-    EXPECT_NE(next.backend, call.backend);
+    EXPECT_EQ(kind(next), ActionKind::Call) << c.detail << ": failed over";
+    EXPECT_NE(backend_of(next), backend_of(call));
     const std::string logs = h.router.drain_logs();
     EXPECT_NE(logs.find("\"event\":\"backend_answer_shape\""), std::string::npos) << logs;
     EXPECT_NE(logs.find(c.detail), std::string::npos) << logs;
-    EXPECT_NE(logs.find(h.router.backends()[call.backend].binding), std::string::npos) << "names the backend";
-    EXPECT_EQ(status_of(h)["backends"][call.backend]["consecutiveFailures"], 1) << c.detail;
+    EXPECT_NE(logs.find(h.router.backends()[backend_of(call)].binding), std::string::npos) << "names the backend";
+    EXPECT_EQ(status_of(h)["backends"][backend_of(call)]["consecutiveFailures"], 1) << c.detail;
   }
 }
 
@@ -64,8 +66,8 @@ TEST(AnswerShape, AnErrorWithoutAnErrorBodyIsAnsweredWithOneOfTheSameStatus) {
     h.backends(1);
     auto [e, call] = h.post(chat_body("m", body == AnswerBody::Stream));
     Action reply = h.exchange(e).outcome(AttemptOutcome::Answered, 404, body, "", "", h.now);
-    ASSERT_EQ(reply.kind, ActionKind::Reply);
-    EXPECT_EQ(reply.status, 404u);
+    ASSERT_EQ(kind(reply), ActionKind::Reply);
+    EXPECT_EQ(http_status(reply), 404u);
     auto error = nlohmann::json::parse(reply_body(reply))["error"];
     EXPECT_EQ(error["code"], "backend_error");
     EXPECT_EQ(error["type"], "upstream_error");
@@ -82,14 +84,14 @@ TEST(AnswerShape, A401Or403IsTheBackendsOwnCredentialsFailing) {
     h.backends(2, R"({"retry":{"maxAttempts":2},"health":{"consecutiveFailures":1}})");
     auto [e, call] = h.post(chat_body());
     Action retry = h.answered(e, status);
-    ASSERT_EQ(retry.kind, ActionKind::Call) << status << " is retried on another backend";
-    EXPECT_NE(retry.backend, call.backend);
-    auto backend = status_of(h)["backends"][call.backend];
+    ASSERT_EQ(kind(retry), ActionKind::Call) << status << " is retried on another backend";
+    EXPECT_NE(backend_of(retry), backend_of(call));
+    auto backend = status_of(h)["backends"][backend_of(call)];
     EXPECT_EQ(backend["failures"], 1) << "counted against the backend";
     EXPECT_EQ(backend["state"], "ejected");
     Action last = h.answered(e, status);
-    ASSERT_EQ(last.kind, ActionKind::Reply);
-    EXPECT_EQ(last.status, 502u) << "the client never gets a 401 that looks like its own key failed";
+    ASSERT_EQ(kind(last), ActionKind::Reply);
+    EXPECT_EQ(http_status(last), 502u) << "the client never gets a 401 that looks like its own key failed";
   }
 }
 
@@ -98,7 +100,7 @@ TEST(AnswerShape, AStreamWithoutItsDoneLineHasFailed) {
     RouterHarness h;
     h.backends(1);
     auto [e, call] = h.post(chat_body("m", true));
-    ASSERT_EQ(h.answered(e, 200).kind, ActionKind::Forward);
+    ASSERT_EQ(kind(h.answered(e, 200)), ActionKind::Forward);
     const std::string event = h.end(e, EndHow::Completed, tail);
     EXPECT_EQ(event.rfind("data: {\"error\":", 0), 0u) << "tail '" << tail << "': " << event;
     EXPECT_NE(event.find("stream_interrupted"), std::string::npos);
@@ -109,7 +111,7 @@ TEST(AnswerShape, AStreamWithoutItsDoneLineHasFailed) {
     RouterHarness h;
     h.backends(1);
     auto [e, call] = h.post(chat_body("m", true));
-    ASSERT_EQ(h.answered(e, 200).kind, ActionKind::Forward);
+    ASSERT_EQ(kind(h.answered(e, 200)), ActionKind::Forward);
     EXPECT_EQ(h.end(e, EndHow::Completed, tail), "") << tail;
     EXPECT_EQ(status_of(h)["backends"][0]["successes"], 1);
   }
@@ -119,7 +121,7 @@ TEST(AnswerShape, AJsonAnswerNeedsNoDoneLine) {
   RouterHarness h;
   h.backends(1);
   auto [e, call] = h.post(chat_body());
-  ASSERT_EQ(h.answered(e, 200).kind, ActionKind::Forward);
+  ASSERT_EQ(kind(h.answered(e, 200)), ActionKind::Forward);
   EXPECT_EQ(h.end(e, EndHow::Completed, ""), "");
   EXPECT_EQ(status_of(h)["backends"][0]["successes"], 1);
 }

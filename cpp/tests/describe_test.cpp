@@ -13,6 +13,7 @@ namespace router {
 namespace {
 
 using testing::chat_body;
+using testing::http_status;
 using testing::RouterHarness;
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
@@ -90,7 +91,7 @@ TEST(Describe, ABackendAnsweringAgainIsStillDiscoveredOnce) {
   ASSERT_EQ(h.router.describe(R"({"BACKEND_B":{"name":"b","models":["m"]}})", h.now), 0);
   EXPECT_EQ(h.router.backends().undiscovered(), 0u);
   auto [e, a] = h.post(chat_body("x"));
-  EXPECT_EQ(a.status, 404u);
+  EXPECT_EQ(http_status(a), 404u);
 }
 
 }  // namespace

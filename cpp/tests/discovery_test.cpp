@@ -14,6 +14,9 @@ namespace router {
 namespace {
 
 using testing::chat_body;
+using testing::as;
+using testing::http_status;
+using testing::text_of;
 using testing::RouterHarness;
 
 std::vector<std::string> lines(const std::string& text) {
@@ -44,7 +47,7 @@ TEST(Discovery, NoRequestStartsMoreDescribesThanItsShareOfThirtyTwoInvocations) 
   std::set<std::string> described;
   for (int request = 0; request < 5; ++request) {
     auto [e, a] = h.post(chat_body());
-    std::vector<std::string> batch = a.kind == ActionKind::Discover ? lines(a.out) : std::vector<std::string>{};
+    std::vector<std::string> batch = kind(a) == ActionKind::Discover ? lines(text_of(a)) : std::vector<std::string>{};
     EXPECT_LE(batch.size() + h.router.config().retry.max_attempts, Router::kMaxWorkerInvocations);
     std::string answers = "{";
     for (const auto& b : batch) {
@@ -63,35 +66,35 @@ TEST(Discovery, ARequestWaitsOnlyUntilTheDescribeTimeoutOrItsDeadline) {
   RouterHarness h;
   h.configure(env_of(2), R"({"timeouts":{"requestMs":600},"discovery":{"describeTimeoutMs":800}})");
   auto [e, a] = h.post(chat_body());
-  ASSERT_EQ(a.kind, ActionKind::Discover);
-  EXPECT_EQ(a.timeout_ms, 800) << "each describe() has the discovery timeout, not the client's time left";
-  EXPECT_EQ(a.time, h.now + 600) << "the request waits no longer than its deadline";
+  ASSERT_EQ(kind(a), ActionKind::Discover);
+  EXPECT_EQ(as<Discover>(a).describe_timeout_ms, 800) << "each describe() has the discovery timeout, not the client's time left";
+  EXPECT_EQ(as<Discover>(a).wait_until, h.now + 600) << "the request waits no longer than its deadline";
   // A second request meanwhile starts nothing new but waits too, until the describe() timeout.
   h.now += 100;
   h.configure(env_of(2), R"({"timeouts":{"requestMs":5000},"discovery":{"describeTimeoutMs":800}})");
   auto [later, b] = h.post(chat_body());
-  ASSERT_EQ(b.kind, ActionKind::Discover);
-  EXPECT_EQ(b.out, "") << "both backends are being described already";
-  EXPECT_EQ(b.time, h.now + 800);
+  ASSERT_EQ(kind(b), ActionKind::Discover);
+  EXPECT_EQ(text_of(b), "") << "both backends are being described already";
+  EXPECT_EQ(as<Discover>(b).wait_until, h.now + 800);
   // Nothing answered: the request is told to come back, not that the model does not exist.
   Action unavailable = h.exchange(later).resume(h.now + 800);
-  EXPECT_EQ(unavailable.status, 503u);
-  EXPECT_NE(unavailable.out.find("still being discovered"), std::string::npos);
+  EXPECT_EQ(http_status(unavailable), 503u);
+  EXPECT_NE(text_of(unavailable).find("still being discovered"), std::string::npos);
   // A request whose deadline passed while it waited gets 504, never a wait past it.
-  EXPECT_EQ(h.exchange(e).resume(h.now + 600).status, 504u);
+  EXPECT_EQ(http_status(h.exchange(e).resume(h.now + 600)), 504u);
 }
 
 TEST(Discovery, ARoutableRequestDoesNotWaitAndRefreshesInTheBackground) {
   RouterHarness h;
   h.backends(2, R"({"discovery":{"describeTtlMs":1000}})");
-  EXPECT_EQ(h.post(chat_body()).second.kind, ActionKind::Call);
+  EXPECT_EQ(kind(h.post(chat_body()).second), ActionKind::Call);
   h.now += 1000;
   auto [e, a] = h.post(chat_body());
-  ASSERT_EQ(a.kind, ActionKind::Discover) << "the TTL passed: a refresh is handed out";
-  EXPECT_EQ(a.time, 0) << "in the background: the request does not wait";
-  EXPECT_EQ(lines(a.out).size(), 2u);
-  EXPECT_EQ(h.exchange(e).resume(h.now).kind, ActionKind::Call);
-  EXPECT_EQ(h.post(chat_body()).second.kind, ActionKind::Call) << "handed out once, not to every request";
+  ASSERT_EQ(kind(a), ActionKind::Discover) << "the TTL passed: a refresh is handed out";
+  EXPECT_EQ(as<Discover>(a).wait_until, 0) << "in the background: the request does not wait";
+  EXPECT_EQ(lines(text_of(a)).size(), 2u);
+  EXPECT_EQ(kind(h.exchange(e).resume(h.now)), ActionKind::Call);
+  EXPECT_EQ(kind(h.post(chat_body()).second), ActionKind::Call) << "handed out once, not to every request";
 }
 
 TEST(Discovery, AFailedOrTimedOutDescribeKeepsTheLastGoodDescription) {
@@ -106,7 +109,7 @@ TEST(Discovery, AFailedOrTimedOutDescribeKeepsTheLastGoodDescription) {
   EXPECT_NE(logs.find("describe() timed out"), std::string::npos);
   EXPECT_NE(logs.find("describe().name must be a string"), std::string::npos);
   auto [e, a] = h.post(chat_body());
-  EXPECT_EQ(a.kind, ActionKind::Call) << "still routable";
+  EXPECT_EQ(kind(a), ActionKind::Call) << "still routable";
   // The same failure again is not logged again.
   h.now += BackendSet::kFailedDescribeRetryMs;
   ASSERT_EQ(h.router.describe(R"({"BACKEND_0":{"error":"describe() timed out"}})", h.now), 0);
@@ -156,10 +159,10 @@ TEST(Discovery, ALostDescribeIsHandedOutAgainAfterItsTimeout) {
   RouterHarness h;
   h.configure(env_of(1), R"({"discovery":{"describeTimeoutMs":500}})");
   auto [e, a] = h.post(chat_body());
-  ASSERT_EQ(a.out, "BACKEND_000");
+  ASSERT_EQ(text_of(a), "BACKEND_000");
   h.end(e, EndHow::ClientGone);  // its request went away; the answer never comes
   h.now += 500 + BackendSet::kLostDescribeGraceMs;
-  EXPECT_EQ(h.post(chat_body()).second.out, "BACKEND_000");
+  EXPECT_EQ(text_of(h.post(chat_body()).second), "BACKEND_000");
 }
 
 }  // namespace

@@ -15,13 +15,17 @@ namespace router {
 namespace {
 
 using testing::chat_body;
+using testing::as;
+using testing::backend_of;
+using testing::http_status;
+using testing::text_of;
 using testing::header;
 using testing::reply_body;
 using testing::RouterHarness;
 
 nlohmann::json error_of(const Action& a) {
   auto body = nlohmann::json::parse(reply_body(a), nullptr, false);
-  EXPECT_FALSE(body.is_discarded()) << a.out;
+  EXPECT_FALSE(body.is_discarded()) << text_of(a);
   return body.is_object() && body.contains("error") ? body["error"] : nlohmann::json();
 }
 
@@ -48,16 +52,16 @@ TEST(ExchangeEdges, CompletionsAndEmbeddingsAreRoutedWithTheirOwnPayload) {
   RouterHarness h;
   h.backends(1);
   auto [e1, completion] = h.post(R"({"model":"m","prompt":"hi"})", "/v1/completions");
-  ASSERT_EQ(completion.kind, ActionKind::Call) << completion.out;
-  EXPECT_NE(completion.out.find("\nm\n/v1/completions"), std::string::npos);
+  ASSERT_EQ(kind(completion), ActionKind::Call) << text_of(completion);
+  EXPECT_NE(text_of(completion).find("\nm\n/v1/completions"), std::string::npos);
   auto [e2, embedding] = h.post(R"({"model":"m","input":"hi"})", "/v1/embeddings");
-  ASSERT_EQ(embedding.kind, ActionKind::Call) << embedding.out;
-  EXPECT_NE(embedding.out.find("\nm\n/v1/embeddings"), std::string::npos);
+  ASSERT_EQ(kind(embedding), ActionKind::Call) << text_of(embedding);
+  EXPECT_NE(text_of(embedding).find("\nm\n/v1/embeddings"), std::string::npos);
   auto [e3, wrong] = h.post(R"({"model":"m","messages":[{"role":"user","content":"hi"}]})", "/v1/embeddings");
-  EXPECT_EQ(wrong.status, 400u);
+  EXPECT_EQ(http_status(wrong), 400u);
   EXPECT_EQ(error_of(wrong)["param"], "input");
   auto [e4, chat_without_messages] = h.post(R"({"model":"m","prompt":"hi"})");
-  EXPECT_EQ(chat_without_messages.status, 400u);
+  EXPECT_EQ(http_status(chat_without_messages), 400u);
   EXPECT_EQ(error_of(chat_without_messages)["param"], "messages");
 }
 
@@ -75,12 +79,12 @@ TEST(ExchangeEdges, ContentLengthMustBeDecimalDigits) {
   h.backends(1, R"({"limits":{"maxBodyBytes":100}})");
   for (const char* bad : {"12a", "-1", "1.5", "0x10", "/9", ":"}) {
     auto [e, a] = h.begin("POST", testing::kChatPath, "application/json", bad);
-    EXPECT_EQ(a.status, 400u) << bad;
+    EXPECT_EQ(http_status(a), 400u) << bad;
     EXPECT_EQ(error_of(a)["message"], "Invalid Content-Length") << bad;
   }
   for (const char* fits : {"0", "9", "99", "100"}) {
     auto [e, a] = h.begin("POST", testing::kChatPath, "application/json", fits);
-    EXPECT_EQ(a.kind, ActionKind::ReadBody) << fits;
+    EXPECT_EQ(kind(a), ActionKind::ReadBody) << fits;
   }
 }
 
@@ -91,7 +95,7 @@ TEST(ExchangeEdges, HeaderValuesAreTrimmed) {
   h.backends(1);
   for (const char* type : {" application/json", "\tapplication/json \t; charset=utf-8", "application/json  "}) {
     auto [e, a] = h.begin("POST", testing::kChatPath, type);
-    EXPECT_EQ(a.kind, ActionKind::ReadBody) << "'" << type << "'";
+    EXPECT_EQ(kind(a), ActionKind::ReadBody) << "'" << type << "'";
   }
   auto [e, call] = h.post(chat_body());
   Action fwd = h.answered(e, 400, " \t7 \t");
@@ -116,7 +120,7 @@ TEST(ExchangeEdges, ADoneLineMayEndWithBlanks) {
     RouterHarness h;
     h.backends(1);
     auto [e, call] = h.post(chat_body("m", true));
-    ASSERT_EQ(h.answered(e, 200).kind, ActionKind::Forward);
+    ASSERT_EQ(kind(h.answered(e, 200)), ActionKind::Forward);
     EXPECT_EQ(h.end(e, EndHow::Completed, tail), "") << "'" << tail << "'";
     EXPECT_EQ(status_of(h)["backends"][0]["successes"], 1);
   }
@@ -128,29 +132,29 @@ TEST(ExchangeEdges, TheBodyMustArriveBeforeTheDeadlineAndWithinTheLimit) {
   RouterHarness h;
   h.backends(1, R"({"timeouts":{"requestMs":1000},"limits":{"maxBodyBytes":200}})");
   auto [e1, read1] = h.begin("POST", testing::kChatPath);
-  ASSERT_EQ(read1.kind, ActionKind::ReadBody);
+  ASSERT_EQ(kind(read1), ActionKind::ReadBody);
   Action late = h.exchange(e1).body(chat_body(), BodyRead::Complete, h.now + 1000);
-  EXPECT_EQ(late.status, 504u);
+  EXPECT_EQ(http_status(late), 504u);
   EXPECT_EQ(error_of(late)["code"], "deadline_exceeded");
   // Even when the backends still had to be discovered: nothing waits past the deadline.
   RouterHarness d;
   d.configure({"BACKEND_A"}, R"({"timeouts":{"requestMs":1000}})");
   auto [e0, read0] = d.begin("POST", testing::kChatPath);
   Action too_late = d.exchange(e0).body(chat_body(), BodyRead::Complete, d.now + 1000);
-  EXPECT_EQ(too_late.status, 504u);
+  EXPECT_EQ(http_status(too_late), 504u);
   EXPECT_NE(error_of(too_late)["message"].get<std::string>().find("did not arrive"), std::string::npos);
 
   std::string body = chat_body();
   body += std::string(200 - body.size(), ' ');
   auto [e2, read2] = h.begin("POST", testing::kChatPath);
-  EXPECT_EQ(h.exchange(e2).body(body, BodyRead::Complete, h.now + 999).kind, ActionKind::Call);
+  EXPECT_EQ(kind(h.exchange(e2).body(body, BodyRead::Complete, h.now + 999)), ActionKind::Call);
   auto [e3, read3] = h.begin("POST", testing::kChatPath);
   Action over = h.exchange(e3).body(body + " ", BodyRead::Complete, h.now);
-  EXPECT_EQ(over.status, 413u);
+  EXPECT_EQ(http_status(over), 413u);
   EXPECT_EQ(error_of(over)["code"], "request_too_large");
   // Other validation errors are plain 400s, not "too large".
   auto [e4, bad] = h.post(R"({"model":"m","messages":[]})");
-  EXPECT_EQ(bad.status, 400u);
+  EXPECT_EQ(http_status(bad), 400u);
   EXPECT_NE(error_of(bad)["code"], "request_too_large");
 }
 
@@ -162,13 +166,13 @@ TEST(ExchangeEdges, OnlyARequestThatNeedsTheLastUndiscoveredBackendWaitsForIt) {
   h.configure({"BACKEND_A", "BACKEND_B"}, R"({"discovery":{"describeTimeoutMs":800}})");
   ASSERT_EQ(h.router.describe(R"({"BACKEND_A":{"name":"a","models":["m1"]}})", h.now), 0);
   auto [e1, a1] = h.post(chat_body("m2"));
-  ASSERT_EQ(a1.kind, ActionKind::Discover);
-  EXPECT_EQ(a1.out, "BACKEND_B");
-  EXPECT_EQ(a1.time, h.now + 800) << "waits for B, until the describe() timeout";
+  ASSERT_EQ(kind(a1), ActionKind::Discover);
+  EXPECT_EQ(text_of(a1), "BACKEND_B");
+  EXPECT_EQ(as<Discover>(a1).wait_until, h.now + 800) << "waits for B, until the describe() timeout";
   auto [e2, a2] = h.post(chat_body("m1"));
-  EXPECT_EQ(a2.kind, ActionKind::Call) << "A serves m1: no wait";
+  EXPECT_EQ(kind(a2), ActionKind::Call) << "A serves m1: no wait";
   Action unavailable = h.exchange(e1).resume(h.now + 800);
-  EXPECT_EQ(unavailable.status, 503u);
+  EXPECT_EQ(http_status(unavailable), 503u);
   EXPECT_NE(error_of(unavailable)["message"].get<std::string>().find("still being discovered"), std::string::npos);
 }
 
@@ -177,7 +181,7 @@ TEST(ExchangeEdges, NoBackendsAtAllIsRetriedAfterAMinute) {
   RouterHarness h;
   h.configure({"AI"});
   auto [e, a] = h.post(chat_body());
-  EXPECT_EQ(a.status, 503u);
+  EXPECT_EQ(http_status(a), 503u);
   EXPECT_EQ(header(a, "retry-after"), "60");
 }
 
@@ -187,7 +191,7 @@ TEST(ExchangeEdges, ABackendWithNoModelsMakesAnUnknownModel404) {
   h.configure({"BACKEND_A", "BACKEND_B"});
   ASSERT_EQ(h.router.describe(R"([{"name":"a","models":[]},{"name":"b","models":["m"]}])", h.now), 0);
   auto [e, a] = h.post(chat_body("x"));
-  EXPECT_EQ(a.status, 404u);
+  EXPECT_EQ(http_status(a), 404u);
   EXPECT_EQ(error_of(a)["code"], "model_not_found");
 }
 
@@ -195,16 +199,16 @@ TEST(ExchangeEdges, ACallCarriesItsAttemptDeadlineAndCountsWhileItRuns) {
   RouterHarness h;
   h.backends(2, R"({"timeouts":{"perTryMs":700,"requestMs":1000}})");
   auto [e, c1] = h.post(chat_body());
-  ASSERT_EQ(c1.kind, ActionKind::Call);
-  EXPECT_EQ(c1.attempt_deadline, h.now + 700);
-  auto backend = status_of(h)["backends"][c1.backend];
+  ASSERT_EQ(kind(c1), ActionKind::Call);
+  EXPECT_EQ(as<Call>(c1).attempt_deadline, h.now + 700);
+  auto backend = status_of(h)["backends"][backend_of(c1)];
   EXPECT_EQ(backend["inFlight"], 1);
   EXPECT_EQ(backend["attempts"], 1);
   h.now += 600;
   Action c2 = h.threw(e);
-  ASSERT_EQ(c2.kind, ActionKind::Call);
-  EXPECT_EQ(c2.timeout_ms, 400);
-  EXPECT_EQ(c2.attempt_deadline, h.now + 400) << "clamped to the deadline";
+  ASSERT_EQ(kind(c2), ActionKind::Call);
+  EXPECT_EQ(as<Call>(c2).timeout_ms, 400);
+  EXPECT_EQ(as<Call>(c2).attempt_deadline, h.now + 400) << "clamped to the deadline";
 }
 
 // An exchange gives back only the retry it holds: ending one that already gave its retry back
@@ -213,12 +217,12 @@ TEST(ExchangeEdges, AnEndingExchangeReleasesOnlyItsOwnRetry) {
   RouterHarness h;
   h.backends(3);
   auto [a, ca] = h.post(chat_body());
-  ASSERT_EQ(h.threw(a).kind, ActionKind::Call);
+  ASSERT_EQ(kind(h.threw(a)), ActionKind::Call);
   EXPECT_EQ(h.router.budget().retries_in_flight(), 1u);
-  ASSERT_EQ(h.answered(a, 200).kind, ActionKind::Forward);
+  ASSERT_EQ(kind(h.answered(a, 200)), ActionKind::Forward);
   EXPECT_EQ(h.router.budget().retries_in_flight(), 0u);
   auto [b, cb] = h.post(chat_body());
-  ASSERT_EQ(h.threw(b).kind, ActionKind::Call);
+  ASSERT_EQ(kind(h.threw(b)), ActionKind::Call);
   EXPECT_EQ(h.router.budget().retries_in_flight(), 1u);
   h.end(a);
   EXPECT_EQ(h.router.budget().retries_in_flight(), 1u) << "b's retry is still in flight";
@@ -233,19 +237,19 @@ TEST(ExchangeEdges, StatusBoundaries) {
   h.backends(2);
   auto [e1, c1] = h.post(chat_body());
   Action fwd599 = h.answered(e1, 599);
-  ASSERT_EQ(fwd599.kind, ActionKind::Forward);
-  EXPECT_EQ(fwd599.status, 599u);
+  ASSERT_EQ(kind(fwd599), ActionKind::Forward);
+  EXPECT_EQ(http_status(fwd599), 599u);
   h.end(e1);
   auto [e2, c2] = h.post(chat_body("m", true));
   Action fwd300 = h.exchange(e2).outcome(AttemptOutcome::Answered, 300, AnswerBody::Json, "", "", h.now);
-  ASSERT_EQ(fwd300.kind, ActionKind::Forward);
-  EXPECT_EQ(fwd300.status, 300u);
+  ASSERT_EQ(kind(fwd300), ActionKind::Forward);
+  EXPECT_EQ(http_status(fwd300), 300u);
   EXPECT_EQ(header(fwd300, "content-type"), "application/json");
   h.end(e2);
   auto [e3, c3] = h.post(chat_body());
   Action bare300 = h.exchange(e3).outcome(AttemptOutcome::Answered, 300, AnswerBody::Missing, "", "", h.now);
-  ASSERT_EQ(bare300.kind, ActionKind::Reply);
-  EXPECT_EQ(bare300.status, 300u);
+  ASSERT_EQ(kind(bare300), ActionKind::Reply);
+  EXPECT_EQ(http_status(bare300), 300u);
   EXPECT_EQ(error_of(bare300)["code"], "backend_error");
 }
 
@@ -254,14 +258,14 @@ TEST(ExchangeEdges, AttemptTracesAndCountsReadRight) {
   h.backends(2);
   auto [e, c1] = h.post(chat_body());
   Action c2 = h.answered(e, 503);
-  ASSERT_EQ(c2.kind, ActionKind::Call);
+  ASSERT_EQ(kind(c2), ActionKind::Call);
   Action wait = h.threw(e);
-  ASSERT_EQ(wait.kind, ActionKind::Wait);
-  h.now = wait.time;
+  ASSERT_EQ(kind(wait), ActionKind::Wait);
+  h.now = as<Wait>(wait).until;
   Action c3 = h.exchange(e).resume(h.now);
-  ASSERT_EQ(c3.kind, ActionKind::Call);
+  ASSERT_EQ(kind(c3), ActionKind::Call);
   Action fail = h.outcome(e, AttemptOutcome::TimedOut);
-  const auto name = [](const Action& a) { return "BACKEND_" + std::to_string(a.backend); };
+  const auto name = [](const Action& a) { return "BACKEND_" + std::to_string(backend_of(a)); };
   EXPECT_EQ(error_of(fail)["message"], "All attempts failed after 3 attempts: " + name(c1) + " answered 503; " +
                                            name(c2) + " failed (threw); " + name(c3) + " timed out");
 
@@ -277,17 +281,17 @@ TEST(ExchangeEdges, DeadlineMessagesSayHowManyAttemptsWereMade) {
   auto [e, call] = h.post(chat_body());
   h.now += 1000;
   Action late = h.outcome(e, AttemptOutcome::TimedOut);
-  EXPECT_EQ(late.status, 504u);
+  EXPECT_EQ(http_status(late), 504u);
   EXPECT_EQ(error_of(late)["message"], "The request deadline was exceeded after 1 attempt: BACKEND_0 timed out");
 
   // Still waiting for discovery when the deadline came: no attempt at all.
   RouterHarness d;
   d.configure({"BACKEND_A"}, R"({"timeouts":{"requestMs":600}})");
   auto [e2, discover] = d.post(chat_body());
-  ASSERT_EQ(discover.kind, ActionKind::Discover);
-  EXPECT_EQ(discover.time, d.now + 600);
+  ASSERT_EQ(kind(discover), ActionKind::Discover);
+  EXPECT_EQ(as<Discover>(discover).wait_until, d.now + 600);
   Action none = d.exchange(e2).resume(d.now + 600);
-  EXPECT_EQ(none.status, 504u) << "resumed exactly at the deadline";
+  EXPECT_EQ(http_status(none), 504u) << "resumed exactly at the deadline";
   EXPECT_EQ(error_of(none)["message"], "The request deadline was exceeded after 0 attempts");
 }
 
@@ -297,10 +301,10 @@ TEST(ExchangeEdges, TheDeadlineReplyReleasesTheRetry) {
   h.backends(1, R"({"timeouts":{"requestMs":1000},"health":{"maxEjectionPercent":100}})");
   auto [e, call] = h.post(chat_body());
   Action wait = h.answered(e, 503, "0.5");
-  ASSERT_EQ(wait.kind, ActionKind::Wait);
+  ASSERT_EQ(kind(wait), ActionKind::Wait);
   EXPECT_EQ(h.router.budget().retries_in_flight(), 1u);
   Action late = h.exchange(e).resume(h.now + 1000);
-  EXPECT_EQ(late.status, 504u);
+  EXPECT_EQ(http_status(late), 504u);
   EXPECT_EQ(h.router.budget().retries_in_flight(), 0u);
 }
 
@@ -309,7 +313,7 @@ TEST(ExchangeEdges, AnInternalErrorAfterForwardingHasNoHealthEffect) {
   RouterHarness h;
   h.backends(1);
   auto [e, call] = h.post(chat_body());
-  ASSERT_EQ(h.answered(e, 200).kind, ActionKind::Forward);
+  ASSERT_EQ(kind(h.answered(e, 200)), ActionKind::Forward);
   h.end(e, EndHow::InternalError);
   auto backend = status_of(h)["backends"][0];
   EXPECT_EQ(backend["successes"], 0);

@@ -12,6 +12,10 @@ namespace router {
 namespace {
 
 using testing::chat_body;
+using testing::as;
+using testing::attempts_of;
+using testing::backend_of;
+using testing::http_status;
 using testing::header;
 using testing::RouterHarness;
 
@@ -32,35 +36,35 @@ struct Counts {
 void check(RouterHarness& h, Live& x, uint32_t max_attempts, uint64_t seed, Counts& n) {
   const Action& a = x.action;
   x.decided_at = h.now;
-  if (a.kind == ActionKind::Call) {
+  if (kind(a) == ActionKind::Call) {
     ++n.calls;
     ++x.attempts;
     ASSERT_LE(x.attempts, max_attempts) << "seed " << seed;
-    EXPECT_EQ(a.attempt, x.attempts);
-    EXPECT_EQ(a.time, x.deadline) << "one deadline for all attempts";
-    EXPECT_GT(a.timeout_ms, 0);
-    EXPECT_LE(h.now + a.timeout_ms, x.deadline) << "per-try timeout within the deadline, seed " << seed;
+    EXPECT_EQ(attempts_of(a), x.attempts);
+    EXPECT_EQ(as<Call>(a).deadline, x.deadline) << "one deadline for all attempts";
+    EXPECT_GT(as<Call>(a).timeout_ms, 0);
+    EXPECT_LE(h.now + as<Call>(a).timeout_ms, x.deadline) << "per-try timeout within the deadline, seed " << seed;
     // Revisiting is allowed only when every backend the router could pick was tried.
-    if (std::find(x.tried.begin(), x.tried.end(), a.backend) != x.tried.end()) {
+    if (std::find(x.tried.begin(), x.tried.end(), backend_of(a)) != x.tried.end()) {
       for (uint32_t c : h.router.candidates(h.router.eligible("m"), h.now))
         EXPECT_NE(std::find(x.tried.begin(), x.tried.end(), c), x.tried.end())
-            << "seed " << seed << ": backend " << a.backend << " revisited while " << c << " was untried";
+            << "seed " << seed << ": backend " << backend_of(a) << " revisited while " << c << " was untried";
     }
-    x.tried.push_back(a.backend);
-  } else if (a.kind == ActionKind::Wait) {
+    x.tried.push_back(backend_of(a));
+  } else if (kind(a) == ActionKind::Wait) {
     ++n.waits;
-    EXPECT_GE(a.time, h.now);
-    EXPECT_LT(a.time, x.deadline) << "no decided wait ends past the deadline, seed " << seed;
-  } else if (a.kind == ActionKind::Reply) {
+    EXPECT_GE(as<Wait>(a).until, h.now);
+    EXPECT_LT(as<Wait>(a).until, x.deadline) << "no decided wait ends past the deadline, seed " << seed;
+  } else if (kind(a) == ActionKind::Reply) {
     ++n.replies;
-    EXPECT_TRUE(a.status == 502 || a.status == 503 || a.status == 504) << a.status << " seed " << seed;
+    EXPECT_TRUE(http_status(a) == 502 || http_status(a) == 503 || http_status(a) == 504) << http_status(a) << " seed " << seed;
     EXPECT_EQ(header(a, "x-router-attempts"), std::to_string(x.attempts));
-  } else if (a.kind == ActionKind::Forward) {
+  } else if (kind(a) == ActionKind::Forward) {
     ++n.forwards;
-    EXPECT_EQ(header(a, "x-router-backend"), "BACKEND_" + std::to_string(a.backend));
+    EXPECT_EQ(header(a, "x-router-backend"), "BACKEND_" + std::to_string(backend_of(a)));
     EXPECT_EQ(header(a, "x-router-attempts"), std::to_string(x.attempts));
   } else {
-    ADD_FAILURE() << "seed " << seed << ": unexpected action kind " << static_cast<int>(a.kind);
+    ADD_FAILURE() << "seed " << seed << ": unexpected action kind " << static_cast<int>(kind(a));
   }
 }
 
@@ -92,7 +96,7 @@ TEST(ExchangeProperties, InvariantsHoldForRandomOutcomeSequences) {
       if (live.empty()) continue;
       Live& x = live[rng.below(live.size())];
       Action& a = x.action;
-      if (a.kind == ActionKind::Call) {
+      if (kind(a) == ActionKind::Call) {
         // The backend takes a while, then answers, throws or times out.
         h.now = std::max(h.now, x.decided_at + static_cast<double>(rng.below(400)));
         uint64_t roll = rng.below(10);
@@ -107,8 +111,8 @@ TEST(ExchangeProperties, InvariantsHoldForRandomOutcomeSequences) {
           a = h.answered(x.handle, status, ra);
         }
         check(h, x, max_attempts, seed, n);
-      } else if (a.kind == ActionKind::Wait) {
-        h.now = std::max(h.now, a.time);
+      } else if (kind(a) == ActionKind::Wait) {
+        h.now = std::max(h.now, as<Wait>(a).until);
         a = h.exchange(x.handle).resume(h.now);
         check(h, x, max_attempts, seed, n);
       } else {

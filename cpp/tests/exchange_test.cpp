@@ -14,6 +14,11 @@ namespace router {
 namespace {
 
 using testing::chat_body;
+using testing::as;
+using testing::attempts_of;
+using testing::backend_of;
+using testing::http_status;
+using testing::text_of;
 using testing::fake_hash;
 using testing::header;
 using testing::reply_body;
@@ -21,7 +26,7 @@ using testing::RouterHarness;
 
 nlohmann::json error_of(const Action& a) {
   auto body = nlohmann::json::parse(reply_body(a), nullptr, false);
-  EXPECT_FALSE(body.is_discarded()) << a.out;
+  EXPECT_FALSE(body.is_discarded()) << text_of(a);
   return body.is_object() && body.contains("error") ? body["error"] : nlohmann::json();
 }
 
@@ -29,8 +34,8 @@ TEST(ExchangeDispatch, UnknownPathIs404) {
   RouterHarness h;
   h.backends(1);
   auto [e, a] = h.begin("GET", "/v2/whatever");
-  EXPECT_EQ(a.kind, ActionKind::Reply);
-  EXPECT_EQ(a.status, 404u);
+  EXPECT_EQ(kind(a), ActionKind::Reply);
+  EXPECT_EQ(http_status(a), 404u);
   EXPECT_EQ(error_of(a)["type"], "not_found");
 }
 
@@ -41,7 +46,7 @@ TEST(ExchangeDispatch, WrongMethodIs405WithAllow) {
   for (Case c : {Case{"GET", "/v1/chat/completions", "POST"}, Case{"PUT", "/v1/embeddings", "POST"},
                  Case{"POST", "/v1/models", "GET"}, Case{"DELETE", "/healthz", "GET"}, Case{"POST", "/status", "GET"}}) {
     auto [e, a] = h.begin(c.method, c.path);
-    EXPECT_EQ(a.status, 405u) << c.path;
+    EXPECT_EQ(http_status(a), 405u) << c.path;
     EXPECT_EQ(header(a, "allow"), c.allow);
     EXPECT_EQ(error_of(a)["type"], "invalid_request_error");
   }
@@ -51,8 +56,8 @@ TEST(ExchangeDispatch, HealthzNeedsNoKeyAndNoBackend) {
   RouterHarness h;
   h.configure({"BACKEND_A"}, "", {fake_hash('a')});
   auto [e, a] = h.begin("GET", "/healthz");
-  EXPECT_EQ(a.kind, ActionKind::Reply);
-  EXPECT_EQ(a.status, 200u);
+  EXPECT_EQ(kind(a), ActionKind::Reply);
+  EXPECT_EQ(http_status(a), 200u);
   EXPECT_EQ(reply_body(a), R"({"status":"ok"})");
 }
 
@@ -63,26 +68,26 @@ TEST(ExchangeDispatch, KeysAreRequiredWhenConfigured) {
   h.describe({{"a", {"m"}}});
   for (std::string hash : {std::string(), fake_hash('c'), std::string("not-a-hash")}) {
     auto [e, a] = h.post(chat_body(), "/v1/chat/completions", hash);
-    EXPECT_EQ(a.status, 401u);
+    EXPECT_EQ(http_status(a), 401u);
     EXPECT_EQ(header(a, "www-authenticate"), "Bearer");
     EXPECT_EQ(error_of(a)["type"], "authentication_error");
   }
   // Either key works (rotation); hex case does not matter.
   auto [e1, ok1] = h.post(chat_body(), "/v1/chat/completions", fake_hash('b'));
-  EXPECT_EQ(ok1.kind, ActionKind::Call);
+  EXPECT_EQ(kind(ok1), ActionKind::Call);
   auto [e2, ok2] = h.post(chat_body(), "/v1/chat/completions", std::string(64, 'A'));
-  EXPECT_EQ(ok2.kind, ActionKind::Call);
+  EXPECT_EQ(kind(ok2), ActionKind::Call);
   auto [e3, models] = h.begin("GET", "/v1/models", "", "", "", fake_hash('c'));
-  EXPECT_EQ(models.status, 401u);
+  EXPECT_EQ(http_status(models), 401u);
 }
 
 TEST(ExchangeDispatch, StatusIsBehindTheAdminKeyWhenSet) {
   RouterHarness h;
   h.configure({"BACKEND_A"}, "", {fake_hash('a')}, fake_hash('d'));
   auto [e1, user] = h.begin("GET", "/status", "", "", "", fake_hash('a'));
-  EXPECT_EQ(user.status, 401u) << "an API key is not the admin key";
+  EXPECT_EQ(http_status(user), 401u) << "an API key is not the admin key";
   auto [e2, admin] = h.begin("GET", "/status", "", "", "", fake_hash('d'));
-  EXPECT_EQ(admin.status, 200u);
+  EXPECT_EQ(http_status(admin), 200u);
   auto status = nlohmann::json::parse(reply_body(admin), nullptr, false);
   ASSERT_TRUE(status.is_object());
   EXPECT_EQ(status["backends"][0]["binding"], "BACKEND_A");
@@ -92,13 +97,13 @@ TEST(ExchangeDispatch, StatusIsBehindTheAdminKeyWhenSet) {
   std::string out = admin_only.configure({"BACKEND_A"}, "", {}, fake_hash('d'));
   EXPECT_NE(out.find("\"authRequired\":true"), std::string::npos) << "the shim must hash Authorization for /status";
   admin_only.describe({{"a", {"m"}}});
-  EXPECT_EQ(admin_only.post(chat_body()).second.kind, ActionKind::Call) << "no API keys: /v1 is open";
-  EXPECT_EQ(admin_only.begin("GET", "/status").second.status, 401u);
+  EXPECT_EQ(kind(admin_only.post(chat_body()).second), ActionKind::Call) << "no API keys: /v1 is open";
+  EXPECT_EQ(http_status(admin_only.begin("GET", "/status").second), 401u);
 
   RouterHarness open;
   open.configure({"BACKEND_A"}, "", {fake_hash('a')});
   auto [e3, no_admin] = open.begin("GET", "/status", "", "", "", fake_hash('a'));
-  EXPECT_EQ(no_admin.status, 200u) << "without an admin key the API keys guard /status";
+  EXPECT_EQ(http_status(no_admin), 200u) << "without an admin key the API keys guard /status";
 }
 
 TEST(ExchangeDispatch, NonJsonContentTypeIs415) {
@@ -106,11 +111,11 @@ TEST(ExchangeDispatch, NonJsonContentTypeIs415) {
   h.backends(1);
   for (const char* type : {"text/plain", "", "application/x-www-form-urlencoded", "multipart/form-data"}) {
     auto [e, a] = h.begin("POST", "/v1/chat/completions", type);
-    EXPECT_EQ(a.status, 415u) << type;
+    EXPECT_EQ(http_status(a), 415u) << type;
   }
   for (const char* type : {"application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json"}) {
     auto [e, a] = h.begin("POST", "/v1/chat/completions", type);
-    EXPECT_EQ(a.kind, ActionKind::ReadBody) << type;
+    EXPECT_EQ(kind(a), ActionKind::ReadBody) << type;
   }
 }
 
@@ -118,12 +123,12 @@ TEST(ExchangeDispatch, OversizedBodyIs413BeforeAndWhileReading) {
   RouterHarness h;
   h.backends(1, R"({"limits":{"maxBodyBytes":100}})");
   auto [e1, by_length] = h.begin("POST", "/v1/chat/completions", "application/json", "101");
-  EXPECT_EQ(by_length.status, 413u);
+  EXPECT_EQ(http_status(by_length), 413u);
   auto [e2, read] = h.begin("POST", "/v1/chat/completions", "application/json", "100");
-  ASSERT_EQ(read.kind, ActionKind::ReadBody);
-  EXPECT_EQ(read.timeout_ms, 100) << "READ_BODY carries the byte limit";
+  ASSERT_EQ(kind(read), ActionKind::ReadBody);
+  EXPECT_EQ(as<ReadBody>(read).byte_limit, 100) << "READ_BODY carries the byte limit";
   Action over = h.exchange(e2).body(std::string(50, ' '), BodyRead::OverLimit, h.now);
-  EXPECT_EQ(over.status, 413u);
+  EXPECT_EQ(http_status(over), 413u);
   EXPECT_EQ(error_of(over)["type"], "invalid_request_error");
 }
 
@@ -134,7 +139,7 @@ TEST(ExchangeDispatch, BadBodiesAre400) {
                            std::string(R"({"model":5,"messages":[]})"), std::string("{\"model\":\"\xff\"}"),
                            std::string(70, '[') + std::string(70, ']')}) {
     auto [e, a] = h.post(body);
-    EXPECT_EQ(a.status, 400u) << body;
+    EXPECT_EQ(http_status(a), 400u) << body;
     EXPECT_EQ(error_of(a)["type"], "invalid_request_error");
   }
   auto [e, missing] = h.post(R"({"messages":[]})");
@@ -164,7 +169,7 @@ TEST(ExchangeDispatch, InvalidRouterConfigAnswers500NamingTheField) {
   std::string out = h.configure({"BACKEND_A"}, R"({"retry":{"maxAttempts":"three"}})");
   EXPECT_NE(out.find("retry.maxAttempts"), std::string::npos) << out;
   auto [e, a] = h.post(chat_body());
-  EXPECT_EQ(a.status, 500u);
+  EXPECT_EQ(http_status(a), 500u);
   EXPECT_EQ(error_of(a)["param"], "retry.maxAttempts");
   EXPECT_NE(h.router.drain_logs().find("invalid_router_config"), std::string::npos);
 }
@@ -172,33 +177,33 @@ TEST(ExchangeDispatch, InvalidRouterConfigAnswers500NamingTheField) {
 TEST(ExchangeDispatch, NotConfiguredAnswers500) {
   RouterHarness h;
   auto [e, a] = h.begin("GET", "/v1/models");
-  EXPECT_EQ(a.status, 500u);
+  EXPECT_EQ(http_status(a), 500u);
 }
 
 TEST(ExchangeDiscovery, DiscoversWhenTheCacheIsEmptyOrStale) {
   RouterHarness h;
   h.configure({"BACKEND_A", "BACKEND_B"});
   auto [e, a] = h.post(chat_body("m2"));
-  ASSERT_EQ(a.kind, ActionKind::Discover);
-  EXPECT_EQ(a.timeout_ms, 5000) << "how long describe() may take";
+  ASSERT_EQ(kind(a), ActionKind::Discover);
+  EXPECT_EQ(as<Discover>(a).describe_timeout_ms, 5000) << "how long describe() may take";
   h.describe({{"a", {"m1"}}, {"b", {"m2"}}});
   Action call = h.exchange(e).resume(h.now);
-  ASSERT_EQ(call.kind, ActionKind::Call);
-  EXPECT_EQ(call.backend, 1u);
-  EXPECT_NE(call.out.find("\nm2\n/v1/chat/completions"), std::string::npos);
+  ASSERT_EQ(kind(call), ActionKind::Call);
+  EXPECT_EQ(backend_of(call), 1u);
+  EXPECT_NE(text_of(call).find("\nm2\n/v1/chat/completions"), std::string::npos);
   h.answered(e, 200);
   h.end(e);
   h.now += 59999;
-  EXPECT_EQ(h.post(chat_body("m2")).second.kind, ActionKind::Call);
+  EXPECT_EQ(kind(h.post(chat_body("m2")).second), ActionKind::Call);
   h.now += 1;
-  EXPECT_EQ(h.post(chat_body("m2")).second.kind, ActionKind::Discover) << "TTL 60 s";
+  EXPECT_EQ(kind(h.post(chat_body("m2")).second), ActionKind::Discover) << "TTL 60 s";
 }
 
 TEST(ExchangeDiscovery, UnknownModelIs404ModelNotFound) {
   RouterHarness h;
   h.backends(2);
   auto [e, a] = h.post(chat_body("nope"));
-  EXPECT_EQ(a.status, 404u);
+  EXPECT_EQ(http_status(a), 404u);
   EXPECT_EQ(error_of(a)["code"], "model_not_found");
   EXPECT_EQ(error_of(a)["type"], "invalid_request_error");
 }
@@ -210,13 +215,13 @@ TEST(ExchangeDiscovery, WildcardAndOverridesDecideWhoServes) {
   h.describe({{"a", {"*"}}, {"b", {"*"}}, {"c", {"*"}}});
   for (int i = 0; i < 6; ++i) {
     auto [e, a] = h.post(chat_body("x"));
-    ASSERT_EQ(a.kind, ActionKind::Call);
-    EXPECT_EQ(a.backend, 1u) << "A is disabled, C only serves 'special'";
+    ASSERT_EQ(kind(a), ActionKind::Call);
+    EXPECT_EQ(backend_of(a), 1u) << "A is disabled, C only serves 'special'";
     h.answered(e, 200);
     h.end(e);
   }
   auto [e, special] = h.post(chat_body("special"));
-  EXPECT_EQ(special.kind, ActionKind::Call);
+  EXPECT_EQ(kind(special), ActionKind::Call);
 }
 
 TEST(ExchangeDiscovery, FailedDiscoveryIs503NotModelNotFound) {
@@ -224,17 +229,17 @@ TEST(ExchangeDiscovery, FailedDiscoveryIs503NotModelNotFound) {
   h.configure({"BACKEND_A"});
   ASSERT_EQ(h.router.describe(R"([{"error":"boom"}])", h.now), 0);
   auto [e, a] = h.post(chat_body());
-  EXPECT_EQ(a.status, 503u);
+  EXPECT_EQ(http_status(a), 503u);
   EXPECT_TRUE(header(a, "retry-after").has_value());
   h.now += BackendSet::kFailedDescribeRetryMs;
-  EXPECT_EQ(h.post(chat_body()).second.kind, ActionKind::Discover) << "a failed describe is retried sooner";
+  EXPECT_EQ(kind(h.post(chat_body()).second), ActionKind::Discover) << "a failed describe is retried sooner";
 }
 
 TEST(ExchangeDiscovery, NoBackendsIs503) {
   RouterHarness h;
   h.configure({"AI", "ROUTER_CONFIG"});
   auto [e, a] = h.post(chat_body());
-  EXPECT_EQ(a.status, 503u);
+  EXPECT_EQ(http_status(a), 503u);
   EXPECT_EQ(error_of(a)["type"], "service_unavailable");
   EXPECT_EQ(header(a, "retry-after").has_value(), true);
 }
@@ -243,10 +248,10 @@ TEST(ExchangeModels, ListsTheUnionOfModels) {
   RouterHarness h;
   h.configure({"BACKEND_A", "BACKEND_B"});
   auto [e, first] = h.begin("GET", "/v1/models");
-  ASSERT_EQ(first.kind, ActionKind::Discover);
+  ASSERT_EQ(kind(first), ActionKind::Discover);
   h.describe({{"alpha", {"m1", "m2"}}, {"beta", {"m2", "m3", "*"}}});
   Action a = h.exchange(e).resume(h.now);
-  ASSERT_EQ(a.status, 200u);
+  ASSERT_EQ(http_status(a), 200u);
   auto list = nlohmann::json::parse(reply_body(a), nullptr, false);
   ASSERT_TRUE(list.is_object());
   EXPECT_EQ(list["object"], "list");
@@ -265,21 +270,21 @@ TEST(ExchangeRouting, FailsOverToAnUntriedBackendAndForwards) {
   RouterHarness h;
   h.backends(3);
   auto [e, call1] = h.post(chat_body());
-  ASSERT_EQ(call1.kind, ActionKind::Call);
-  EXPECT_EQ(call1.attempt, 1u);
+  ASSERT_EQ(kind(call1), ActionKind::Call);
+  EXPECT_EQ(attempts_of(call1), 1u);
   Action call2 = h.threw(e);
-  ASSERT_EQ(call2.kind, ActionKind::Call);
-  EXPECT_NE(call2.backend, call1.backend);
+  ASSERT_EQ(kind(call2), ActionKind::Call);
+  EXPECT_NE(backend_of(call2), backend_of(call1));
   h.now += 10;
   Action call3 = h.outcome(e, AttemptOutcome::TimedOut);
-  ASSERT_EQ(call3.kind, ActionKind::Call);
-  EXPECT_NE(call3.backend, call1.backend);
-  EXPECT_NE(call3.backend, call2.backend);
+  ASSERT_EQ(kind(call3), ActionKind::Call);
+  EXPECT_NE(backend_of(call3), backend_of(call1));
+  EXPECT_NE(backend_of(call3), backend_of(call2));
   Action fwd = h.answered(e, 200);
-  ASSERT_EQ(fwd.kind, ActionKind::Forward);
-  EXPECT_EQ(fwd.status, 200u);
-  EXPECT_EQ(fwd.backend, call3.backend);
-  EXPECT_EQ(header(fwd, "x-router-backend"), "BACKEND_" + std::to_string(call3.backend));
+  ASSERT_EQ(kind(fwd), ActionKind::Forward);
+  EXPECT_EQ(http_status(fwd), 200u);
+  EXPECT_EQ(backend_of(fwd), backend_of(call3));
+  EXPECT_EQ(header(fwd, "x-router-backend"), "BACKEND_" + std::to_string(backend_of(call3)));
   EXPECT_EQ(header(fwd, "x-router-attempts"), "3");
   EXPECT_EQ(header(fwd, "content-type"), "application/json");
   EXPECT_TRUE(header(fwd, "x-request-id").has_value());
@@ -291,12 +296,12 @@ TEST(ExchangeRouting, AnAnswerWithoutAValidStatusIsAFailedAttempt) {
   h.backends(2);
   for (uint32_t bad : {0u, 99u, 600u, 70000u}) {
     auto [e, call1] = h.post(chat_body());
-    ASSERT_EQ(call1.kind, ActionKind::Call);
+    ASSERT_EQ(kind(call1), ActionKind::Call);
     Action call2 = h.answered(e, bad);
-    ASSERT_EQ(call2.kind, ActionKind::Call) << bad;
-    EXPECT_NE(call2.backend, call1.backend);
+    ASSERT_EQ(kind(call2), ActionKind::Call) << bad;
+    EXPECT_NE(backend_of(call2), backend_of(call1));
     Action fwd = h.answered(e, 200);
-    EXPECT_EQ(fwd.kind, ActionKind::Forward);
+    EXPECT_EQ(kind(fwd), ActionKind::Forward);
     EXPECT_EQ(header(fwd, "x-router-attempts"), "2");
     h.end(e);
   }
@@ -308,9 +313,9 @@ TEST(ExchangeRouting, NonRetriableAnswersPassThrough) {
   for (uint32_t status : {400u, 404u, 409u, 413u, 422u}) {
     auto [e, call] = h.post(chat_body());
     Action fwd = h.answered(e, status, "7");
-    ASSERT_EQ(fwd.kind, ActionKind::Forward) << status;
-    EXPECT_EQ(fwd.status, status);
-    EXPECT_EQ(fwd.attempt, 1u);
+    ASSERT_EQ(kind(fwd), ActionKind::Forward) << status;
+    EXPECT_EQ(http_status(fwd), status);
+    EXPECT_EQ(attempts_of(fwd), 1u);
     EXPECT_EQ(header(fwd, "retry-after"), "7") << "the backend's Retry-After is passed on";
     h.end(e);
   }
@@ -324,19 +329,19 @@ TEST(ExchangeRouting, AllAttemptsFailingIs502WithATrace) {
   RouterHarness h;
   h.backends(2);
   auto [e, c1] = h.post(chat_body());
-  ASSERT_EQ(h.answered(e, 503).kind, ActionKind::Call);
+  ASSERT_EQ(kind(h.answered(e, 503)), ActionKind::Call);
   Action next = h.threw(e);
   // Both backends tried: the third attempt revisits after a backoff wait.
-  ASSERT_EQ(next.kind, ActionKind::Wait);
-  EXPECT_GE(next.time, h.now);
-  EXPECT_LE(next.time, h.now + 25);
-  h.now = next.time;
+  ASSERT_EQ(kind(next), ActionKind::Wait);
+  EXPECT_GE(as<Wait>(next).until, h.now);
+  EXPECT_LE(as<Wait>(next).until, h.now + 25);
+  h.now = as<Wait>(next).until;
   Action c3 = h.exchange(e).resume(h.now);
-  ASSERT_EQ(c3.kind, ActionKind::Call);
-  EXPECT_EQ(c3.attempt, 3u);
+  ASSERT_EQ(kind(c3), ActionKind::Call);
+  EXPECT_EQ(attempts_of(c3), 3u);
   Action fail = h.outcome(e, AttemptOutcome::TimedOut);
-  ASSERT_EQ(fail.kind, ActionKind::Reply);
-  EXPECT_EQ(fail.status, 502u);
+  ASSERT_EQ(kind(fail), ActionKind::Reply);
+  EXPECT_EQ(http_status(fail), 502u);
   auto err = error_of(fail);
   EXPECT_EQ(err["type"], "upstream_error");
   std::string message = err["message"];
@@ -353,11 +358,11 @@ TEST(ExchangeRouting, ResumingAWaitEarlyKeepsWaiting) {
   h.backends(1, R"({"health":{"maxEjectionPercent":100}})");
   auto [e, c1] = h.post(chat_body());
   Action wait = h.answered(e, 503, "2");
-  ASSERT_EQ(wait.kind, ActionKind::Wait);
-  EXPECT_GE(wait.time, h.now + 2000) << "Retry-After 2 s on the only backend";
+  ASSERT_EQ(kind(wait), ActionKind::Wait);
+  EXPECT_GE(as<Wait>(wait).until, h.now + 2000) << "Retry-After 2 s on the only backend";
   Action again = h.exchange(e).resume(h.now + 1000);
-  EXPECT_EQ(again.kind, ActionKind::Wait);
-  EXPECT_EQ(again.time, wait.time);
+  EXPECT_EQ(kind(again), ActionKind::Wait);
+  EXPECT_EQ(as<Wait>(again).until, as<Wait>(wait).until);
 }
 
 // After a wait for a backend already tried, one never tried that came back meanwhile goes first
@@ -367,43 +372,43 @@ TEST(ExchangeRouting, AfterAWaitAnUntriedBackendThatCameBackGoesFirst) {
   h.backends(3, R"({"retry":{"maxAttempts":3},"health":{"maxEjectionPercent":100}})");
   // One backend cools down for 1 s (a 429 on an earlier request, which fails over and succeeds).
   auto [warm, first] = h.post(chat_body());
-  ASSERT_EQ(first.kind, ActionKind::Call);
-  const uint32_t cooled = first.backend;
-  ASSERT_EQ(h.answered(warm, 429, "1").kind, ActionKind::Call);
-  ASSERT_EQ(h.answered(warm, 200).kind, ActionKind::Forward);
+  ASSERT_EQ(kind(first), ActionKind::Call);
+  const uint32_t cooled = backend_of(first);
+  ASSERT_EQ(kind(h.answered(warm, 429, "1")), ActionKind::Call);
+  ASSERT_EQ(kind(h.answered(warm, 200)), ActionKind::Forward);
   h.end(warm);
   // The next request meets the two others, both asking for 3 s before a retry.
   auto [e, c1] = h.post(chat_body());
-  ASSERT_EQ(c1.kind, ActionKind::Call);
-  ASSERT_NE(c1.backend, cooled);
+  ASSERT_EQ(kind(c1), ActionKind::Call);
+  ASSERT_NE(backend_of(c1), cooled);
   Action c2 = h.answered(e, 503, "3");
-  ASSERT_EQ(c2.kind, ActionKind::Call);
-  ASSERT_NE(c2.backend, cooled);
-  ASSERT_NE(c2.backend, c1.backend);
+  ASSERT_EQ(kind(c2), ActionKind::Call);
+  ASSERT_NE(backend_of(c2), cooled);
+  ASSERT_NE(backend_of(c2), backend_of(c1));
   Action wait = h.answered(e, 503, "3");
-  ASSERT_EQ(wait.kind, ActionKind::Wait) << "every available backend tried: wait for a Retry-After";
-  ASSERT_GE(wait.time, h.now + 1000) << "longer than the cooldown";
-  h.now = wait.time;
+  ASSERT_EQ(kind(wait), ActionKind::Wait) << "every available backend tried: wait for a Retry-After";
+  ASSERT_GE(as<Wait>(wait).until, h.now + 1000) << "longer than the cooldown";
+  h.now = as<Wait>(wait).until;
   Action c3 = h.exchange(e).resume(h.now);
-  ASSERT_EQ(c3.kind, ActionKind::Call);
-  EXPECT_EQ(c3.backend, cooled) << "the backend that came back was never tried by this request";
-  EXPECT_EQ(c3.attempt, 3u);
+  ASSERT_EQ(kind(c3), ActionKind::Call);
+  EXPECT_EQ(backend_of(c3), cooled) << "the backend that came back was never tried by this request";
+  EXPECT_EQ(attempts_of(c3), 3u);
 }
 
 TEST(ExchangeRouting, DeadlineIs504AndBoundsTimeouts) {
   RouterHarness h;
   h.backends(2, R"({"timeouts":{"requestMs":1000,"perTryMs":800}})");
   auto [e, c1] = h.post(chat_body());
-  ASSERT_EQ(c1.kind, ActionKind::Call);
-  EXPECT_EQ(c1.timeout_ms, 800);
-  EXPECT_EQ(c1.time, h.now + 1000);
+  ASSERT_EQ(kind(c1), ActionKind::Call);
+  EXPECT_EQ(as<Call>(c1).timeout_ms, 800);
+  EXPECT_EQ(as<Call>(c1).deadline, h.now + 1000);
   h.now += 700;
   Action c2 = h.outcome(e, AttemptOutcome::TimedOut);
-  ASSERT_EQ(c2.kind, ActionKind::Call);
-  EXPECT_EQ(c2.timeout_ms, 300) << "clamped to what is left of the deadline";
+  ASSERT_EQ(kind(c2), ActionKind::Call);
+  EXPECT_EQ(as<Call>(c2).timeout_ms, 300) << "clamped to what is left of the deadline";
   h.now += 300;
   Action late = h.outcome(e, AttemptOutcome::TimedOut);
-  EXPECT_EQ(late.status, 504u);
+  EXPECT_EQ(http_status(late), 504u);
   EXPECT_EQ(error_of(late)["type"], "timeout");
 }
 
@@ -412,28 +417,28 @@ TEST(ExchangeRouting, RetryAfterPastTheDeadlineIsNotWaitedOn) {
   h.backends(1, R"({"timeouts":{"requestMs":3000},"health":{"maxEjectionPercent":100}})");
   auto [e, c1] = h.post(chat_body());
   Action a = h.answered(e, 429, "10");
-  EXPECT_EQ(a.kind, ActionKind::Reply);
-  EXPECT_EQ(a.status, 502u);
+  EXPECT_EQ(kind(a), ActionKind::Reply);
+  EXPECT_EQ(http_status(a), 502u);
 }
 
 TEST(ExchangeRouting, StreamingUsesTheFirstByteTimeoutAndEndsWithAnSseError) {
   RouterHarness h;
   h.backends(2, R"({"timeouts":{"firstByteMs":1500}})");
   auto [e, call] = h.post(chat_body("m", true));
-  ASSERT_EQ(call.kind, ActionKind::Call);
-  EXPECT_TRUE(call.stream);
-  EXPECT_EQ(call.timeout_ms, 1500);
+  ASSERT_EQ(kind(call), ActionKind::Call);
+  EXPECT_TRUE(as<Call>(call).stream);
+  EXPECT_EQ(as<Call>(call).timeout_ms, 1500);
   Action fwd = h.answered(e, 200);
   EXPECT_EQ(header(fwd, "content-type"), "text/event-stream");
-  EXPECT_EQ(fwd.timeout_ms, 60000) << "the longest gap between chunks: timeouts.streamIdleMs";
+  EXPECT_EQ(as<Forward>(fwd).stream_idle_ms, 60000) << "the longest gap between chunks: timeouts.streamIdleMs";
   std::string tail = h.end(e, EndHow::StreamFailed);
   EXPECT_EQ(tail.rfind("data: {\"error\":{", 0), 0u) << tail;
   EXPECT_EQ(tail.substr(tail.size() - 2), "\n\n");
   EXPECT_EQ(tail.find("[DONE]"), std::string::npos);
   auto status = nlohmann::json::parse(h.router.status_json(h.now), nullptr, false);
-  EXPECT_EQ(status["backends"][call.backend]["failures"], 1) << "a broken stream counts as a failure";
-  EXPECT_EQ(status["backends"][call.backend]["consecutiveFailures"], 1);
-  EXPECT_EQ(status["backends"][call.backend]["inFlight"], 0);
+  EXPECT_EQ(status["backends"][backend_of(call)]["failures"], 1) << "a broken stream counts as a failure";
+  EXPECT_EQ(status["backends"][backend_of(call)]["consecutiveFailures"], 1);
+  EXPECT_EQ(status["backends"][backend_of(call)]["inFlight"], 0);
 }
 
 // A backend that answers a success in the wrong shape broke the RPC contract: the client could not
@@ -443,14 +448,14 @@ TEST(ExchangeRouting, ASuccessInTheWrongShapeIsAFailedAttempt) {
     RouterHarness h;
     h.backends(2);
     auto [e, c1] = h.post(chat_body("m", stream));
-    ASSERT_EQ(c1.kind, ActionKind::Call);
+    ASSERT_EQ(kind(c1), ActionKind::Call);
     Action c2 = h.exchange(e).outcome(AttemptOutcome::Answered, 200, stream ? AnswerBody::Json : AnswerBody::Stream, "", "", h.now);
-    ASSERT_EQ(c2.kind, ActionKind::Call) << "stream " << stream;
-    EXPECT_NE(c2.backend, c1.backend);
+    ASSERT_EQ(kind(c2), ActionKind::Call) << "stream " << stream;
+    EXPECT_NE(backend_of(c2), backend_of(c1));
     const std::string logs = h.router.logs().drain();
     EXPECT_NE(logs.find("\"event\":\"backend_answer_shape\""), std::string::npos) << logs;
     Action fwd = h.exchange(e).outcome(AttemptOutcome::Answered, 200, stream ? AnswerBody::Stream : AnswerBody::Json, "", "", h.now);
-    ASSERT_EQ(fwd.kind, ActionKind::Forward);
+    ASSERT_EQ(kind(fwd), ActionKind::Forward);
     EXPECT_EQ(header(fwd, "content-type"), stream ? "text/event-stream" : "application/json");
     EXPECT_EQ(header(fwd, "x-router-attempts"), "2");
   }
@@ -459,7 +464,7 @@ TEST(ExchangeRouting, ASuccessInTheWrongShapeIsAFailedAttempt) {
   h.backends(2);
   auto [e, c1] = h.post(chat_body("m", true));
   Action fwd = h.exchange(e).outcome(AttemptOutcome::Answered, 400, AnswerBody::Json, "", "", h.now);
-  EXPECT_EQ(fwd.kind, ActionKind::Forward);
+  EXPECT_EQ(kind(fwd), ActionKind::Forward);
   EXPECT_EQ(header(fwd, "content-type"), "application/json");
 }
 
@@ -494,10 +499,10 @@ TEST(ExchangeHealth, RateLimitedBackendCoolsDown) {
   h.backends(2);
   auto [e, call] = h.post(chat_body());
   Action next = h.answered(e, 429);
-  ASSERT_EQ(next.kind, ActionKind::Call);
+  ASSERT_EQ(kind(next), ActionKind::Call);
   h.answered(e, 200);
   h.end(e);
-  uint32_t limited = call.backend;
+  uint32_t limited = backend_of(call);
   EXPECT_EQ(h.router.health().state(limited, h.now), BackendState::Cooldown);
   for (int i = 0; i < 5; ++i) EXPECT_NE(h.serve_one(), limited);
   h.now += HealthTracker::kDefaultCooldownMs;
@@ -511,12 +516,12 @@ TEST(ExchangeHealth, RetryAfterMsSetsTheCooldownCapped) {
   h.backends(2, R"({"retry":{"retryAfterCapMs":5000}})");
   auto [e, call] = h.post(chat_body());
   h.outcome(e, AttemptOutcome::Answered, 429, "", "750");
-  EXPECT_EQ(h.router.health().until(call.backend), h.now + 750);
+  EXPECT_EQ(h.router.health().until(backend_of(call)), h.now + 750);
   h.answered(e, 200);
   h.end(e);
   auto [e2, call2] = h.post(chat_body());
   h.answered(e2, 429, "3600");
-  EXPECT_EQ(h.router.health().until(call2.backend), h.now + 5000) << "capped";
+  EXPECT_EQ(h.router.health().until(backend_of(call2)), h.now + 5000) << "capped";
 }
 
 // Second guards (issue 10): a 500 is retried elsewhere but never held against the backend, and a
@@ -526,9 +531,9 @@ TEST(ExchangeHealth, A500IsRetriedElsewhereAndNotHeldAgainstTheBackend) {
   h.backends(2, R"({"health":{"consecutiveFailures":1}})");
   auto [e, call] = h.post(chat_body());
   Action retry = h.answered(e, 500);
-  ASSERT_EQ(retry.kind, ActionKind::Call);
-  EXPECT_NE(retry.backend, call.backend);
-  auto status = nlohmann::json::parse(h.router.status_json(h.now))["backends"][call.backend];
+  ASSERT_EQ(kind(retry), ActionKind::Call);
+  EXPECT_NE(backend_of(retry), backend_of(call));
+  auto status = nlohmann::json::parse(h.router.status_json(h.now))["backends"][backend_of(call)];
   EXPECT_EQ(status["state"], "healthy");
   EXPECT_EQ(status["failures"], 0);
   EXPECT_EQ(status["consecutiveFailures"], 0);
@@ -540,8 +545,8 @@ TEST(ExchangeHealth, AnHttpDateRetryAfterSetsTheCooldown) {
   h.backends(2);
   auto [e, call] = h.post(chat_body());
   h.answered(e, 429, "Tue, 14 Nov 2023 22:13:23 GMT");
-  EXPECT_EQ(h.router.health().state(call.backend, h.now), BackendState::Cooldown);
-  EXPECT_EQ(h.router.health().until(call.backend), h.now + 3000);
+  EXPECT_EQ(h.router.health().state(backend_of(call), h.now), BackendState::Cooldown);
+  EXPECT_EQ(h.router.health().until(backend_of(call)), h.now + 3000);
 }
 
 TEST(ExchangeHealth, PanicRoutesToAllWhenNoneIsHealthy) {
@@ -555,7 +560,7 @@ TEST(ExchangeHealth, PanicRoutesToAllWhenNoneIsHealthy) {
   EXPECT_FALSE(h.router.health().healthy(0, h.now));
   EXPECT_FALSE(h.router.health().healthy(1, h.now));
   auto [e, call] = h.post(chat_body());
-  EXPECT_EQ(call.kind, ActionKind::Call) << "panic: route to all eligible rather than refuse";
+  EXPECT_EQ(kind(call), ActionKind::Call) << "panic: route to all eligible rather than refuse";
 }
 
 TEST(ExchangeHealth, WithoutPanicNoHealthyBackendIs503WithRetryAfter) {
@@ -567,7 +572,7 @@ TEST(ExchangeHealth, WithoutPanicNoHealthyBackendIs503WithRetryAfter) {
     h.end(e);
   }
   auto [e, a] = h.post(chat_body());
-  EXPECT_EQ(a.status, 503u);
+  EXPECT_EQ(http_status(a), 503u);
   EXPECT_EQ(header(a, "retry-after"), "30");
 }
 
@@ -577,17 +582,17 @@ TEST(ExchangeBudget, RetriesStopWhenTheBudgetIsExhausted) {
   std::vector<uint32_t> live;
   for (int i = 0; i < 10; ++i) {
     auto [e, call] = h.post(chat_body());
-    ASSERT_EQ(call.kind, ActionKind::Call);
+    ASSERT_EQ(kind(call), ActionKind::Call);
     live.push_back(e);
   }
   // 10 requests in flight: 20% is 2, the minimum of 3 applies.
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(h.answered(live[i], 503).kind, ActionKind::Call) << i;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(kind(h.answered(live[i], 503)), ActionKind::Call) << i;
   Action refused = h.answered(live[3], 503);
-  EXPECT_EQ(refused.status, 502u);
+  EXPECT_EQ(http_status(refused), 502u);
   EXPECT_EQ(error_of(refused)["code"], "retry_budget_exhausted");
   // A retry finishing frees its slot.
   h.answered(live[0], 200);
-  EXPECT_EQ(h.answered(live[4], 503).kind, ActionKind::Call);
+  EXPECT_EQ(kind(h.answered(live[4], 503)), ActionKind::Call);
 }
 
 TEST(ExchangeConcurrency, InterleavedExchangesDoNotInterfere) {
@@ -596,10 +601,10 @@ TEST(ExchangeConcurrency, InterleavedExchangesDoNotInterfere) {
   auto [a, ca] = h.post(chat_body());
   auto [b, cb] = h.post(chat_body("m", true));
   auto [c, cc] = h.begin("GET", "/healthz");
-  EXPECT_EQ(cc.status, 200u);
-  EXPECT_NE(ca.backend, cb.backend) << "round-robin across requests";
+  EXPECT_EQ(http_status(cc), 200u);
+  EXPECT_NE(backend_of(ca), backend_of(cb)) << "round-robin across requests";
   Action b2 = h.threw(b);
-  EXPECT_TRUE(b2.stream);
+  EXPECT_TRUE(as<Call>(b2).stream);
   Action a_fwd = h.answered(a, 200);
   EXPECT_EQ(header(a_fwd, "x-router-attempts"), "1");
   EXPECT_EQ(header(a_fwd, "content-type"), "application/json");
@@ -608,8 +613,8 @@ TEST(ExchangeConcurrency, InterleavedExchangesDoNotInterfere) {
   EXPECT_EQ(header(b_fwd, "content-type"), "text/event-stream");
   EXPECT_NE(header(a_fwd, "x-request-id"), header(b_fwd, "x-request-id"));
   // Events for a finished phase are refused, not applied to someone else.
-  EXPECT_EQ(h.exchange(a).outcome(AttemptOutcome::Threw, 0, AnswerBody::Missing, "", "", h.now).kind, ActionKind::Error);
-  EXPECT_EQ(h.exchange(a).body("{}", BodyRead::Complete, h.now).kind, ActionKind::Error);
+  EXPECT_EQ(kind(h.exchange(a).outcome(AttemptOutcome::Threw, 0, AnswerBody::Missing, "", "", h.now)), ActionKind::Error);
+  EXPECT_EQ(kind(h.exchange(a).body("{}", BodyRead::Complete, h.now)), ActionKind::Error);
   h.end(a);
   h.end(b);
   h.end(c);
@@ -651,10 +656,10 @@ TEST(ExchangeHardening, ASlowUploadEndsAtTheDeadline) {
   RouterHarness h;
   h.backends(1, R"({"timeouts":{"requestMs":1000}})");
   auto [e, read] = h.begin("POST", testing::kChatPath);
-  ASSERT_EQ(read.kind, ActionKind::ReadBody);
-  EXPECT_EQ(read.time, h.now + 1000) << "the body must have arrived by the deadline";
+  ASSERT_EQ(kind(read), ActionKind::ReadBody);
+  EXPECT_EQ(as<ReadBody>(read).due_by, h.now + 1000) << "the body must have arrived by the deadline";
   Action late = h.exchange(e).body("{\"model\":", BodyRead::TimedOut, h.now + 1000);
-  EXPECT_EQ(late.status, 504u);
+  EXPECT_EQ(http_status(late), 504u);
   EXPECT_EQ(error_of(late)["code"], "deadline_exceeded");
   h.end(e);
 }
@@ -663,10 +668,8 @@ TEST(ExchangeHardening, AnInternalErrorIsA500WithTheRequestIdAndNoHealthEffect) 
   RouterHarness h;
   h.backends(1);
   auto [e, call] = h.post(chat_body());
-  ASSERT_EQ(call.kind, ActionKind::Call);
-  Action reply;
-  reply.kind = ActionKind::Reply;
-  reply.out = h.end(e, EndHow::InternalError);
+  ASSERT_EQ(kind(call), ActionKind::Call);
+  Action reply = Reply{0, 0, h.end(e, EndHow::InternalError)};
   EXPECT_EQ(error_of(reply)["code"], "internal_error");
   EXPECT_EQ(header(reply, "x-request-id")->size(), 32u);
   auto status = nlohmann::json::parse(h.router.status_json(h.now));
@@ -685,7 +688,7 @@ TEST(ExchangeHardening, KeysSetButNoneUsableRefuseEveryRequest) {
   EXPECT_NE(output.find("invalid_api_keys"), std::string::npos) << output;
   for (const char* path : {"/v1/chat/completions", "/v1/models", "/healthz", "/status"}) {
     auto [e, a] = h.begin(std::string(path) == "/v1/chat/completions" ? "POST" : "GET", path);
-    EXPECT_EQ(a.status, 500u) << path;
+    EXPECT_EQ(http_status(a), 500u) << path;
     EXPECT_EQ(error_of(a)["code"], "invalid_api_keys") << path;
   }
   const std::string logs = h.router.drain_logs();

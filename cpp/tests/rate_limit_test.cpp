@@ -15,6 +15,9 @@ namespace router {
 namespace {
 
 using testing::chat_body;
+using testing::as;
+using testing::http_status;
+using testing::text_of;
 using testing::fake_hash;
 using testing::header;
 using testing::reply_body;
@@ -61,21 +64,21 @@ struct LimitedRouter : RouterHarness {
 TEST(RateLimitStep, OnlyWithTheBinding) {
   RouterHarness h;
   h.backends(1);
-  EXPECT_EQ(h.begin("POST", testing::kChatPath).second.kind, ActionKind::ReadBody);
+  EXPECT_EQ(kind(h.begin("POST", testing::kChatPath).second), ActionKind::ReadBody);
   EXPECT_EQ(h.router.config().rate_limit.retry_after_seconds, 60u);
 }
 
 TEST(RateLimitStep, AllowedRequestsContinueAsUsual) {
   LimitedRouter h;
   auto [e, a] = h.begin_from("POST", testing::kChatPath, "", "203.0.113.9");
-  ASSERT_EQ(a.kind, ActionKind::RateLimit);
-  EXPECT_EQ(a.out, "ip:203.0.113.9");
-  EXPECT_EQ(a.timeout_ms, 1000);
+  ASSERT_EQ(kind(a), ActionKind::RateLimit);
+  EXPECT_EQ(text_of(a), "ip:203.0.113.9");
+  EXPECT_EQ(as<RateLimit>(a).timeout_ms, 1000);
   Action read = h.exchange(e).rate_limited(RateLimitAnswer::Allowed, h.now);
-  ASSERT_EQ(read.kind, ActionKind::ReadBody);
+  ASSERT_EQ(kind(read), ActionKind::ReadBody);
   Action call = h.exchange(e).body(chat_body(), BodyRead::Complete, h.now);
-  EXPECT_EQ(call.kind, ActionKind::Call);
-  EXPECT_EQ(h.exchange(e).rate_limited(RateLimitAnswer::Allowed, h.now).kind, ActionKind::Error)
+  EXPECT_EQ(kind(call), ActionKind::Call);
+  EXPECT_EQ(kind(h.exchange(e).rate_limited(RateLimitAnswer::Allowed, h.now)), ActionKind::Error)
       << "the answer is taken once, in its phase";
 }
 
@@ -83,8 +86,8 @@ TEST(RateLimitStep, OverTheLimitIs429WithRetryAfter) {
   LimitedRouter h;
   auto [e, a] = h.begin_from("POST", testing::kChatPath, "", "203.0.113.9");
   Action refused = h.exchange(e).rate_limited(RateLimitAnswer::OverLimit, h.now);
-  ASSERT_EQ(refused.kind, ActionKind::Reply);
-  EXPECT_EQ(refused.status, 429u);
+  ASSERT_EQ(kind(refused), ActionKind::Reply);
+  EXPECT_EQ(http_status(refused), 429u);
   EXPECT_EQ(header(refused, "retry-after"), "60");
   EXPECT_EQ(header(refused, "x-router-attempts"), "0");
   EXPECT_FALSE(header(refused, "x-router-backend").has_value());
@@ -98,35 +101,35 @@ TEST(RateLimitStep, OverTheLimitIs429WithRetryAfter) {
 
   LimitedRouter custom(R"({"rateLimit":{"retryAfterSeconds":7}})");
   auto [e2, a2] = custom.begin_from("GET", "/v1/models", "", "");
-  ASSERT_EQ(a2.kind, ActionKind::RateLimit);
-  EXPECT_EQ(a2.out, "ip:unknown");
+  ASSERT_EQ(kind(a2), ActionKind::RateLimit);
+  EXPECT_EQ(text_of(a2), "ip:unknown");
   EXPECT_EQ(header(custom.exchange(e2).rate_limited(RateLimitAnswer::OverLimit, custom.now), "retry-after"), "7");
 }
 
 TEST(RateLimitStep, ComesAfterAuthenticationAndKeysOnTheKeyHash) {
   LimitedRouter h("", {fake_hash('a'), fake_hash('b')});
   auto [e1, wrong] = h.begin_from("POST", testing::kChatPath, fake_hash('c'), "203.0.113.9");
-  EXPECT_EQ(wrong.status, 401u) << "an unauthenticated client spends nobody's budget";
+  EXPECT_EQ(http_status(wrong), 401u) << "an unauthenticated client spends nobody's budget";
   auto [e2, a] = h.begin_from("POST", testing::kChatPath, fake_hash('a'), "203.0.113.9");
-  ASSERT_EQ(a.kind, ActionKind::RateLimit);
-  EXPECT_EQ(a.out, "key:aaaaaaaaaaaaaaaa");
+  ASSERT_EQ(kind(a), ActionKind::RateLimit);
+  EXPECT_EQ(text_of(a), "key:aaaaaaaaaaaaaaaa");
   auto [e3, b] = h.begin_from("POST", testing::kChatPath, fake_hash('b'), "203.0.113.9");
-  EXPECT_EQ(b.out, "key:bbbbbbbbbbbbbbbb") << "each key has its own bucket";
+  EXPECT_EQ(text_of(b), "key:bbbbbbbbbbbbbbbb") << "each key has its own bucket";
 }
 
 TEST(RateLimitStep, HealthzAndStatusAreNotLimited) {
   LimitedRouter h;
-  EXPECT_EQ(h.begin_from("GET", "/healthz", "", "203.0.113.9").second.status, 200u);
-  EXPECT_EQ(h.begin_from("GET", "/status", "", "203.0.113.9").second.status, 200u);
-  EXPECT_EQ(h.begin_from("GET", "/v1/models", "", "203.0.113.9").second.kind, ActionKind::RateLimit);
-  EXPECT_EQ(h.begin_from("POST", "/v1/embeddings", "", "203.0.113.9").second.kind, ActionKind::RateLimit);
+  EXPECT_EQ(http_status(h.begin_from("GET", "/healthz", "", "203.0.113.9").second), 200u);
+  EXPECT_EQ(http_status(h.begin_from("GET", "/status", "", "203.0.113.9").second), 200u);
+  EXPECT_EQ(kind(h.begin_from("GET", "/v1/models", "", "203.0.113.9").second), ActionKind::RateLimit);
+  EXPECT_EQ(kind(h.begin_from("POST", "/v1/embeddings", "", "203.0.113.9").second), ActionKind::RateLimit);
 }
 
 TEST(RateLimitStep, AFailedLimiterLetsTheRequestThroughAndIsLogged) {
   LimitedRouter h;
   h.router.drain_logs();
   auto [e, a] = h.begin_from("POST", testing::kChatPath, "", "203.0.113.9");
-  EXPECT_EQ(h.exchange(e).rate_limited(RateLimitAnswer::LimiterFailed, h.now).kind, ActionKind::ReadBody);
+  EXPECT_EQ(kind(h.exchange(e).rate_limited(RateLimitAnswer::LimiterFailed, h.now)), ActionKind::ReadBody);
   std::string logs = h.router.drain_logs();
   EXPECT_NE(logs.find("\"event\":\"rate_limiter_failed\""), std::string::npos) << logs;
   EXPECT_EQ(logs.find("203.0.113.9"), std::string::npos);
@@ -135,10 +138,10 @@ TEST(RateLimitStep, AFailedLimiterLetsTheRequestThroughAndIsLogged) {
 TEST(RateLimitStep, TheLimiterTimeoutIsClampedToTheDeadline) {
   LimitedRouter h(R"({"timeouts":{"requestMs":300}})");
   auto [e, a] = h.begin_from("POST", testing::kChatPath, "", "203.0.113.9");
-  EXPECT_EQ(a.timeout_ms, 300);
+  EXPECT_EQ(as<RateLimit>(a).timeout_ms, 300);
   h.now += 301;
   Action late = h.exchange(e).rate_limited(RateLimitAnswer::Allowed, h.now);
-  EXPECT_EQ(late.kind, ActionKind::ReadBody) << "the deadline bounds attempts, checked before the first call";
+  EXPECT_EQ(kind(late), ActionKind::ReadBody) << "the deadline bounds attempts, checked before the first call";
 }
 
 TEST(RateLimitAbi, KindSevenCarriesTheKeyAndBadAnswersAreRefused) {

@@ -27,10 +27,46 @@ inline std::string chat_body(std::string_view model = "m", bool stream = false) 
 // "Bearer <key>" hashes are computed by the shim; tests only need distinct well-formed hex.
 inline std::string fake_hash(char digit) { return std::string(64, digit); }
 
+// Typed reads of an action for assertions. `as<T>`: the action when it is a T, else a T with
+// default values (a read of the wrong kind sees 0 / "", and the assertion on it fails).
+template <class T>
+const T& as(const Action& a) {
+  static const T kNone{};
+  const T* p = std::get_if<T>(&a);
+  return p ? *p : kNone;
+}
+// The HTTP status of a Reply or Forward (0 for other kinds).
+inline uint32_t http_status(const Action& a) {
+  if (auto* r = std::get_if<Reply>(&a)) return r->status;
+  return as<Forward>(a).status;
+}
+// The backend of a Call or Forward (0 for other kinds).
+inline uint32_t backend_of(const Action& a) {
+  if (auto* c = std::get_if<Call>(&a)) return c->backend;
+  return as<Forward>(a).backend;
+}
+// A Call's attempt number; the attempts made for a Reply or Forward.
+inline uint32_t attempts_of(const Action& a) {
+  if (auto* c = std::get_if<Call>(&a)) return c->attempt;
+  if (auto* r = std::get_if<Reply>(&a)) return r->attempts;
+  return as<Forward>(a).attempts;
+}
+// The action's text, as the ABI puts it in the output buffer: a Call's request line, a Reply's
+// headers and body, a Forward's headers, a RateLimit's key, a Discover's bindings ("" otherwise).
+inline const std::string& text_of(const Action& a) {
+  static const std::string kEmpty;
+  if (auto* c = std::get_if<Call>(&a)) return c->request;
+  if (auto* r = std::get_if<Reply>(&a)) return r->text;
+  if (auto* f = std::get_if<Forward>(&a)) return f->headers;
+  if (auto* l = std::get_if<RateLimit>(&a)) return l->key;
+  if (auto* d = std::get_if<Discover>(&a)) return d->bindings;
+  return kEmpty;
+}
+
 // Header value from a Reply / Forward action, nullopt when absent.
 inline std::optional<std::string> header(const Action& a, std::string_view name) {
-  std::string_view text = a.out;
-  size_t end = a.kind == ActionKind::Reply ? text.find("\n\n") : std::string_view::npos;
+  std::string_view text = text_of(a);
+  size_t end = kind(a) == ActionKind::Reply ? text.find("\n\n") : std::string_view::npos;
   std::string_view head = text.substr(0, end);
   while (!head.empty()) {
     size_t nl = head.find('\n');
@@ -44,8 +80,9 @@ inline std::optional<std::string> header(const Action& a, std::string_view name)
 }
 
 inline std::string reply_body(const Action& a) {
-  size_t split = a.out.find("\n\n");
-  return split == std::string::npos ? std::string() : a.out.substr(split + 2);
+  const std::string& text = text_of(a);
+  size_t split = text.find("\n\n");
+  return split == std::string::npos ? std::string() : text.substr(split + 2);
 }
 
 struct Described {
@@ -113,7 +150,7 @@ class RouterHarness {
   // POST with a body: the action after the body was read (CALL, REPLY, DISCOVER...).
   std::pair<uint32_t, Action> post(std::string_view body, std::string path = kChatPath, std::string auth_hash = "") {
     auto [handle, first] = begin("POST", std::move(path), "application/json", "", "", std::move(auth_hash));
-    if (first.kind != ActionKind::ReadBody) return {handle, first};
+    if (kind(first) != ActionKind::ReadBody) return {handle, first};
     return {handle, exchange(handle).body(body, BodyRead::Complete, now)};
   }
 
@@ -146,9 +183,9 @@ class RouterHarness {
   // One whole successful request; returns the backend index that served it.
   uint32_t serve_one() {
     auto [h, a] = post(chat_body());
-    EXPECT_EQ(a.kind, ActionKind::Call);
-    uint32_t backend = a.backend;
-    EXPECT_EQ(answered(h, 200).kind, ActionKind::Forward);
+    EXPECT_EQ(kind(a), ActionKind::Call);
+    uint32_t backend = backend_of(a);
+    EXPECT_EQ(kind(answered(h, 200)), ActionKind::Forward);
     end(h);
     return backend;
   }
@@ -161,8 +198,8 @@ class RouterHarness {
     for (int request = 0; failures < 5; ++request) {
       ASSERT_LT(request, 20) << "backend 0 was picked only " << failures << " times in 20 requests";
       auto [e, call] = post(chat_body());
-      ASSERT_EQ(call.kind, ActionKind::Call);
-      if (call.backend == 0) {
+      ASSERT_EQ(kind(call), ActionKind::Call);
+      if (backend_of(call) == 0) {
         threw(e);
         ++failures;
       } else {

@@ -16,6 +16,9 @@ namespace router {
 namespace {
 
 using testing::chat_body;
+using testing::backend_of;
+using testing::http_status;
+using testing::text_of;
 using testing::fake_hash;
 using testing::header;
 using testing::reply_body;
@@ -68,7 +71,7 @@ TEST(Router, ANewBackendListReplacesTheOldOne) {
   EXPECT_EQ(status["backends"][1]["models"], nlohmann::json::array()) << "C was never described";
   EXPECT_TRUE(status["discoveredAt"].is_null());
   auto [e, a] = h.post(chat_body());
-  EXPECT_EQ(a.kind, ActionKind::Discover) << "the new catalog must be discovered first";
+  EXPECT_EQ(kind(a), ActionKind::Discover) << "the new catalog must be discovered first";
 }
 
 // The same list again (a new ROUTER_CONFIG, say): health and descriptions stay.
@@ -80,7 +83,7 @@ TEST(Router, ReconfiguringTheSameBackendsKeepsHealthAndDescriptions) {
   h.configure({"BACKEND_0", "BACKEND_1"}, R"({"retry":{"maxAttempts":2}})");
   EXPECT_EQ(h.router.health().state(0, h.now), BackendState::Ejected);
   EXPECT_EQ(status_of(h)["backends"][0]["models"], nlohmann::json({"m"}));
-  EXPECT_EQ(h.post(chat_body()).second.kind, ActionKind::Call);
+  EXPECT_EQ(kind(h.post(chat_body()).second), ActionKind::Call);
 }
 
 // ROUTER_CONFIG overrides take effect on configure, on the last descriptions, for every backend.
@@ -124,9 +127,9 @@ TEST(Router, ConfigureWarnsAboutUnknownOverridesAndMissingBackends) {
 TEST(Router, ReconfiguringWithoutAnAdminKeyDropsIt) {
   RouterHarness h;
   h.configure({"BACKEND_A"}, "", {fake_hash('a')}, fake_hash('d'));
-  EXPECT_EQ(h.begin("GET", "/status", "", "", "", fake_hash('a')).second.status, 401u);
+  EXPECT_EQ(http_status(h.begin("GET", "/status", "", "", "", fake_hash('a')).second), 401u);
   h.configure({"BACKEND_A"}, "", {fake_hash('a')});
-  EXPECT_EQ(h.begin("GET", "/status", "", "", "", fake_hash('a')).second.status, 200u)
+  EXPECT_EQ(http_status(h.begin("GET", "/status", "", "", "", fake_hash('a')).second), 200u)
       << "no admin key any more: the API keys guard /status";
 }
 
@@ -138,9 +141,9 @@ TEST(Router, LeastInflightIsAppliedFromTheConfiguration) {
   std::vector<int> load(2, 0);
   for (int i = 0; i < 8; ++i) {
     auto [e, call] = h.post(chat_body());
-    ASSERT_EQ(call.kind, ActionKind::Call);
-    live.push_back({e, call.backend});
-    load[call.backend]++;
+    ASSERT_EQ(kind(call), ActionKind::Call);
+    live.push_back({e, backend_of(call)});
+    load[backend_of(call)]++;
   }
   EXPECT_EQ(load, (std::vector<int>{4, 4}));
   for (auto [e, backend] : live) {
@@ -150,7 +153,7 @@ TEST(Router, LeastInflightIsAppliedFromTheConfiguration) {
   }
   for (int i = 0; i < 4; ++i) {
     auto [e, call] = h.post(chat_body());
-    EXPECT_EQ(call.backend, 0u) << "backend 1 still has 4 in flight, backend 0 " << i;
+    EXPECT_EQ(backend_of(call), 0u) << "backend 1 still has 4 in flight, backend 0 " << i;
   }
 }
 
@@ -159,10 +162,10 @@ TEST(Router, TheRetryBudgetComesFromTheConfiguration) {
   h.backends(3, R"({"retry":{"budgetPercent":0,"budgetMinRetries":1}})");
   auto [a, ca] = h.post(chat_body());
   auto [b, cb] = h.post(chat_body());
-  EXPECT_EQ(h.threw(a).kind, ActionKind::Call);
+  EXPECT_EQ(kind(h.threw(a)), ActionKind::Call);
   Action refused = h.threw(b);
-  EXPECT_EQ(refused.status, 502u);
-  EXPECT_NE(refused.out.find("retry_budget_exhausted"), std::string::npos);
+  EXPECT_EQ(http_status(refused), 502u);
+  EXPECT_NE(text_of(refused).find("retry_budget_exhausted"), std::string::npos);
 }
 
 TEST(Router, DescribeListsOnlyTheBindingsItTook) {
@@ -234,7 +237,7 @@ TEST(Router, StatusDescribesEachBackendAndTheRouter) {
   RouterHarness r;
   r.backends(3);
   auto [e, call] = r.post(chat_body());
-  ASSERT_EQ(r.threw(e).kind, ActionKind::Call);
+  ASSERT_EQ(kind(r.threw(e)), ActionKind::Call);
   status = status_of(r);
   EXPECT_EQ(status["requestsInFlight"], 1);
   EXPECT_EQ(status["retriesInFlight"], 1);

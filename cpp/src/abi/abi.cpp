@@ -66,22 +66,52 @@ std::string_view view(const void* ptr, size_t len) {
   return len == 0 ? std::string_view() : std::string_view(static_cast<const char*>(ptr), len);
 }
 
+// Flattens an action into the action record (the fields each kind uses, zero elsewhere) and its
+// text into the output buffer. The one place where an Action meets the ABI's layout.
 uint32_t publish(RouterSlot& slot, Action action) {
-  slot.out = std::move(action.out);
+  using namespace router;
   ActionRecord& r = slot.record;
-  r.kind = static_cast<uint32_t>(action.kind);
-  r.status_or_stream = action.kind == router::ActionKind::Call ? (action.stream ? 1u : 0u) : action.status;
-  r.backend = action.backend;
-  r.attempt = action.attempt;
-  r.timeout_or_limit = action.timeout_ms;
-  r.time = action.time;
-  r.attempt_deadline = action.attempt_deadline;
+  r = ActionRecord{};
+  r.kind = static_cast<uint32_t>(action.index());
+  std::string* text = nullptr;
+  if (auto* a = std::get_if<ReadBody>(&action)) {
+    r.timeout_or_limit = a->byte_limit;
+    r.time = a->due_by;
+  } else if (auto* a = std::get_if<Discover>(&action)) {
+    r.timeout_or_limit = a->describe_timeout_ms;
+    r.time = a->wait_until;
+    text = &a->bindings;
+  } else if (auto* a = std::get_if<Call>(&action)) {
+    r.status_or_stream = a->stream ? 1u : 0u;
+    r.backend = a->backend;
+    r.attempt = a->attempt;
+    r.timeout_or_limit = a->timeout_ms;
+    r.time = a->deadline;
+    r.attempt_deadline = a->attempt_deadline;
+    text = &a->request;
+  } else if (auto* a = std::get_if<Wait>(&action)) {
+    r.time = a->until;
+  } else if (auto* a = std::get_if<Reply>(&action)) {
+    r.status_or_stream = a->status;
+    r.attempt = a->attempts;
+    text = &a->text;
+  } else if (auto* a = std::get_if<Forward>(&action)) {
+    r.status_or_stream = a->status;
+    r.backend = a->backend;
+    r.attempt = a->attempts;
+    r.timeout_or_limit = a->stream_idle_ms;
+    text = &a->headers;
+  } else if (auto* a = std::get_if<RateLimit>(&action)) {
+    r.timeout_or_limit = a->timeout_ms;
+    text = &a->key;
+  }
+  if (text) slot.out = std::move(*text); else slot.out.clear();
   r.out_ptr = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(slot.out.data()));
   r.out_len = static_cast<uint32_t>(slot.out.size());
   return r.kind;
 }
 
-uint32_t publish_error(RouterSlot& slot) { return publish(slot, Action{}); }
+uint32_t publish_error(RouterSlot& slot) { return publish(slot, router::NoAction{}); }
 
 bool finite_time(double t) { return t == t && t > -1e300 && t < 1e300; }
 

@@ -1,29 +1,89 @@
-// Action: what the core asks the shim to do next for one exchange (see docs/architecture.md,
-// "action record"). The ABI copies it into the fixed-layout record the JS side reads.
+// Action: what the core asks the shim to do next for one exchange. One type per kind, each with
+// only its own data; the ABI flattens an Action into the fixed-layout record the JS side reads
+// (cpp/src/abi/abi.cpp, publish; docs/architecture.md, "action record").
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <string>
+#include <type_traits>
+#include <variant>
 
 namespace router {
 
+// The kind numbers the ABI sends: the index of the type in `Action` below.
 enum class ActionKind : uint32_t { Error = 0, ReadBody = 1, Discover = 2, Call = 3, Wait = 4, Reply = 5, Forward = 6,
                                   RateLimit = 7 };
 
-struct Action {
-  ActionKind kind = ActionKind::Error;
-  uint32_t status = 0;      // Reply, Forward
-  bool stream = false;      // Call
-  uint32_t backend = 0;     // Call, Forward
-  uint32_t attempt = 0;     // Call: attempt number; Reply, Forward: attempts made
-  double timeout_ms = 0;    // Call: per-try / first-byte timeout; ReadBody: body byte limit;
-                            // Discover: each describe() call's timeout; RateLimit: how long the shim may
-                            // wait for the answer; Forward of a stream: the longest gap between two chunks
-  double time = 0;          // Call: request deadline; Wait: wake-up time; ReadBody: the body must have
-                            // arrived by then; Discover: wait for discovery until then (0: do not wait)
-  double attempt_deadline = 0;  // Call: when this attempt is abandoned (now + timeout_ms)
-  std::string out;          // Call: "requestId\nmodel\npath"; Reply: headers, blank line, body; Forward: headers;
-                            // RateLimit: the key to limit on; Discover: the bindings to describe, one a line
+// Kind 0: the event was refused (a bad handle, or an event the exchange's phase does not take).
+struct NoAction {};
+
+// Read the client's body: at most `byte_limit` bytes, arrived by `due_by` (the request deadline).
+struct ReadBody {
+  double byte_limit = 0;
+  double due_by = 0;
 };
+
+// Call describe() on `bindings` (one a line; may be empty) in the background, each within
+// `describe_timeout_ms`; with `wait_until` (epoch ms, 0 = do not wait) resume once discovery is
+// over or then.
+struct Discover {
+  double describe_timeout_ms = 0;
+  double wait_until = 0;
+  std::string bindings;
+};
+
+// Attempt `backend`. `timeout_ms`: the per-try (or first-byte, for a stream) timeout;
+// `attempt_deadline` = now + timeout_ms; `deadline`: the request's.
+struct Call {
+  uint32_t backend = 0;
+  uint32_t attempt = 0;  // 1 for the first attempt
+  bool stream = false;
+  double timeout_ms = 0;
+  double deadline = 0;
+  double attempt_deadline = 0;
+  std::string request;  // "requestId\nmodel\npath"
+};
+
+// Resume at `until` (epoch ms).
+struct Wait {
+  double until = 0;
+};
+
+// Answer the client with `text`: header lines, a blank line, the body.
+struct Reply {
+  uint32_t status = 0;
+  uint32_t attempts = 0;  // attempts made
+  std::string text;
+};
+
+// Answer the client with the last backend answer's body and these header lines. A forwarded
+// stream ends as failed once no chunk came for `stream_idle_ms` (0 for a JSON answer).
+struct Forward {
+  uint32_t status = 0;
+  uint32_t backend = 0;
+  uint32_t attempts = 0;
+  double stream_idle_ms = 0;
+  std::string headers;
+};
+
+// Ask RATE_LIMITER.limit({key}), waiting at most `timeout_ms` for it.
+struct RateLimit {
+  double timeout_ms = 0;
+  std::string key;
+};
+
+// The order is the ABI's kind numbers (ActionKind).
+using Action = std::variant<NoAction, ReadBody, Discover, Call, Wait, Reply, Forward, RateLimit>;
+
+inline ActionKind kind(const Action& a) { return static_cast<ActionKind>(a.index()); }
+
+template <ActionKind K>
+using ActionOf = std::variant_alternative_t<static_cast<size_t>(K), Action>;
+static_assert(std::is_same_v<ActionOf<ActionKind::Error>, NoAction> && std::is_same_v<ActionOf<ActionKind::ReadBody>, ReadBody> &&
+              std::is_same_v<ActionOf<ActionKind::Discover>, Discover> && std::is_same_v<ActionOf<ActionKind::Call>, Call> &&
+              std::is_same_v<ActionOf<ActionKind::Wait>, Wait> && std::is_same_v<ActionOf<ActionKind::Reply>, Reply> &&
+              std::is_same_v<ActionOf<ActionKind::Forward>, Forward> &&
+              std::is_same_v<ActionOf<ActionKind::RateLimit>, RateLimit>);
 
 }  // namespace router

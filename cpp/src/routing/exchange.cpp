@@ -121,14 +121,10 @@ std::string Exchange::common_headers() const {
 
 Action Exchange::reply(uint32_t status, std::string body, std::string extra_headers) {
   phase_ = Phase::Done;
-  Action a;
-  a.kind = ActionKind::Reply;
-  a.status = status;
-  a.attempt = retry_.attempts();
-  a.out = "content-type: application/json\n" + common_headers();
-  if (!extra_headers.empty()) a.out += "\n" + extra_headers;
-  a.out += "\n\n";
-  a.out += body;
+  Reply a{status, retry_.attempts(), "content-type: application/json\n" + common_headers()};
+  if (!extra_headers.empty()) a.text += "\n" + extra_headers;
+  a.text += "\n\n";
+  a.text += body;
   return a;
 }
 
@@ -170,17 +166,14 @@ Action Exchange::start(double now) {
   if (route_ == Route::Status) return reply(200, router_.status_json(now));
   if (router_.rate_limiting()) {
     phase_ = Phase::RateLimit;
-    Action a;
-    a.kind = ActionKind::RateLimit;
-    a.timeout_ms = std::max(0.0, std::min(kRateLimitTimeoutMs, retry_.deadline() - now));
-    a.out = rate_limit_key(router_.api_keys_required(), head_.auth_hash, head_.client_ip);
-    return a;
+    return RateLimit{std::max(0.0, std::min(kRateLimitTimeoutMs, retry_.deadline() - now)),
+                     rate_limit_key(router_.api_keys_required(), head_.auth_hash, head_.client_ip)};
   }
   return admitted(now);
 }
 
 Action Exchange::rate_limited(RateLimitAnswer answer, double now) {
-  if (phase_ != Phase::RateLimit) return Action{};
+  if (phase_ != Phase::RateLimit) return NoAction{};
   if (answer == RateLimitAnswer::OverLimit) {
     std::string seconds = integer_text(router_.config().rate_limit.retry_after_seconds);
     return error(429, "Rate limit exceeded for this client; retry after " + seconds + " seconds", "rate_limit_error",
@@ -206,15 +199,12 @@ Action Exchange::admitted(double now) {
                    "invalid_request_error", {}, "request_too_large");
   }
   phase_ = Phase::ReadBody;
-  Action a;
-  a.kind = ActionKind::ReadBody;
-  a.timeout_ms = static_cast<double>(limit);
-  a.time = retry_.deadline();  // a slow upload holds nothing past the request's deadline
-  return a;
+  // A slow upload holds nothing past the request's deadline.
+  return ReadBody{static_cast<double>(limit), retry_.deadline()};
 }
 
 Action Exchange::body(std::string_view bytes, BodyRead how, double now) {
-  if (phase_ != Phase::ReadBody) return Action{};
+  if (phase_ != Phase::ReadBody) return NoAction{};
   if (how == BodyRead::TimedOut || now >= retry_.deadline())
     return error(504, "The request body did not arrive before the request deadline", "timeout", {}, "deadline_exceeded");
   const LimitConfig& limits = router_.config().limits;
@@ -242,11 +232,10 @@ Action Exchange::discover_or_continue(double now) {
                     (route_ == Route::Models || router_.eligible(model_).empty());
   if (batch.empty() && !wait) return proceed(now);
   phase_ = Phase::Discover;
-  Action a;
-  a.kind = ActionKind::Discover;
-  a.timeout_ms = router_.config().discovery.describe_timeout_ms;
-  a.time = wait ? std::max(now, std::min(retry_.deadline(), now + a.timeout_ms)) : 0;
-  for (uint32_t i : batch) (a.out.empty() ? a.out : a.out += '\n') += router_.backends()[i].binding;
+  Discover a;
+  a.describe_timeout_ms = router_.config().discovery.describe_timeout_ms;
+  a.wait_until = wait ? std::max(now, std::min(retry_.deadline(), now + a.describe_timeout_ms)) : 0;
+  for (uint32_t i : batch) (a.bindings.empty() ? a.bindings : a.bindings += '\n') += router_.backends()[i].binding;
   return a;
 }
 
@@ -291,16 +280,8 @@ Action Exchange::call(uint32_t backend, double now) {
   router_.health().attempt_started(backend);
   current_backend_ = backend;
   phase_ = Phase::Call;
-  Action a;
-  a.kind = ActionKind::Call;
-  a.stream = stream_;
-  a.backend = backend;
-  a.attempt = retry_.attempts();
-  a.timeout_ms = timeout;
-  a.time = retry_.deadline();
-  a.attempt_deadline = now + timeout;
-  a.out = request_id_ + "\n" + model_ + "\n" + head_.path;
-  return a;
+  return Call{backend, retry_.attempts(), stream_, timeout, retry_.deadline(), now + timeout,
+              request_id_ + "\n" + model_ + "\n" + head_.path};
 }
 
 void Exchange::release_retry() {
@@ -333,7 +314,7 @@ void Exchange::log_bad_answer(std::string_view detail) {
 
 Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody body, std::string_view retry_after,
                          std::string_view retry_after_ms, double now) {
-  if (phase_ != Phase::Call) return Action{};
+  if (phase_ != Phase::Call) return NoAction{};
   if (outcome == AttemptOutcome::Answered) {
     std::string problem = answer_problem(status, body);
     if (!problem.empty()) {
@@ -363,19 +344,15 @@ Action Exchange::pass_on(uint32_t status, AnswerBody body, std::string_view retr
                  {}, "backend_error");
   }
   phase_ = Phase::Forwarded;
-  Action a;
-  a.kind = ActionKind::Forward;
-  a.status = status;
-  a.backend = current_backend_;
-  a.attempt = retry_.attempts();
+  Forward a{status, current_backend_, retry_.attempts(), 0, {}};
   forwarded_stream_ = body == AnswerBody::Stream;
   // A stream that stalls after its first chunk is a failed upstream like one that breaks:
   // the shim ends it with the SSE error event once no chunk came for this long.
-  if (forwarded_stream_) a.timeout_ms = router_.config().timeouts.stream_idle_ms;
-  a.out = forwarded_stream_ ? "content-type: text/event-stream\ncache-control: no-cache\n"
-                            : "content-type: application/json\n";
-  a.out += common_headers();
-  if (safe_header_value(trim(retry_after))) a.out += "\nretry-after: " + std::string(trim(retry_after));
+  if (forwarded_stream_) a.stream_idle_ms = router_.config().timeouts.stream_idle_ms;
+  a.headers = forwarded_stream_ ? "content-type: text/event-stream\ncache-control: no-cache\n"
+                                : "content-type: application/json\n";
+  a.headers += common_headers();
+  if (safe_header_value(trim(retry_after))) a.headers += "\nretry-after: " + std::string(trim(retry_after));
   return a;
 }
 
@@ -398,10 +375,7 @@ Action Exchange::after_failure(double now) {
     phase_ = Phase::Wait;
     pending_backend_ = *chosen;
     wait_until_ = *start;
-    Action a;
-    a.kind = ActionKind::Wait;
-    a.time = *start;
-    return a;
+    return Wait{*start};
   }
   return call(*chosen, now);
 }
@@ -411,14 +385,9 @@ Action Exchange::resume(double now) {
     if (route_ == Route::Inference && now >= retry_.deadline()) return deadline_exceeded();
     return proceed(now);
   }
-  if (phase_ != Phase::Wait) return Action{};
+  if (phase_ != Phase::Wait) return NoAction{};
   if (now >= retry_.deadline()) return deadline_exceeded();
-  if (now < wait_until_) {
-    Action a;
-    a.kind = ActionKind::Wait;
-    a.time = wait_until_;
-    return a;
-  }
+  if (now < wait_until_) return Wait{wait_until_};
   // While we waited, an untried backend may have come back: it goes first.
   router_.health().refresh(now);
   bool revisit = false;
@@ -480,7 +449,8 @@ std::string Exchange::end(EndHow how, std::string_view tail, double now) {
                             "stream_interrupted") +
           "\n\n";
   } else if (how == EndHow::InternalError) {
-    out = error(500, "The router failed while handling this request", "server_error", {}, "internal_error").out;
+    Action reply = error(500, "The router failed while handling this request", "server_error", {}, "internal_error");
+    out = std::move(std::get_if<Reply>(&reply)->text);
   }
   phase_ = Phase::Done;
   return out;
