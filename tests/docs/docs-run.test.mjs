@@ -17,7 +17,8 @@
 //   of a Markdown file when it names an anchor.
 // - configuration.md's ROUTER_CONFIG tables: each default is the one GET /status shows, each range's
 //   bounds are accepted by the core and the values just past them refused, naming the field;
-//   deployment.md's manifest table lists exactly the fields the manifest check knows, with its defaults.
+//   deployment.md's manifest table lists exactly the fields the manifest check knows, with its defaults;
+//   README's Documentation list links every page of docs/.
 //
 // A snippet that is deliberately wrong (e.g. showing a mistake) is exempted by an HTML comment on
 // the line(s) right before its fence, blank lines allowed in between:
@@ -658,6 +659,13 @@ test("deployment.md's manifest table: the fields and defaults of the manifest ch
   for (const pattern of [/provider: documented default workers-ai/, /upstreamApiKeySecret is not in the table/, /lists apiKey/, /does not name the template var MAX_UPSTREAM_BYTES/]) {
     assert.ok(found.some((p) => pattern.test(p)), `${pattern} not in:\n  ${found.join("\n  ")}`);
   }
+});
+
+test("README's Documentation list links every page of docs/", () => {
+  const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const list = readme.slice(readme.indexOf("## Documentation"));
+  const missing = docFiles().filter((f) => f !== "README.md" && !list.includes(`](${f})`));
+  assert.deepEqual(missing, [], "pages a reader of the README cannot find from its Documentation list");
 });
 
 test("every snippet, command, path and link of README.md and docs/*.md is right", (t) => {
