@@ -16,7 +16,8 @@
 // - Every relative link [text](path#anchor) points to an existing file, and to an existing heading
 //   of a Markdown file when it names an anchor.
 // - configuration.md's ROUTER_CONFIG tables: each default is the one GET /status shows, each range's
-//   bounds are accepted by the core and the values just past them refused, naming the field;
+//   bounds are accepted by the core and the values just past them refused, naming the field; a
+//   default quoted in prose ("`retry.maxAttempts` (**3**)") is the core's;
 //   deployment.md's manifest table lists exactly the fields the manifest check knows, with its defaults;
 //   README's Documentation list links every page of docs/.
 //
@@ -583,10 +584,44 @@ export function configTableProblems(markdown, policy) {
   return problems;
 }
 
-test("configuration.md's ROUTER_CONFIG tables: every default is the core's, every range is where the core draws it", async () => {
+/**
+ * Problems of defaults quoted in prose, e.g. "`retry.maxAttempts` (**3**)", "`health.baseEjectionMs`
+ * **30 s**" or "`limits.maxDepth` (default 64": each must be the core's default.
+ */
+export function proseDefaultProblems(files, policy, read) {
+  const problems = [];
+  const field = `\`((?:${ROUTER_CONFIG_KEYS.filter((k) => k !== "strategy" && k !== "backends").join("|")})\\.\\w+)\``;
+  const patterns = [new RegExp(`${field}[^\`*\\n]{0,12}\\*\\*([^*]+)\\*\\*`, "g"), new RegExp(`${field},? \\(?default ([^;,)\\n]+)`, "g")];
+  for (const file of files) {
+    const text = read(file);
+    for (const pattern of patterns) {
+      for (const m of text.matchAll(pattern)) {
+        const [, name, quoted] = m;
+        const line = text.slice(0, m.index).split("\n").length;
+        const actual = name.split(".").reduce((v, k) => v?.[k], policy);
+        const flag = /^(true|on|false|off)$/.exec(quoted.trim());
+        const amount = /^([\d\s\u202f.]+?)\s*(ms|s|min|%)?$/.exec(quoted.trim());
+        let documented;
+        if (flag) documented = flag[1] === "true" || flag[1] === "on";
+        else if (amount) {
+          const unit = name.endsWith("Ms") ? { s: 1000, min: 60_000 }[amount[2]] ?? 1 : 1;
+          documented = Number(amount[1].replace(/[\s\u202f]/g, "")) * unit;
+        } else continue; // not a value (e.g. a sentence in bold)
+        if (documented !== actual) problems.push(`${file}:${line}: ${name} is quoted as ${quoted.trim()}, the core's default is ${JSON.stringify(actual)}`);
+      }
+    }
+  }
+  return problems;
+}
+
+test("configuration.md's ROUTER_CONFIG tables and the defaults quoted in prose: every default is the core's, every range is where the core draws it", async () => {
   const policy = await defaultPolicy();
   const problems = configTableProblems(readFileSync(path.join(ROOT, "docs/configuration.md"), "utf8"), policy);
   assert.deepEqual(problems, [], `docs/configuration.md and the core disagree:\n  ${problems.join("\n  ")}`);
+  const prose = proseDefaultProblems(docFiles(), policy, (f) => readFileSync(path.join(ROOT, f), "utf8"));
+  assert.deepEqual(prose, [], `defaults quoted in the docs that are not the core's:\n  ${prose.join("\n  ")}`);
+  const wrongProse = proseDefaultProblems(["x.md"], policy, () => "`retry.maxAttempts` (**4**), `health.baseEjectionMs` **30 s**, `timeouts.perTryMs` (default 30 s)");
+  assert.deepEqual(wrongProse, ["x.md:1: retry.maxAttempts is quoted as 4, the core's default is 3", "x.md:1: timeouts.perTryMs is quoted as 30 s, the core's default is 60000"]);
   // And a table that drifted is caught.
   const drifted = [
     "| `retry.maxAttempts` | integer | `4` | 1 – 11 | x |",
