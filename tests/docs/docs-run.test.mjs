@@ -9,7 +9,8 @@
 // - ```toml blocks are parsed (smol-toml); a ROUTER_CONFIG var in them must configure the core.
 // - ```sh blocks and inline code: `npm run X` names a script of package.json; `node <path>`,
 //   `bash <path>`, `scripts/...` and any other path into the repository's source folders exist
-//   (placeholders with <...>, globs and $VARS are not paths); `--var ROUTER_CONFIG:'...'` configures
+//   (placeholders with <...>, globs and $VARS are not paths); an --option given to one of the
+//   repository's scripts appears in its source; `--var ROUTER_CONFIG:'...'` configures
 //   the core; curl examples against 127.0.0.1:8787 name a path the router serves, send JSON with a
 //   JSON content-type, and ask for a model the local stack (backends.json) serves.
 // - ```js blocks pass `node --check`; ```ts blocks type-check with the repository's tsconfig.
@@ -50,7 +51,9 @@ const ROUTER_CONFIG_KEYS = ["strategy", "retry", "timeouts", "health", "limits",
 const SOURCE_DIRS = readdirSync(ROOT, { withFileTypes: true })
   .filter((e) => e.isDirectory() && ![".git", "build", "node_modules"].includes(e.name))
   .map((e) => e.name);
-const SKIP_MARKER = /<!--\s*docs-test:\s*skip\b\s*(?:\(([^)]*)\))?\s*-->/;
+// A marker is a line of its own (one quoted in inline code is prose).
+const SKIP_MARKER = /^\s*<!--\s*docs-test:\s*skip\b\s*(?:\(([^)]*)\))?\s*-->\s*$/;
+const ANY_MARKER = /^\s*<!--\s*docs-test\b/;
 
 /** README.md and docs/*.md, relative to ROOT. */
 export function docFiles() {
@@ -102,7 +105,7 @@ export function parseMarkdown(file, source) {
     links.push({ file, line: lineAt(m.index), text: m[1] });
   }
   // A marker must stand right before a fence; one anywhere else exempts nothing and is a mistake.
-  const strayMarkers = lines.flatMap((l, n) => (SKIP_MARKER.test(l) && !markers.includes(n) ? [{ file, line: n + 1, text: l.trim() }] : []));
+  const strayMarkers = lines.flatMap((l, n) => (ANY_MARKER.test(l) && !markers.includes(n) ? [{ file, line: n + 1, text: l.trim() }] : []));
   return { blocks, spans, links, strayMarkers, headings: headingSlugs(lines) };
 }
 
@@ -408,7 +411,7 @@ export function checkDocs(files = docFiles(), read = (f) => readFileSync(path.jo
   };
 
   for (const [file, doc] of parsed) {
-    for (const m of doc.strayMarkers) problems.push(`${file}:${m.line}: a docs-test marker not right before a code fence: ${m.text}`);
+    for (const m of doc.strayMarkers) problems.push(`${file}:${m.line}: a docs-test marker that exempts nothing (write <!-- docs-test: skip (reason) --> on the line before a fence): ${m.text}`);
     for (const block of doc.blocks) {
       const where = `${file}:${block.line}`;
       counts.blocks++;
@@ -766,6 +769,8 @@ test("the checker catches each kind of drift", () => {
   const marked = checkDocs(["m.md"], () => "<!-- docs-test: skip (shows a mistake) -->\n\n```json\n{bad\n```\n```json\n{bad\n```\n");
   assert.deepEqual(marked.problems.map((p) => p.split(": ")[0]), ["m.md:6"]);
   assert.deepEqual(marked.skipped, ["m.md:3 (shows a mistake)"]);
+  const stray = checkDocs(["s.md"], () => "<!-- docs-test: skip (no fence follows) -->\ntext\n<!-- docs-test: skipp (typo) -->\n```json\n{}\n```\n");
+  assert.deepEqual(stray.problems.map((p) => p.split(": a docs-test marker that exempts nothing")[0]), ["s.md:1", "s.md:3"]);
 });
 
 test("opt-in (DOCS_TEST_STACK=1): the curl examples and the README's openai example answer 200 from a running stack", {
