@@ -18,7 +18,8 @@
 //   of a Markdown file when it names an anchor.
 // - configuration.md's ROUTER_CONFIG tables: each default is the one GET /status shows, each range's
 //   bounds are accepted by the core and the values just past them refused, naming the field; a
-//   default quoted in prose ("`retry.maxAttempts` (**3**)") is the core's;
+//   default quoted in prose ("`retry.maxAttempts` (**3**)") is the core's; each row of its request
+//   validation table is what the router answers (status, message, param) to a request breaking it;
 //   deployment.md's manifest table lists exactly the fields the manifest check knows, with its defaults;
 //   README's Documentation list links every page of docs/.
 //
@@ -685,6 +686,79 @@ export function manifestTableProblems(markdown, interfacesSource) {
   for (const v of envVars) if (!documented.get("vars")?.meaning.includes(`\`${v}\``)) problems.push(`the vars row does not name the template var ${v}`);
   return problems;
 }
+
+/**
+ * configuration.md's request validation table as {status, messages: RegExp[], param, code}: N and
+ * [i] in a message stand for numbers.
+ */
+export function validationRows(markdown) {
+  const section = markdown.slice(markdown.indexOf("## Request validation"));
+  const table = section.slice(section.indexOf("| rule |")).split(/\n\s*\n/)[0];
+  const span = /(`+)\s?([\s\S]*?[^`])\s?\1(?!`)/g;
+  const pattern = (text) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\bN\b/g, "\\d+").replace(/\\\[i\\\]/g, "\\[\\d+\\]")}$`);
+  return table.split("\n").slice(2).map((line) => {
+    const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim());
+    const [rule, status, answer] = [cells[0], Number(cells[1]), cells.slice(2).join("|")];
+    const trailing = /\(((?:`[^`]+`\s*)+)\)\s*$/.exec(answer);
+    const extra = trailing ? [...trailing[1].matchAll(/`([^`]+)`/g)].map((m) => m[1]) : [];
+    const messages = [...(trailing ? answer.slice(0, trailing.index) : answer).matchAll(span)].map((m) => pattern(m[2]));
+    return { rule: rule.slice(0, 60), status, messages, param: extra[0] === "code" ? null : extra[0] ?? null, code: extra[0] === "code" ? extra[1] : null };
+  });
+}
+
+/** Requests that break each rule of the table, one at least per row (the test checks that). */
+const VALIDATION_SAMPLES = [
+  { path: "/v1/chat/completions", type: "text/plain", body: "{}" },
+  { path: "/v1/chat/completions", body: `{"model":"${"x".repeat(1048576)}"}` },
+  { path: "/v1/chat/completions", body: "" },
+  { path: "/v1/chat/completions", body: new Uint8Array([0x7b, 0x22, 0xc0, 0xaf, 0x22, 0x3a, 0x31, 0x7d]) },
+  { path: "/v1/chat/completions", body: '{"model":"m\u0000"}' }, // a raw NUL byte in the text
+  { path: "/v1/chat/completions", body: `${"[".repeat(65)}${"]".repeat(65)}` },
+  { path: "/v1/chat/completions", body: '{"model":}' },
+  { path: "/v1/chat/completions", body: '{"model":"m"' },
+  { path: "/v1/chat/completions", body: '{"model":"m","n":1E1000}' },
+  { path: "/v1/chat/completions", body: "[]" },
+  { path: "/v1/chat/completions", body: '{"messages":[]}' },
+  { path: "/v1/chat/completions", body: `{"model":"${"m".repeat(257)}"}` },
+  { path: "/v1/chat/completions", body: '{"model":"m\\u0001"}' },
+  { path: "/v1/chat/completions", body: '{"model":"m","stream":"true","messages":[{"role":"user"}]}' },
+  { path: "/v1/chat/completions", body: '{"model":"m"}' },
+  { path: "/v1/chat/completions", body: '{"model":"m","messages":[1]}' },
+  { path: "/v1/chat/completions", body: '{"model":"m","messages":[{"content":"hi"}]}' },
+  { path: "/v1/completions", body: '{"model":"m","prompt":3}' },
+  { path: "/v1/embeddings", body: '{"model":"m","input":""}' },
+];
+
+test("configuration.md's request validation table: each rule's status, message and param are what the router answers", async () => {
+  const rows = validationRows(readFileSync(path.join(ROOT, "docs/configuration.md"), "utf8"));
+  assert.ok(rows.length >= 15 && rows.every((r) => r.status >= 400 && r.messages.length > 0), `table not read: ${JSON.stringify(rows.map((r) => r.rule))}`);
+  const { createRouterFetch } = await import("../../shims/driver.js");
+  const fetchRouter = createRouterFetch(RouterCore.fromModule(new WebAssembly.Module(readFileSync(path.join(ROOT, "build/wasm/router.wasm")))));
+  const env = { BACKEND_A: { describe: async () => ({ name: "a", models: ["*"] }), infer: async () => ({ status: 200, body: {} }) } };
+  const ctx = { waitUntil() {}, passThroughOnException() {} };
+  const log = console.log;
+  console.log = () => {};
+  const problems = [];
+  const hit = new Set();
+  try {
+    for (const sample of VALIDATION_SAMPLES) {
+      const res = await fetchRouter(new Request(`http://router.test${sample.path}`, { method: "POST", headers: { "content-type": sample.type ?? "application/json" }, body: sample.body }), env, ctx);
+      const { error } = JSON.parse(await res.text());
+      const row = rows.find((r) => r.status === res.status && r.messages.some((m) => m.test(error.message)));
+      const what = `${sample.path} ${String(sample.body).slice(0, 40)}: ${res.status} "${error.message}" (param ${error.param}, code ${error.code})`;
+      if (!row) problems.push(`${what}: no row of the table says so`);
+      else {
+        hit.add(row);
+        if (row.param !== null && !new RegExp(`^${row.param.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\\\[i\\\]/g, "\\[\\d+\\]")}$`).test(error.param ?? "")) problems.push(`${what}: the table gives param ${row.param}`);
+        if (row.code !== null && error.code !== row.code) problems.push(`${what}: the table gives code ${row.code}`);
+      }
+    }
+  } finally {
+    console.log = log;
+  }
+  for (const row of rows) if (!hit.has(row)) problems.push(`no sample request gets the answer of the row "${row.rule}"`);
+  assert.deepEqual(problems, [], `docs/configuration.md's validation table and the router disagree:\n  ${problems.join("\n  ")}`);
+});
 
 test("deployment.md's manifest table: the fields and defaults of the manifest check, every template var", () => {
   const interfaces = readFileSync(path.join(ROOT, "shims/interfaces.ts"), "utf8");
