@@ -19,7 +19,8 @@
 // - configuration.md's ROUTER_CONFIG tables: each default is the one GET /status shows, each range's
 //   bounds are accepted by the core and the values just past them refused, naming the field; a
 //   default quoted in prose ("`retry.maxAttempts` (**3**)") is the core's; each row of its request
-//   validation table is what the router answers (status, message, param) to a request breaking it;
+//   validation table is what the router answers (status, message, param) to a request breaking it,
+//   and its table of what each key opens is what the router lets through;
 //   deployment.md's manifest table lists exactly the fields the manifest check knows, with its defaults;
 //   README's Documentation list links every page of docs/.
 //
@@ -758,6 +759,47 @@ test("configuration.md's request validation table: each rule's status, message a
   }
   for (const row of rows) if (!hit.has(row)) problems.push(`no sample request gets the answer of the row "${row.rule}"`);
   assert.deepEqual(problems, [], `docs/configuration.md's validation table and the router disagree:\n  ${problems.join("\n  ")}`);
+});
+
+test("configuration.md's table of what each key opens is what the router does", async () => {
+  const markdown = readFileSync(path.join(ROOT, "docs/configuration.md"), "utf8");
+  const table = markdown.slice(markdown.indexOf("| setup | `/v1/*` | `GET /status` |")).split(/\n\s*\n/)[0];
+  const rows = table.split("\n").slice(2).map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
+  assert.equal(rows.length, 4, `the table has the 4 setups: ${table}`);
+  const setups = { "no keys, no admin key": {}, "`ROUTER_API_KEYS` only": { ROUTER_API_KEYS: "sk-client" },
+    "`ROUTER_ADMIN_KEY` only": { ROUTER_ADMIN_KEY: "sk-admin" }, both: { ROUTER_API_KEYS: "sk-client", ROUTER_ADMIN_KEY: "sk-admin" } };
+  const { createRouterFetch } = await import("../../shims/driver.js");
+  const wasm = new WebAssembly.Module(readFileSync(path.join(ROOT, "build/wasm/router.wasm")));
+  const ctx = { waitUntil() {}, passThroughOnException() {} };
+  const log = console.log;
+  console.log = () => {};
+  const problems = [];
+  try {
+    for (const [setup, v1Cell, statusCell] of rows) {
+      const keys = setups[setup];
+      if (!keys) {
+        problems.push(`unknown setup row "${setup}"`);
+        continue;
+      }
+      const env = { ...keys, BACKEND_A: { describe: async () => ({ name: "a", models: ["m"] }) } };
+      const fetchRouter = createRouterFetch(RouterCore.fromModule(wasm));
+      for (const [target, cell] of [["/v1/models", v1Cell], ["/status", statusCell]]) {
+        // What the cell says each caller gets: "open", "a client key", "the admin key (only)".
+        const opens = { none: cell === "open", client: cell === "open" || cell.startsWith("a client key"), admin: cell === "open" || cell.startsWith("the admin key") };
+        if (!keys.ROUTER_API_KEYS) delete opens.client;
+        if (!keys.ROUTER_ADMIN_KEY) delete opens.admin;
+        for (const [caller, allowed] of Object.entries(opens)) {
+          const key = { none: null, client: "sk-client", admin: "sk-admin" }[caller];
+          const res = await fetchRouter(new Request(`http://router.test${target}`, { headers: key ? { authorization: `Bearer ${key}` } : {} }), env, ctx);
+          await res.arrayBuffer();
+          if ((res.status === 200) !== allowed) problems.push(`${setup}: GET ${target} with ${caller === "none" ? "no key" : `the ${caller} key`} answers ${res.status}; the table says "${cell}"`);
+        }
+      }
+    }
+  } finally {
+    console.log = log;
+  }
+  assert.deepEqual(problems, [], problems.join("\n"));
 });
 
 test("deployment.md's manifest table: the fields and defaults of the manifest check, every template var", () => {
