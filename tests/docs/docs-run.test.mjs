@@ -623,6 +623,22 @@ test("configuration.md's ROUTER_CONFIG tables and the defaults quoted in prose: 
   const policy = await defaultPolicy();
   const problems = configTableProblems(readFileSync(path.join(ROOT, "docs/configuration.md"), "utf8"), policy);
   assert.deepEqual(problems, [], `docs/configuration.md and the core disagree:\n  ${problems.join("\n  ")}`);
+  // "A full example: every field, with values different from the defaults."
+  const markdown = readFileSync(path.join(ROOT, "docs/configuration.md"), "utf8");
+  const example = parseMarkdown("docs/configuration.md", markdown).blocks.find((b) => b.lang === "json" && b.line > markdown.slice(0, markdown.indexOf("### A full example")).split("\n").length);
+  assert.ok(example, "configuration.md has a full example after its heading");
+  const full = JSON.parse(example.text);
+  const missing = [];
+  for (const [section, fields] of Object.entries(policy)) {
+    if (section === "backends") continue;
+    for (const [field, value] of typeof fields === "object" ? Object.entries(fields) : [["", fields]]) {
+      const name = field ? `${section}.${field}` : section;
+      const given = field ? full[section]?.[field] : full[section];
+      if (given === undefined) missing.push(`${name} is not in the full example`);
+      else if (JSON.stringify(given) === JSON.stringify(value)) missing.push(`${name} has its default value in the full example`);
+    }
+  }
+  assert.deepEqual(missing, [], "configuration.md's full example shows every field with a value different from the default");
   const prose = proseDefaultProblems(docFiles(), policy, (f) => readFileSync(path.join(ROOT, f), "utf8"));
   assert.deepEqual(prose, [], `defaults quoted in the docs that are not the core's:\n  ${prose.join("\n  ")}`);
   const wrongProse = proseDefaultProblems(["x.md"], policy, () => "`retry.maxAttempts` (**4**), `health.baseEjectionMs` **30 s**, `timeouts.perTryMs` (default 30 s)");
