@@ -23,6 +23,7 @@ test("the scanner finds C++ functions, methods, constructors and lambdas, and sk
     "constexpr uint64_t kBig = 1'000'000;",                      // 5
     "int helper(int a) {",                                       // 6
     "  const char* s = \"} { not code\"; char c = '{';",         // 7
+    "  int k = 1'000; char o = '{';",                            // 8
     "  auto raw = R\"x(})x\";  // } {",                          // 8
     "  /* { */ if (a) { return 1; }",                            // 9
     "  auto twice = [&](int v) -> int {",                        // 10
@@ -50,8 +51,8 @@ test("the scanner finds C++ functions, methods, constructors and lambdas, and sk
     "}  // namespace router",                                    // 32
   ].join("\n");
   assert.deepEqual(summary(functionsOf(src, "cpp")), [
-    "helper@6:9", "<lambda in helper>@10:3", "Box::Box@18:2", "Box::operator==@20:1", "Box::get@21:3",
-    "Box::size@25:7", "<lambda in Box::size>@29:1",
+    "helper@6:10", "<lambda in helper>@11:3", "Box::Box@19:2", "Box::operator==@21:1", "Box::get@22:3",
+    "Box::size@26:7", "<lambda in Box::size>@30:1",
   ]);
 });
 
@@ -60,6 +61,7 @@ test("the scanner finds JS/TS functions, methods and arrows, and skips strings, 
     "const re = /[{]}/g; const s = '{'; // {",                  // 1
     "export async function outer(a: { x: number }): Promise<{ y: string }> {", // 2
     "  const t = `${a.x} { ${JSON.stringify({ k: 1 })} }`;",    // 3
+    "  const q = /^}+$/; const u = `{ ${a.x}`;",                // 4
     "  const inner = async (v) => {",                           // 4
     "    return v / 2;",                                        // 5
     "  };",                                                     // 6
@@ -85,8 +87,8 @@ test("the scanner finds JS/TS functions, methods and arrows, and skips strings, 
     "const short = (x) => x + 1;",                              // 26
   ].join("\n");
   assert.deepEqual(summary(functionsOf(src, "js")), [
-    "outer@2:10", "inner@4:3", "<function in outer>@8:3", "Thing.#guard@13:3", "Thing.size@16:3", "Thing.make@19:3",
-    "handler@23:1",
+    "outer@2:11", "inner@5:3", "<function in outer>@9:3", "Thing.#guard@14:3", "Thing.size@17:3", "Thing.make@20:3",
+    "handler@24:1",
   ]);
 });
 
