@@ -3,7 +3,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config_fields.hpp"
 
 namespace router {
 namespace {
@@ -354,6 +361,304 @@ TEST(RouterConfig, ToJsonWritesWholeNumbersWithoutFraction) {
   const std::string text = router_config_to_json(config);
   EXPECT_NE(text.find(R"("retry":{"maxAttempts":3,"backoffBaseMs":25,"backoffCapMs":250,)"), std::string::npos) << text;
   EXPECT_NE(text.find(R"("backends":{"BACKEND_A":{"weight":0.5}})"), std::string::npos) << text;
+}
+
+
+// The schema table (config_fields.hpp): every row, whatever it is, must be read, checked and
+// written. These tests walk the table, so a row added without that support fails them.
+
+bool each_backend(const ConfigField& field) { return std::string_view(field.section) == kEachBackend; }
+
+// The row's JSON path, with the binding BACKEND_A for the per-binding rows.
+std::string path_of(const ConfigField& field) {
+  const std::string section = each_backend(field) ? "backends.BACKEND_A" : field.section;
+  return section.empty() ? field.key : section + "." + field.key;
+}
+
+FieldType type_of(const ConfigField& field) { return field.type; }
+
+// A ROUTER_CONFIG text setting only this row's key, to `value` (JSON text).
+std::string document_with(const ConfigField& field, const std::string& value) {
+  nlohmann::json document = nlohmann::json::object();
+  nlohmann::json setting = nlohmann::json::parse(value);
+  if (each_backend(field)) {
+    document["backends"]["BACKEND_A"][field.key] = setting;
+  } else if (field.section[0] == '\0') {
+    document[field.key] = setting;
+  } else {
+    document[field.section][field.key] = setting;
+  }
+  return document.dump();
+}
+
+std::string number_json(double value) { return nlohmann::json(value).dump(); }
+
+// Valid values of the row, as JSON texts; the ones most likely to differ from the default first.
+std::vector<std::string> valid_values(const ConfigField& field) {
+  const double min = field.min;
+  const double max = field.max;
+  const double mid = std::floor((min + max) / 2);
+  switch (type_of(field)) {
+    case FieldType::Strategy:
+      return {R"("least-inflight")", R"("round-robin")"};
+    case FieldType::Boolean:
+    case FieldType::OptionalBoolean:
+      return {"false", "true"};
+    case FieldType::OptionalModels:
+      return {R"(["m1","*"])", "[\"" + std::string(static_cast<std::size_t>(field.max), 'm') + "\"]"};
+    case FieldType::Backends:
+      return {R"({"BACKEND_A":{}})"};
+    case FieldType::Uint32:
+    case FieldType::Uint64:
+      return {number_json(min), number_json(max), number_json(mid)};
+    case FieldType::Number:
+    case FieldType::OptionalNumber:
+      break;
+  }
+  return {number_json(min + 0.5), number_json(max), number_json(mid)};
+}
+
+// Whether two members of the same row hold the same value.
+bool same_value(FieldRef a, FieldRef b) {
+  EXPECT_EQ(a.type, b.type);
+  switch (a.type) {
+    case FieldType::Strategy: return *static_cast<Strategy*>(a.value) == *static_cast<Strategy*>(b.value);
+    case FieldType::Uint32: return *static_cast<uint32_t*>(a.value) == *static_cast<uint32_t*>(b.value);
+    case FieldType::Uint64: return *static_cast<uint64_t*>(a.value) == *static_cast<uint64_t*>(b.value);
+    case FieldType::Number: return *static_cast<double*>(a.value) == *static_cast<double*>(b.value);
+    case FieldType::Boolean: return *static_cast<bool*>(a.value) == *static_cast<bool*>(b.value);
+    case FieldType::OptionalNumber:
+      return *static_cast<std::optional<double>*>(a.value) == *static_cast<std::optional<double>*>(b.value);
+    case FieldType::OptionalBoolean:
+      return *static_cast<std::optional<bool>*>(a.value) == *static_cast<std::optional<bool>*>(b.value);
+    case FieldType::OptionalModels: {
+      using Models = std::optional<std::vector<std::string>>;
+      return *static_cast<Models*>(a.value) == *static_cast<Models*>(b.value);
+    }
+    case FieldType::Backends: {
+      using Backends = std::map<std::string, BackendOverride>;
+      return *static_cast<Backends*>(a.value) == *static_cast<Backends*>(b.value);
+    }
+  }
+  return false;
+}
+
+// The paths of the rows whose members differ from the defaults (per binding: from no override).
+std::vector<std::string> changed_rows(RouterConfig config) {
+  RouterConfig defaults;
+  BackendOverride none;
+  std::vector<std::string> changed;
+  for (const ConfigField& field : config_fields()) {
+    if (!each_backend(field)) {
+      if (!same_value(field_ref(field, &config), field_ref(field, &defaults))) changed.push_back(path_of(field));
+      continue;
+    }
+    for (auto& [name, override_] : config.backends) {
+      if (!same_value(field_ref(field, &override_), field_ref(field, &none))) {
+        changed.push_back("backends." + name + "." + field.key);
+      }
+    }
+  }
+  return changed;
+}
+
+// The first valid value of the row that changes the config (a value may break a rule between
+// fields, e.g. backoffCapMs 0 is below the default backoffBaseMs).
+std::string changing_value(const ConfigField& field) {
+  for (const std::string& value : valid_values(field)) {
+    const ConfigResult result = parse_router_config(document_with(field, value));
+    if (result.config && *result.config != RouterConfig{}) return value;
+  }
+  ADD_FAILURE() << path_of(field) << ": no valid value changes the config";
+  return "null";
+}
+
+std::vector<std::string> expected_change(const ConfigField& field) {
+  if (each_backend(field)) return {"backends", path_of(field)};
+  return {path_of(field)};
+}
+
+TEST(RouterConfigTable, IsWellFormed) {
+  const auto fields = config_fields();
+  ASSERT_FALSE(fields.empty());
+  std::vector<std::string> sections_seen;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const ConfigField& field = fields[i];
+    EXPECT_NE(field.key[0], '\0');
+    const std::string section = field.section;
+    // A section's rows are contiguous (the top level's, "", are not: its sections sit among them).
+    if (i > 0 && section != fields[i - 1].section) {
+      for (const std::string& seen : sections_seen) {
+        if (!section.empty()) EXPECT_NE(seen, section) << "section rows not contiguous";
+      }
+      sections_seen.push_back(fields[i - 1].section);
+    }
+    // The per-binding rows follow the backends row.
+    if (each_backend(field)) {
+      EXPECT_TRUE(each_backend(fields[i - 1]) || std::string_view(fields[i - 1].key) == "backends") << path_of(field);
+    }
+    if (field.not_above != nullptr) {
+      EXPECT_EQ(type_of(field), FieldType::Number) << path_of(field);
+      bool found = false;
+      for (const ConfigField& cap : fields) {
+        found = found || (section == cap.section && std::string_view(cap.key) == field.not_above &&
+                          type_of(cap) == FieldType::Number);
+      }
+      EXPECT_TRUE(found) << path_of(field) << " not_above names no number of its section";
+    }
+    EXPECT_LE(field.min, field.max) << path_of(field);
+  }
+}
+
+TEST(RouterConfigTable, EveryRowIsReadIntoItsOwnMemberAndWrittenBack) {
+  for (const ConfigField& field : config_fields()) {
+    SCOPED_TRACE(path_of(field));
+    const std::string text = document_with(field, changing_value(field));
+    const RouterConfig config = parsed(text);
+    EXPECT_EQ(changed_rows(config), expected_change(field)) << text;
+    const std::string written = router_config_to_json(config);
+    EXPECT_EQ(parsed(written), config) << written;
+    EXPECT_EQ(router_config_to_json(parsed(written)), written);
+  }
+}
+
+TEST(RouterConfigTable, AllRowsAtOnceRoundTrip) {
+  nlohmann::json document = nlohmann::json::object();
+  std::vector<std::string> expected;
+  for (const ConfigField& field : config_fields()) {
+    const nlohmann::json one = nlohmann::json::parse(document_with(field, changing_value(field)));
+    document.merge_patch(one);
+    for (const std::string& path : expected_change(field)) {
+      if (std::find(expected.begin(), expected.end(), path) == expected.end()) expected.push_back(path);
+    }
+  }
+  const RouterConfig config = parsed(document.dump());
+  EXPECT_EQ(changed_rows(config), expected) << document.dump();
+  const std::string written = router_config_to_json(config);
+  EXPECT_EQ(parsed(written), config) << written;
+  // The writer writes every row (optional ones because they are set here), in table order.
+  std::size_t at = 0;
+  for (const ConfigField& field : config_fields()) {
+    const std::size_t found = written.find("\"" + std::string(field.key) + "\":", at);
+    EXPECT_NE(found, std::string::npos) << path_of(field) << " missing or out of order in " << written;
+    if (found != std::string::npos) at = found;
+  }
+}
+
+std::string bound_text(double bound) {
+  if (bound == std::floor(bound)) return std::to_string(static_cast<int64_t>(bound));
+  return number_json(bound);
+}
+
+struct Refusal {
+  std::string text;     // a ROUTER_CONFIG setting the row to a bad value
+  std::string field;    // the error's field
+  std::string message;  // the whole message
+};
+
+// Values outside the row's range or of the wrong kind, and the error each must give.
+std::vector<Refusal> invalid_values(const ConfigField& field) {
+  const std::string path = path_of(field);
+  const double min = field.min;
+  const double max = field.max;
+  const std::string range = bound_text(min) + ", " + bound_text(max) + "]";
+  std::vector<Refusal> bad;
+  const auto add = [&](const std::vector<std::string>& values, const std::string& at, const std::string& what) {
+    for (const std::string& value : values) bad.push_back(Refusal{document_with(field, value), at, at + " " + what});
+  };
+  switch (type_of(field)) {
+    case FieldType::Strategy:
+      add({R"("random")", "1", "null"}, path, R"(must be "round-robin" or "least-inflight")");
+      break;
+    case FieldType::Boolean:
+    case FieldType::OptionalBoolean:
+      add({R"("yes")", "1", "null"}, path, "must be true or false");
+      break;
+    case FieldType::OptionalModels:
+      add({"[]", R"("m")", "null"}, path,
+          R"(must be a non-empty array of model names (use "enabled": false to disable a backend))");
+      add({R"([""])", "[\"" + std::string(static_cast<std::size_t>(field.max) + 1, 'm') + "\"]"}, path + "[0]",
+          "must be a non-empty string of at most " + bound_text(field.max) + " bytes without control characters");
+      break;
+    case FieldType::Backends:
+      add({"[]", "1", "null"}, path, "must be an object");
+      break;
+    case FieldType::Uint32:
+    case FieldType::Uint64:
+      add({number_json(min - 1), number_json(max + 1), number_json(min + 0.5), R"("1")", "null"}, path,
+          "must be an integer in [" + range);
+      break;
+    case FieldType::Number:
+    case FieldType::OptionalNumber:
+      add({number_json(field.min_exclusive ? min : min - 1), number_json(max + 1), number_json(max * 2 + 1), R"("1")",
+           "true", "null"},
+          path, std::string("must be a finite number in ") + (field.min_exclusive ? "(" : "[") + range);
+      break;
+  }
+  return bad;
+}
+
+TEST(RouterConfigTable, EveryRowRefusesWhatIsOutOfRangeNamingItself) {
+  for (const ConfigField& field : config_fields()) {
+    SCOPED_TRACE(path_of(field));
+    const std::vector<Refusal> bad = invalid_values(field);
+    EXPECT_GE(bad.size(), 3u);
+    for (const Refusal& one : bad) {
+      const ConfigError error = refused(one.text);
+      EXPECT_EQ(error.field, one.field) << one.text;
+      EXPECT_EQ(error.message, one.message) << one.text;
+    }
+  }
+}
+
+TEST(RouterConfigTable, EveryRowRuleBetweenFieldsIsChecked) {
+  for (const ConfigField& field : config_fields()) {
+    if (field.not_above == nullptr) continue;
+    SCOPED_TRACE(path_of(field));
+    const ConfigField* cap = nullptr;
+    for (const ConfigField& other : config_fields()) {
+      if (std::string_view(other.section) == field.section && std::string_view(other.key) == field.not_above) cap = &other;
+    }
+    ASSERT_NE(cap, nullptr);
+    nlohmann::json document;
+    document[field.section][field.key] = field.max;
+    document[field.section][cap->key] = cap->min;
+    const ConfigError error = refused(document.dump());
+    EXPECT_EQ(error.field, path_of(field));
+    EXPECT_EQ(error.message, path_of(field) + " (" + bound_text(field.max) + ") must not exceed " + path_of(*cap) + " (" +
+                                 bound_text(cap->min) + ")");
+  }
+}
+
+TEST(RouterConfigTable, EveryObjectListsItsRowsAsTheKeysItAccepts) {
+  std::vector<std::string> sections = {""};
+  for (const ConfigField& field : config_fields()) {
+    if (std::find(sections.begin(), sections.end(), field.section) == sections.end()) sections.push_back(field.section);
+  }
+  for (const std::string& section : sections) {
+    SCOPED_TRACE(section);
+    std::vector<std::string> keys;  // the top level's: its own rows' keys and its sections'
+    for (const ConfigField& field : config_fields()) {
+      const bool top_key = section.empty() && !each_backend(field) && field.section[0] != '\0';
+      if (section != field.section && !top_key) continue;
+      const std::string key = top_key ? field.section : field.key;
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+    }
+    std::string accepts;
+    for (const std::string& key : keys) accepts += (accepts.empty() ? "" : ", ") + key;
+    const std::string path = section == kEachBackend ? "backends.BACKEND_A" : section;
+    nlohmann::json document = nlohmann::json::parse(R"({"typo":1})");
+    if (section == kEachBackend) {
+      document = nlohmann::json{{"backends", {{"BACKEND_A", document}}}};
+    } else if (!section.empty()) {
+      document = nlohmann::json{{section, document}};
+    }
+    const ConfigError error = refused(document.dump());
+    const std::string field = path.empty() ? "typo" : path + ".typo";
+    EXPECT_EQ(error.field, field);
+    EXPECT_EQ(error.message, field + " is not a known setting (" + (path.empty() ? "top level" : path) +
+                                 " accepts: " + accepts + ")");
+  }
 }
 
 }  // namespace

@@ -2,22 +2,85 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstring>
+#include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "config/config_fields.hpp"
 #include "json/json_tree.hpp"
 #include "json/json_writer.hpp"
 
 namespace router {
 namespace {
 
-constexpr double kMaxDurationMs = 86400000;  // one day: longer is a typo, and keeps sums of times exact
-constexpr double kMaxWeight = 1000000;
-constexpr uint64_t kMaxBodyBytes = uint64_t{32} << 20;  // the body is copied into Wasm memory
+constexpr uint32_t kMaxDurationMs = 86400000;  // one day: longer is a typo, and keeps sums of times exact
+constexpr uint32_t kMaxWeight = 1000000;
+constexpr uint32_t kMaxBodyBytes = 33554432;  // 32 MiB: the body is copied into Wasm memory
 constexpr uint32_t kMaxDepth = 256;
-constexpr std::size_t kMaxModelBytes = 256;  // same limit as a request's `model`
-constexpr uint32_t kMaxNesting = 64;           // the text itself; valid settings need 4 levels
+constexpr uint32_t kMaxModelBytes = 256;      // same limit as a request's `model`
+constexpr uint32_t kMaxNesting = 64;          // the text itself; valid settings need 4 levels
 constexpr uint32_t kMaxRetryAfterSeconds = 86400;
+constexpr const char* kStrategyNames[] = {"round-robin", "least-inflight"};  // indexed by Strategy
+
+// A row's type and member columns: the member it fills in the RouterConfig (POLICY) or, for the
+// kEachBackend rows, in one BackendOverride (BACKEND); its type follows from the member's.
+#define ROUTER_FIELD(Owner, member)                           \
+  FieldTypeOf<decltype(std::declval<Owner&>().member)>::type, \
+      [](void* owner) -> void* { return &static_cast<Owner*>(owner)->member; }
+#define POLICY(member) ROUTER_FIELD(RouterConfig, member)
+#define BACKEND(member) ROUTER_FIELD(BackendOverride, member)
+
+// ROUTER_CONFIG: one row per setting, in document order (config_fields.hpp says what drives what;
+// docs/configuration.md documents each one). Defaults are the members' initializers.
+//  section, key, type and member, min, max[, not_above, min_exclusive]
+constexpr ConfigField kFields[] = {
+    {"", "strategy", POLICY(strategy)},
+    {"retry", "maxAttempts", POLICY(retry.max_attempts), 1, 10},
+    {"retry", "backoffBaseMs", POLICY(retry.backoff_base_ms), 0, kMaxDurationMs, "backoffCapMs"},
+    {"retry", "backoffCapMs", POLICY(retry.backoff_cap_ms), 0, kMaxDurationMs},
+    {"retry", "retryAfterCapMs", POLICY(retry.retry_after_cap_ms), 0, kMaxDurationMs},
+    {"retry", "budgetPercent", POLICY(retry.budget_percent), 0, 100},
+    {"retry", "budgetMinRetries", POLICY(retry.budget_min_retries), 0, 1000},
+    {"timeouts", "perTryMs", POLICY(timeouts.per_try_ms), 1, kMaxDurationMs},
+    {"timeouts", "firstByteMs", POLICY(timeouts.first_byte_ms), 1, kMaxDurationMs},
+    {"timeouts", "requestMs", POLICY(timeouts.request_ms), 1, kMaxDurationMs},
+    {"timeouts", "streamIdleMs", POLICY(timeouts.stream_idle_ms), 1, kMaxDurationMs},
+    {"health", "consecutiveFailures", POLICY(health.consecutive_failures), 1, 1000},
+    {"health", "baseEjectionMs", POLICY(health.base_ejection_ms), 0, kMaxDurationMs, "maxEjectionMs"},
+    {"health", "maxEjectionMs", POLICY(health.max_ejection_ms), 0, kMaxDurationMs},
+    {"health", "maxEjectionPercent", POLICY(health.max_ejection_percent), 0, 100},
+    {"health", "panicRouting", POLICY(health.panic_routing)},
+    {"limits", "maxBodyBytes", POLICY(limits.max_body_bytes), 1, kMaxBodyBytes},
+    {"limits", "maxDepth", POLICY(limits.max_depth), 1, kMaxDepth},
+    {"discovery", "describeTtlMs", POLICY(discovery.describe_ttl_ms), 0, kMaxDurationMs},
+    {"discovery", "describeTimeoutMs", POLICY(discovery.describe_timeout_ms), 1, 60000},
+    {"rateLimit", "retryAfterSeconds", POLICY(rate_limit.retry_after_seconds), 1, kMaxRetryAfterSeconds},
+    {"", "backends", POLICY(backends)},
+    {kEachBackend, "weight", BACKEND(weight), 0, kMaxWeight, nullptr, /*min_exclusive=*/true},
+    {kEachBackend, "models", BACKEND(models), 1, kMaxModelBytes},
+    {kEachBackend, "enabled", BACKEND(enabled)},
+};
+
+#undef POLICY
+#undef BACKEND
+#undef ROUTER_FIELD
+
+bool same(const char* a, const char* b) { return std::strcmp(a, b) == 0; }
+
+// Row i opens a section of the top level: its first row, neither top-level nor per binding.
+bool starts_section(std::size_t i) {
+  const char* section = kFields[i].section;
+  return section[0] != '\0' && !same(section, kEachBackend) && (i == 0 || !same(kFields[i - 1].section, section));
+}
+
+const ConfigField* find_field(const char* section, const char* key) {
+  for (const ConfigField& field : kFields) {
+    if (same(field.section, section) && same(field.key, key)) return &field;
+  }
+  return nullptr;
+}
 
 std::string join_path(std::string_view parent, std::string_view key) {
   std::string path(parent);
@@ -29,60 +92,50 @@ std::string join_path(std::string_view parent, std::string_view key) {
 // back as the same double, so the policy round-trips exactly (JsonWriter's number format).
 std::string number_text(double value) { return JsonWriter().value(value).take(); }
 
-// Reads the settings of one JSON object into a struct. Keeps the first error; a read after an
-// error does nothing. finish() then reports keys no read asked for, so typos are not ignored.
+// `"a", "b" or "c"`.
+std::string alternatives(const char* const* names, std::size_t count) {
+  std::string text;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i > 0) text += i + 1 == count ? " or " : ", ";
+    text += '"';
+    text += names[i];
+    text += '"';
+  }
+  return text;
+}
+
+// What a valid value of `field` is, as the end of its error message.
+std::string expectation(const ConfigField& field, FieldType type) {
+  const std::string bounds = number_text(field.min) + ", " + number_text(field.max) + "]";
+  switch (type) {
+    case FieldType::Strategy:
+      return "must be " + alternatives(kStrategyNames, std::size(kStrategyNames));
+    case FieldType::Uint32:
+    case FieldType::Uint64:
+      return "must be an integer in [" + bounds;
+    case FieldType::Number:
+    case FieldType::OptionalNumber:
+      return std::string("must be a finite number in ") + (field.min_exclusive ? "(" : "[") + bounds;
+    case FieldType::Boolean:
+    case FieldType::OptionalBoolean:
+      return "must be true or false";
+    case FieldType::OptionalModels:
+      return "must be a non-empty array of model names (use \"enabled\": false to disable a backend)";
+    case FieldType::Backends:
+      break;
+  }
+  return "must be an object";
+}
+
+// Reads the settings of one JSON object. Keeps the first error; a lookup after an error finds
+// nothing. finish() then reports keys no lookup asked for, so typos are not ignored.
 class ObjectReader {
  public:
   ObjectReader(const JsonValue& object, std::string path, std::optional<ConfigError>& error)
       : object_(object), path_(std::move(path)), error_(error) {}
 
-  // Each read returns whether it stored a value (the key is present and valid).
-  // An integral number in [min, max]; 1e6 and 3.0 count as integers.
-  bool integer(const char* key, uint64_t min, uint64_t max, uint64_t& out) {
-    const JsonValue* value = lookup(key);
-    if (value == nullptr) return false;
-    const double number = value->is_number() ? value->number() : NAN;
-    if (!std::isfinite(number) || number != std::floor(number) || number < static_cast<double>(min) ||
-        number > static_cast<double>(max)) {
-      fail(key, "must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-      return false;
-    }
-    out = static_cast<uint64_t>(number);
-    return true;
-  }
-
-  bool integer(const char* key, uint32_t min, uint32_t max, uint32_t& out) {
-    uint64_t wide = out;
-    if (!integer(key, uint64_t{min}, uint64_t{max}, wide)) return false;
-    out = static_cast<uint32_t>(wide);
-    return true;
-  }
-
-  // A finite number in [min, max], or in (min, max] when min_exclusive.
-  bool number(const char* key, double min, double max, double& out, bool min_exclusive = false) {
-    const JsonValue* value = lookup(key);
-    if (value == nullptr) return false;
-    const double number = value->is_number() ? value->number() : NAN;
-    const bool above_min = min_exclusive ? number > min : number >= min;
-    if (!std::isfinite(number) || !above_min || number > max) {
-      fail(key, std::string("must be a finite number in ") + (min_exclusive ? "(" : "[") + number_text(min) + ", " +
-                    number_text(max) + "]");
-      return false;
-    }
-    out = number;
-    return true;
-  }
-
-  bool boolean(const char* key, bool& out) {
-    const JsonValue* value = lookup(key);
-    if (value == nullptr) return false;
-    if (!value->is_boolean()) {
-      fail(key, "must be true or false");
-      return false;
-    }
-    out = value->boolean();
-    return true;
-  }
+  const std::string& path() const { return path_; }
+  std::optional<ConfigError>& error() { return error_; }
 
   // Claims `key` and returns its value when present and no error happened yet.
   const JsonValue* lookup(const char* key) {
@@ -91,6 +144,7 @@ class ObjectReader {
     return object_.find(key);
   }
 
+  // Records "<path>.<key> <what>" unless an error is recorded already.
   void fail(std::string_view key, const std::string& what) { fail_at(join_path(path_, key), what); }
 
   // The item at `index` of the array under `key`.
@@ -125,18 +179,8 @@ class ObjectReader {
   std::vector<std::string> known_;
 };
 
-// The section's object, or nullptr (with an error when present but not an object).
-const JsonValue* section(ObjectReader& top, const char* key) {
-  const JsonValue* value = top.lookup(key);
-  if (value != nullptr && !value->is_object()) {
-    top.fail(key, "must be an object");
-    return nullptr;
-  }
-  return value;
-}
-
-bool usable_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxModelBytes) return false;
+bool usable_name(std::string_view name, std::size_t min_bytes, std::size_t max_bytes) {
+  if (name.size() < min_bytes || name.size() > max_bytes) return false;
   for (const char c : name) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte < 0x20 || byte == 0x7F) return false;
@@ -155,128 +199,217 @@ bool valid_binding_name(std::string_view name) {
   return true;
 }
 
-void read_backend(const JsonValue& value, const std::string& path, BackendOverride& out,
-                  std::optional<ConfigError>& error) {
-  ObjectReader reader(value, path, error);
-  double weight = 0;
-  if (reader.number("weight", 0, kMaxWeight, weight, /*min_exclusive=*/true)) out.weight = weight;
-  if (const JsonValue* models = reader.lookup("models")) {
-    if (!models->is_array() || models->size() == 0) {
-      reader.fail("models", "must be a non-empty array of model names (use \"enabled\": false to disable a backend)");
+// A whole number (3, 3.0, 1e6) in [field.min, field.max].
+bool read_integer(const JsonValue& value, const ConfigField& field, uint64_t& out) {
+  const double number = value.is_number() ? value.number() : NAN;
+  if (!std::isfinite(number) || number != std::floor(number) || number < field.min || number > field.max) return false;
+  out = static_cast<uint64_t>(number);
+  return true;
+}
+
+// A finite number in [field.min, field.max], or in (field.min, field.max] when min_exclusive.
+bool read_number(const JsonValue& value, const ConfigField& field, double& out) {
+  const double number = value.is_number() ? value.number() : NAN;
+  const bool above_min = field.min_exclusive ? number > field.min : number >= field.min;
+  if (!std::isfinite(number) || !above_min || number > field.max) return false;
+  out = number;
+  return true;
+}
+
+bool read_strategy(const JsonValue& value, Strategy& out) {
+  for (std::size_t i = 0; i < std::size(kStrategyNames) && value.is_string(); ++i) {
+    if (value.string() != kStrategyNames[i]) continue;
+    out = static_cast<Strategy>(i);
+    return true;
+  }
+  return false;
+}
+
+// A bad name is reported at its index (the array's own message then loses: the first error stays).
+bool read_models(ObjectReader& reader, const ConfigField& field, const JsonValue& value,
+                 std::optional<std::vector<std::string>>& out) {
+  if (!value.is_array() || value.size() == 0) return false;
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const JsonValue& model = value.item(i);
+    if (!model.is_string() || !usable_name(model.string(), field.min, field.max)) {
+      reader.fail_item(field.key, i, "must be a non-empty string of at most " + number_text(field.max) +
+                                         " bytes without control characters");
+      return false;
+    }
+    names.push_back(model.string());
+  }
+  out = std::move(names);
+  return true;
+}
+
+void read_object(const JsonValue& object, std::string path, const char* section, void* owner,
+                 std::optional<ConfigError>& error);
+
+// Each member of the backends object configures one binding, with the kEachBackend rows.
+void read_backends(ObjectReader& reader, const char* key, const JsonValue& value,
+                   std::map<std::string, BackendOverride>& out) {
+  std::optional<ConfigError>& error = reader.error();
+  const char* keys[std::size(kFields)];
+  std::size_t count = 0;
+  for (const ConfigField& field : kFields) {
+    if (same(field.section, kEachBackend)) keys[count++] = field.key;
+  }
+  for (std::size_t i = 0; i < value.size() && !error; ++i) {
+    const std::string& name = value.key(i);
+    const std::string path = join_path(join_path(reader.path(), key), name);
+    if (!valid_binding_name(name)) {
+      error = ConfigError{path, path + ": a backend binding name is BACKEND_ followed by letters, digits or _"};
+    } else if (!value.item(i).is_object()) {
+      error = ConfigError{path, path + " must be an object with " + alternatives(keys, count)};
     } else {
-      std::vector<std::string> names;
-      for (std::size_t i = 0; i < models->size() && !error; ++i) {
-        const JsonValue& model = models->item(i);
-        const std::string* name = model.is_string() ? &model.string() : nullptr;
-        if (name == nullptr || !usable_name(*name)) {
-          reader.fail_item("models", i,
-                      "must be a non-empty string of at most " + std::to_string(kMaxModelBytes) +
-                          " bytes without control characters");
-        } else {
-          names.push_back(*name);
-        }
-      }
-      if (!error) out.models = std::move(names);
+      read_object(value.item(i), path, kEachBackend, &out[name], error);
     }
   }
-  bool enabled = true;
-  if (reader.boolean("enabled", enabled)) out.enabled = enabled;
+}
+
+// Stores `value` in `ref`, the member of `field`; false when the value is not valid for it.
+bool store(ObjectReader& reader, const ConfigField& field, const JsonValue& value, FieldRef ref) {
+  uint64_t integer = 0;
+  double number = 0;
+  switch (ref.type) {
+    case FieldType::Strategy:
+      return read_strategy(value, *static_cast<Strategy*>(ref.value));
+    case FieldType::Uint32:
+      if (!read_integer(value, field, integer)) return false;
+      *static_cast<uint32_t*>(ref.value) = static_cast<uint32_t>(integer);
+      return true;
+    case FieldType::Uint64:
+      return read_integer(value, field, *static_cast<uint64_t*>(ref.value));
+    case FieldType::Number:
+      return read_number(value, field, *static_cast<double*>(ref.value));
+    case FieldType::OptionalNumber:
+      if (!read_number(value, field, number)) return false;
+      *static_cast<std::optional<double>*>(ref.value) = number;
+      return true;
+    case FieldType::Boolean:
+      if (value.is_boolean()) *static_cast<bool*>(ref.value) = value.boolean();
+      return value.is_boolean();
+    case FieldType::OptionalBoolean:
+      if (value.is_boolean()) *static_cast<std::optional<bool>*>(ref.value) = value.boolean();
+      return value.is_boolean();
+    case FieldType::OptionalModels:
+      return read_models(reader, field, value, *static_cast<std::optional<std::vector<std::string>>*>(ref.value));
+    case FieldType::Backends:
+      if (!value.is_object()) return false;
+      read_backends(reader, field.key, value, *static_cast<std::map<std::string, BackendOverride>*>(ref.value));
+      return true;
+  }
+  return false;
+}
+
+void read_field(ObjectReader& reader, const ConfigField& field, void* owner) {
+  const JsonValue* value = reader.lookup(field.key);
+  if (value == nullptr) return;
+  const FieldRef ref = field_ref(field, owner);
+  if (!store(reader, field, *value, ref)) reader.fail(field.key, expectation(field, ref.type));
+}
+
+// The section `key` of the top level, when present: an object holding the rows of that section.
+void read_section(ObjectReader& top, const char* key, void* owner) {
+  const JsonValue* value = top.lookup(key);
+  if (value == nullptr) return;
+  if (!value->is_object()) return top.fail(key, "must be an object");
+  read_object(*value, join_path(top.path(), key), key, owner, top.error());
+}
+
+// The rows of `section` from `object` into `owner`; for the top level ("") its sections too.
+void read_object(const JsonValue& object, std::string path, const char* section, void* owner,
+                 std::optional<ConfigError>& error) {
+  ObjectReader reader(object, std::move(path), error);
+  for (std::size_t i = 0; i < std::size(kFields); ++i) {
+    if (same(kFields[i].section, section)) {
+      read_field(reader, kFields[i], owner);
+    } else if (section[0] == '\0' && starts_section(i)) {
+      read_section(reader, kFields[i].section, owner);
+    }
+  }
   reader.finish();
 }
 
+// Rules between fields (not_above), checked once each field is valid on its own.
+void check_not_above(RouterConfig& config, std::optional<ConfigError>& error) {
+  for (const ConfigField& field : kFields) {
+    const ConfigField* cap = field.not_above != nullptr ? find_field(field.section, field.not_above) : nullptr;
+    if (cap == nullptr || error) continue;
+    const double value = *static_cast<const double*>(field.member(&config));
+    const double limit = *static_cast<const double*>(cap->member(&config));
+    if (value <= limit) continue;
+    const std::string path = join_path(field.section, field.key);
+    error = ConfigError{path, path + " (" + number_text(value) + ") must not exceed " +
+                                  join_path(cap->section, cap->key) + " (" + number_text(limit) + ")"};
+  }
+}
+
 void read_config(const JsonValue& document, RouterConfig& config, std::optional<ConfigError>& error) {
-  ObjectReader top(document, "", error);
+  read_object(document, "", "", &config, error);
+  if (!error) check_not_above(config, error);
+}
 
-  if (const JsonValue* strategy = top.lookup("strategy")) {
-    const std::string* name = strategy->is_string() ? &strategy->string() : nullptr;
-    if (name != nullptr && *name == "round-robin") {
-      config.strategy = Strategy::RoundRobin;
-    } else if (name != nullptr && *name == "least-inflight") {
-      config.strategy = Strategy::LeastInflight;
-    } else {
-      top.fail("strategy", "must be \"round-robin\" or \"least-inflight\"");
-    }
-  }
+void write_object(JsonWriter& w, const char* section, void* owner);
 
-  if (const JsonValue* value = section(top, "retry")) {
-    ObjectReader r(*value, "retry", error);
-    r.integer("maxAttempts", 1u, 10u, config.retry.max_attempts);
-    r.number("backoffBaseMs", 0, kMaxDurationMs, config.retry.backoff_base_ms);
-    r.number("backoffCapMs", 0, kMaxDurationMs, config.retry.backoff_cap_ms);
-    r.number("retryAfterCapMs", 0, kMaxDurationMs, config.retry.retry_after_cap_ms);
-    r.number("budgetPercent", 0, 100, config.retry.budget_percent);
-    r.integer("budgetMinRetries", 0u, 1000u, config.retry.budget_min_retries);
-    r.finish();
-  }
-
-  if (const JsonValue* value = section(top, "timeouts")) {
-    ObjectReader r(*value, "timeouts", error);
-    r.number("perTryMs", 1, kMaxDurationMs, config.timeouts.per_try_ms);
-    r.number("firstByteMs", 1, kMaxDurationMs, config.timeouts.first_byte_ms);
-    r.number("requestMs", 1, kMaxDurationMs, config.timeouts.request_ms);
-    r.number("streamIdleMs", 1, kMaxDurationMs, config.timeouts.stream_idle_ms);
-    r.finish();
-  }
-
-  if (const JsonValue* value = section(top, "health")) {
-    ObjectReader r(*value, "health", error);
-    r.integer("consecutiveFailures", 1u, 1000u, config.health.consecutive_failures);
-    r.number("baseEjectionMs", 0, kMaxDurationMs, config.health.base_ejection_ms);
-    r.number("maxEjectionMs", 0, kMaxDurationMs, config.health.max_ejection_ms);
-    r.number("maxEjectionPercent", 0, 100, config.health.max_ejection_percent);
-    r.boolean("panicRouting", config.health.panic_routing);
-    r.finish();
-  }
-
-  if (const JsonValue* value = section(top, "limits")) {
-    ObjectReader r(*value, "limits", error);
-    r.integer("maxBodyBytes", uint64_t{1}, kMaxBodyBytes, config.limits.max_body_bytes);
-    r.integer("maxDepth", 1u, kMaxDepth, config.limits.max_depth);
-    r.finish();
-  }
-
-  if (const JsonValue* value = section(top, "discovery")) {
-    ObjectReader r(*value, "discovery", error);
-    r.number("describeTtlMs", 0, kMaxDurationMs, config.discovery.describe_ttl_ms);
-    r.number("describeTimeoutMs", 1, 60000, config.discovery.describe_timeout_ms);
-    r.finish();
-  }
-
-  if (const JsonValue* value = section(top, "rateLimit")) {
-    ObjectReader r(*value, "rateLimit", error);
-    r.integer("retryAfterSeconds", 1u, kMaxRetryAfterSeconds, config.rate_limit.retry_after_seconds);
-    r.finish();
-  }
-
-  if (const JsonValue* value = section(top, "backends")) {
-    for (std::size_t i = 0; i < value->size() && !error; ++i) {
-      const std::string& name = value->key(i);
-      const JsonValue& entry = value->item(i);
-      const std::string path = join_path("backends", name);
-      if (!valid_binding_name(name)) {
-        error = ConfigError{path, path + ": a backend binding name is BACKEND_ followed by letters, digits or _"};
-      } else if (!entry.is_object()) {
-        error = ConfigError{path, path + " must be an object with \"weight\", \"models\" or \"enabled\""};
-      } else {
-        read_backend(entry, path, config.backends[name], error);
+// `owner` is only read: the member accessors take a mutable object, for the reader's sake.
+void write_field(JsonWriter& w, const ConfigField& field, void* owner) {
+  const FieldRef ref = field_ref(field, owner);
+  const void* value = ref.value;
+  switch (ref.type) {
+    case FieldType::Strategy:
+      w.key(field.key).value(kStrategyNames[static_cast<std::size_t>(*static_cast<const Strategy*>(value))]);
+      break;
+    case FieldType::Uint32:
+      w.key(field.key).value(*static_cast<const uint32_t*>(value));
+      break;
+    case FieldType::Uint64:
+      w.key(field.key).value(*static_cast<const uint64_t*>(value));
+      break;
+    case FieldType::Number:
+      w.key(field.key).value(*static_cast<const double*>(value));
+      break;
+    case FieldType::Boolean:
+      w.key(field.key).value(*static_cast<const bool*>(value));
+      break;
+    case FieldType::OptionalNumber:
+      if (const auto& number = *static_cast<const std::optional<double>*>(value)) w.key(field.key).value(*number);
+      break;
+    case FieldType::OptionalBoolean:
+      if (const auto& flag = *static_cast<const std::optional<bool>*>(value)) w.key(field.key).value(*flag);
+      break;
+    case FieldType::OptionalModels:
+      if (const auto& models = *static_cast<const std::optional<std::vector<std::string>>*>(value)) {
+        w.key(field.key).strings(*models);
       }
+      break;
+    case FieldType::Backends:
+      w.key(field.key).begin_object();
+      for (const auto& [name, override_] : *static_cast<const std::map<std::string, BackendOverride>*>(value)) {
+        w.key(name);
+        write_object(w, kEachBackend, const_cast<BackendOverride*>(&override_));
+      }
+      w.end_object();
+      break;
+  }
+}
+
+// The rows of `section` as one object; for the top level (""), each section as an object in it.
+void write_object(JsonWriter& w, const char* section, void* owner) {
+  w.begin_object();
+  const char* open = section;  // the section whose rows are being written
+  for (const ConfigField& field : kFields) {
+    if (section[0] != '\0' ? !same(field.section, section) : same(field.section, kEachBackend)) continue;
+    if (!same(field.section, open)) {
+      if (!same(open, section)) w.end_object();
+      open = field.section;
+      if (!same(open, section)) w.key(open).begin_object();
     }
+    write_field(w, field, owner);
   }
-
-  top.finish();
-  if (error) return;
-
-  // Rules between fields, checked once each field is valid on its own.
-  if (config.retry.backoff_base_ms > config.retry.backoff_cap_ms) {
-    error = ConfigError{"retry.backoffBaseMs", "retry.backoffBaseMs (" + number_text(config.retry.backoff_base_ms) +
-                                                   ") must not exceed retry.backoffCapMs (" +
-                                                   number_text(config.retry.backoff_cap_ms) + ")"};
-  } else if (config.health.base_ejection_ms > config.health.max_ejection_ms) {
-    error = ConfigError{"health.baseEjectionMs", "health.baseEjectionMs (" +
-                                                     number_text(config.health.base_ejection_ms) +
-                                                     ") must not exceed health.maxEjectionMs (" +
-                                                     number_text(config.health.max_ejection_ms) + ")"};
-  }
+  if (!same(open, section)) w.end_object();
+  w.end_object();
 }
 
 bool is_blank(std::string_view text) {
@@ -291,6 +424,8 @@ ConfigResult failed(std::string field, std::string message) {
 }
 
 }  // namespace
+
+std::span<const ConfigField> config_fields() { return kFields; }
 
 ConfigResult parse_router_config(std::string_view text) {
   if (is_blank(text)) return ConfigResult{RouterConfig{}, std::nullopt};
@@ -331,49 +466,8 @@ ConfigResult parse_router_config(std::string_view text) {
 // large in Wasm. JsonWriter writes numbers so that they read back exactly.
 std::string router_config_to_json(const RouterConfig& config) {
   JsonWriter w;
-  const RetryConfig& retry = config.retry;
-  const TimeoutConfig& timeouts = config.timeouts;
-  const HealthConfig& health = config.health;
-  w.begin_object();
-  w.key("strategy").value(config.strategy == Strategy::LeastInflight ? "least-inflight" : "round-robin");
-  w.key("retry").begin_object();
-  w.key("maxAttempts").value(retry.max_attempts);
-  w.key("backoffBaseMs").value(retry.backoff_base_ms);
-  w.key("backoffCapMs").value(retry.backoff_cap_ms);
-  w.key("retryAfterCapMs").value(retry.retry_after_cap_ms);
-  w.key("budgetPercent").value(retry.budget_percent);
-  w.key("budgetMinRetries").value(retry.budget_min_retries);
-  w.end_object();
-  w.key("timeouts").begin_object();
-  w.key("perTryMs").value(timeouts.per_try_ms);
-  w.key("firstByteMs").value(timeouts.first_byte_ms);
-  w.key("requestMs").value(timeouts.request_ms);
-  w.key("streamIdleMs").value(timeouts.stream_idle_ms);
-  w.end_object();
-  w.key("health").begin_object();
-  w.key("consecutiveFailures").value(health.consecutive_failures);
-  w.key("baseEjectionMs").value(health.base_ejection_ms);
-  w.key("maxEjectionMs").value(health.max_ejection_ms);
-  w.key("maxEjectionPercent").value(health.max_ejection_percent);
-  w.key("panicRouting").value(health.panic_routing);
-  w.end_object();
-  w.key("limits").begin_object();
-  w.key("maxBodyBytes").value(config.limits.max_body_bytes);
-  w.key("maxDepth").value(config.limits.max_depth);
-  w.end_object();
-  w.key("discovery").begin_object().key("describeTtlMs").value(config.discovery.describe_ttl_ms)
-      .key("describeTimeoutMs").value(config.discovery.describe_timeout_ms).end_object();
-  w.key("rateLimit").begin_object().key("retryAfterSeconds").value(config.rate_limit.retry_after_seconds).end_object();
-  w.key("backends").begin_object();
-  for (const auto& [name, override_] : config.backends) {
-    w.key(name).begin_object();
-    if (override_.weight) w.key("weight").value(*override_.weight);
-    if (override_.models) w.key("models").strings(*override_.models);
-    if (override_.enabled) w.key("enabled").value(*override_.enabled);
-    w.end_object();
-  }
-  w.end_object();
-  return w.end_object().take();
+  write_object(w, "", const_cast<RouterConfig*>(&config));
+  return w.take();
 }
 
 }  // namespace router

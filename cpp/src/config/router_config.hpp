@@ -99,15 +99,9 @@ struct ConfigResult {
   std::optional<ConfigError> error;
 };
 
-// JSON shape (all optional, camelCase):
-// {"strategy":"round-robin"|"least-inflight",
-//  "retry":{"maxAttempts","backoffBaseMs","backoffCapMs","retryAfterCapMs","budgetPercent","budgetMinRetries"},
-//  "timeouts":{"perTryMs","firstByteMs","requestMs","streamIdleMs"},
-//  "health":{"consecutiveFailures","baseEjectionMs","maxEjectionMs","maxEjectionPercent","panicRouting"},
-//  "limits":{"maxBodyBytes","maxDepth"},
-//  "discovery":{"describeTtlMs","describeTimeoutMs"},
-//  "rateLimit":{"retryAfterSeconds"},
-//  "backends":{"BACKEND_X":{"weight","models","enabled"}}}
+// The JSON shape (every key optional, camelCase: {"strategy", "retry": {"maxAttempts", ...}, ...,
+// "backends": {"BACKEND_X": {"weight", "models", "enabled"}}}) is the schema table in
+// router_config.cpp, one row per setting (config_fields.hpp); docs/configuration.md documents it.
 // Unknown keys are errors too (a typo must not be silently ignored).
 ConfigResult parse_router_config(std::string_view text);
 
