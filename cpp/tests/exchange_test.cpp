@@ -452,7 +452,7 @@ TEST(ExchangeRouting, ASuccessInTheWrongShapeIsAFailedAttempt) {
     Action c2 = h.exchange(e).outcome(AttemptOutcome::Answered, 200, stream ? AnswerBody::Json : AnswerBody::Stream, "", "", h.now);
     ASSERT_EQ(kind(c2), ActionKind::Call) << "stream " << stream;
     EXPECT_NE(backend_of(c2), backend_of(c1));
-    const std::string logs = h.router.logs().drain();
+    const std::string logs = h.router.drain_logs();
     EXPECT_NE(logs.find("\"event\":\"backend_answer_shape\""), std::string::npos) << logs;
     Action fwd = h.exchange(e).outcome(AttemptOutcome::Answered, 200, stream ? AnswerBody::Stream : AnswerBody::Json, "", "", h.now);
     ASSERT_EQ(kind(fwd), ActionKind::Forward);

@@ -6,15 +6,12 @@
 #include "api/openai_error.hpp"
 #include "api/rate_limit_key.hpp"
 #include "api/retry_after.hpp"
+#include "routing/front_door.hpp"
 #include "routing/router.hpp"
 
 namespace router {
 
 namespace {
-
-constexpr std::string_view kChat = "/v1/chat/completions";
-constexpr std::string_view kCompletions = "/v1/completions";
-constexpr std::string_view kEmbeddings = "/v1/embeddings";
 
 bool sane_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
@@ -113,7 +110,7 @@ Exchange::Exchange(Router& router, const RequestHead& head, double now, uint64_t
 std::string Exchange::common_headers() const {
   std::string h = "x-request-id: " + request_id_;
   if (route_ == Route::Inference || route_ == Route::Models) {
-    if (produced_by_) h += "\nx-router-backend: " + router_.backends()[*produced_by_].binding;
+    if (produced_by_) h += "\nx-router-backend: " + router_.binding(*produced_by_);
     h += "\nx-router-attempts: " + integer_text(retry_.attempts());
   }
   return h;
@@ -133,37 +130,33 @@ Action Exchange::error(uint32_t status, std::string_view message, std::string_vi
   return reply(status, openai_error_body(message, type, param, code), std::move(extra_headers));
 }
 
-Action Exchange::start(double now) {
-  std::string_view path = head_.path;
-  std::string_view allow = "POST";
-  if (path == kChat || path == kCompletions || path == kEmbeddings) {
-    route_ = Route::Inference;
-    endpoint_ = path == kChat ? Endpoint::ChatCompletions : path == kCompletions ? Endpoint::Completions : Endpoint::Embeddings;
-  } else if (path == "/v1/models") {
-    route_ = Route::Models, allow = "GET";
-  } else if (path == "/healthz") {
-    route_ = Route::Healthz, allow = "GET";
-  } else if (path == "/status") {
-    route_ = Route::Status, allow = "GET";
+// Which events each phase takes: the exchange's whole state machine at a glance. An event a phase
+// does not take is refused (action kind 0) and changes nothing; end() is taken in every phase.
+//
+//   phase      event          next phases
+//   RateLimit  rate_limited   ReadBody | Discover | Done (429)
+//   ReadBody   body           Discover | Call | Done (4xx, 504, 503)
+//   Discover   resume         Call | Done (/v1/models, 404, 503, 504)
+//   Call       outcome        Forwarded | Call | Wait | Done (502, 504, passed-on error)
+//   Wait       resume         Wait | Call | Done (504)
+//   Forwarded  -              (end)
+//   Done       -              (end)
+bool Exchange::accepts(Phase phase, Event event) {
+  switch (phase) {
+    case Phase::RateLimit: return event == Event::RateLimited;
+    case Phase::ReadBody: return event == Event::Body;
+    case Phase::Discover:
+    case Phase::Wait: return event == Event::Resume;
+    case Phase::Call: return event == Event::Outcome;
+    default: return false;
   }
+}
 
-  if (!router_.configured())
-    return error(500, "The router has not been configured", "server_error", {}, "router_not_configured");
-  if (!router_.config_error_body().empty()) return reply(500, router_.config_error_body());
-  if (route_ == Route::Unknown)
-    return error(404, "Unknown path: the router serves /v1/chat/completions, /v1/completions, /v1/embeddings, "
-                 "/v1/models, /healthz and /status", "not_found", {}, "unknown_path");
-  if (head_.method != allow)
-    return error(405, "Method " + head_.method.substr(0, 16) + " is not allowed here; use " + std::string(allow),
-                 "invalid_request_error", {}, "method_not_allowed", "allow: " + std::string(allow));
-  if (route_ == Route::Healthz) return reply(200, "{\"status\":\"ok\"}");
-
-  bool authorized = route_ == Route::Status ? router_.admin_ok(head_.auth_hash) : router_.api_key_ok(head_.auth_hash);
-  if (!authorized)
-    return error(401, head_.auth_hash.empty() ? "Missing API key: send Authorization: Bearer <key>" : "Invalid API key",
-                 "authentication_error", {}, "invalid_api_key", "www-authenticate: Bearer");
-
-  if (route_ == Route::Status) return reply(200, router_.status_json(now));
+Action Exchange::start(double now) {
+  Admission door = front_door(head_, router_, now);
+  route_ = door.route;
+  endpoint_ = door.endpoint;
+  if (door.answered()) return reply(door.status, std::move(door.body), std::move(door.extra_headers));
   if (router_.rate_limiting()) {
     phase_ = Phase::RateLimit;
     return RateLimit{std::max(0.0, std::min(kRateLimitTimeoutMs, retry_.deadline() - now)),
@@ -173,14 +166,14 @@ Action Exchange::start(double now) {
 }
 
 Action Exchange::rate_limited(RateLimitAnswer answer, double now) {
-  if (phase_ != Phase::RateLimit) return NoAction{};
+  if (!accepts(phase_, Event::RateLimited)) return NoAction{};
   if (answer == RateLimitAnswer::OverLimit) {
     std::string seconds = integer_text(router_.config().rate_limit.retry_after_seconds);
     return error(429, "Rate limit exceeded for this client; retry after " + seconds + " seconds", "rate_limit_error",
                  {}, "rate_limit_exceeded", "retry-after: " + seconds);
   }
   if (answer == RateLimitAnswer::LimiterFailed)
-    router_.logs().add("warn", "rate_limiter_failed", {{"requestId", request_id_}});
+    router_.log("warn", "rate_limiter_failed", {{"requestId", request_id_}});
   return admitted(now);
 }
 
@@ -204,7 +197,7 @@ Action Exchange::admitted(double now) {
 }
 
 Action Exchange::body(std::string_view bytes, BodyRead how, double now) {
-  if (phase_ != Phase::ReadBody) return NoAction{};
+  if (!accepts(phase_, Event::Body)) return NoAction{};
   if (how == BodyRead::TimedOut || now >= retry_.deadline())
     return error(504, "The request body did not arrive before the request deadline", "timeout", {}, "deadline_exceeded");
   const LimitConfig& limits = router_.config().limits;
@@ -235,7 +228,7 @@ Action Exchange::discover_or_continue(double now) {
   Discover a;
   a.describe_timeout_ms = router_.config().discovery.describe_timeout_ms;
   a.wait_until = wait ? std::max(now, std::min(retry_.deadline(), now + a.describe_timeout_ms)) : 0;
-  for (uint32_t i : batch) (a.bindings.empty() ? a.bindings : a.bindings += '\n') += router_.backends()[i].binding;
+  for (uint32_t i : batch) (a.bindings.empty() ? a.bindings : a.bindings += '\n') += router_.binding(i);
   return a;
 }
 
@@ -250,34 +243,29 @@ Action Exchange::unavailable(std::string_view message, double retry_at, double n
 }
 
 Action Exchange::route_first(double now) {
-  router_.health().refresh(now);
-  BackendSet& backends = router_.backends();
-  if (backends.size() == 0) return unavailable("No backends are configured", now + 60000, now);
-  std::vector<uint32_t> eligible = router_.eligible(model_);
-  if (eligible.empty()) {
-    if (backends.undiscovered() > 0)
-      return unavailable("The backends are still being discovered; try again shortly", now + 1000, now);
-    for (const Backend& b : backends.all())
-      if (b.enabled && !b.describe_error.empty() && b.models.empty())
-        return unavailable("The backends could not be discovered; try again shortly",
-                           now + BackendSet::kFailedDescribeRetryMs, now);
-    return error(404, "The model '" + model_.substr(0, 256) + "' is not served by any backend",
-                 "invalid_request_error", "model", "model_not_found");
+  const Choice choice = router_.choose(model_, retry_, rng_, now);
+  using Why = Choice::Why;
+  switch (choice.why) {
+    case Why::Chosen: return call(choice.backend, now);
+    case Why::NoBackends: return unavailable("No backends are configured", choice.retry_at, now);
+    case Why::Discovering:
+      return unavailable("The backends are still being discovered; try again shortly", choice.retry_at, now);
+    case Why::DiscoveryFailed:
+      return unavailable("The backends could not be discovered; try again shortly", choice.retry_at, now);
+    case Why::ModelNotServed:
+      return error(404, "The model '" + model_.substr(0, 256) + "' is not served by any backend",
+                   "invalid_request_error", "model", "model_not_found");
+    case Why::AllUnhealthy:
+      return unavailable("Every backend serving this model is ejected or cooling down", choice.retry_at, now);
+    default: return unavailable("No backend available", now + 1000, now);
   }
-  std::vector<uint32_t> candidates = router_.candidates(eligible, now);
-  if (candidates.empty())
-    return unavailable("Every backend serving this model is ejected or cooling down",
-                       router_.health().next_return(eligible, now), now);
-  auto chosen = router_.pick(candidates, rng_);
-  if (!chosen) return unavailable("No backend available", now + 1000, now);
-  return call(*chosen, now);
 }
 
 Action Exchange::call(uint32_t backend, double now) {
   if (now >= retry_.deadline()) return deadline_exceeded();
   double timeout = policy_.attempt_timeout_ms(stream_, now, retry_.deadline());
   retry_.attempt_started(backend);
-  router_.health().attempt_started(backend);
+  router_.attempt_started(backend);
   current_backend_ = backend;
   phase_ = Phase::Call;
   return Call{backend, retry_.attempts(), stream_, timeout, retry_.deadline(), now + timeout,
@@ -285,7 +273,7 @@ Action Exchange::call(uint32_t backend, double now) {
 }
 
 void Exchange::release_retry() {
-  if (holds_retry_) router_.budget().release();
+  if (holds_retry_) router_.release_retry();
   holds_retry_ = false;
 }
 
@@ -307,14 +295,13 @@ std::string Exchange::answer_problem(uint32_t status, AnswerBody body) const {
 }
 
 void Exchange::log_bad_answer(std::string_view detail) {
-  router_.logs().add("warn", "backend_answer_shape",
-                     {{"backend", router_.backends()[current_backend_].binding}, {"requestId", request_id_},
-                      {"detail", detail}});
+  router_.log("warn", "backend_answer_shape",
+              {{"backend", router_.binding(current_backend_)}, {"requestId", request_id_}, {"detail", detail}});
 }
 
 Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody body, std::string_view retry_after,
                          std::string_view retry_after_ms, double now) {
-  if (phase_ != Phase::Call) return NoAction{};
+  if (!accepts(phase_, Event::Outcome)) return NoAction{};
   if (outcome == AttemptOutcome::Answered) {
     std::string problem = answer_problem(status, body);
     if (!problem.empty()) {
@@ -328,8 +315,8 @@ Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody bod
   retry_.attempt_finished(outcome, status, capped, now);
   if (!RetryPolicy::retriable(outcome, status)) return pass_on(status, body, retry_after, now);
 
-  router_.health().attempt_finished(current_backend_, RetryPolicy::health_result(outcome, status), now,
-                                    status == 429 ? capped : -1);
+  router_.attempt_finished(current_backend_, RetryPolicy::health_result(outcome, status), now,
+                           status == 429 ? capped : -1);
   return after_failure(now);
 }
 
@@ -339,7 +326,7 @@ Action Exchange::pass_on(uint32_t status, AnswerBody body, std::string_view retr
   produced_by_ = current_backend_;
   if (status >= 300 && body != AnswerBody::Json) {
     log_bad_answer("an error answer without a JSON object body");
-    router_.health().attempt_finished(current_backend_, AttemptResult::Success, now);
+    router_.attempt_finished(current_backend_, AttemptResult::Success, now);
     return error(status, "The backend answered " + integer_text(status) + " without an error body", "upstream_error",
                  {}, "backend_error");
   }
@@ -359,43 +346,32 @@ Action Exchange::pass_on(uint32_t status, AnswerBody body, std::string_view retr
 Action Exchange::after_failure(double now) {
   if (retry_.attempts() >= policy_.max_attempts()) return give_up("All attempts failed", "all_attempts_failed");
   if (now >= retry_.deadline()) return deadline_exceeded();
-  router_.health().refresh(now);
-  std::vector<uint32_t> candidates = router_.candidates(router_.eligible(model_), now);
-  if (candidates.empty()) return give_up("No other backend is available", "all_attempts_failed");
-  bool revisit = false;
-  std::vector<uint32_t> pool = retry_.pool(candidates, revisit);
-  auto chosen = router_.pick(pool, rng_);
-  if (!chosen) return give_up("No other backend is available", "all_attempts_failed");
-  auto start = retry_.start_time(policy_, *chosen, revisit, now, rng_);
+  const Choice choice = router_.choose(model_, retry_, rng_, now);
+  if (!choice.chosen()) return give_up("No other backend is available", "all_attempts_failed");
+  auto start = retry_.start_time(policy_, choice.backend, choice.revisit, now, rng_);
   if (!start) return give_up("No time is left for another attempt before the deadline", "all_attempts_failed");
-  if (!router_.budget().try_acquire(router_.requests_in_flight()))
-    return give_up("The retry budget is exhausted", "retry_budget_exhausted");
+  if (!router_.acquire_retry()) return give_up("The retry budget is exhausted", "retry_budget_exhausted");
   holds_retry_ = true;
   if (*start > now) {
     phase_ = Phase::Wait;
-    pending_backend_ = *chosen;
+    pending_backend_ = choice.backend;
     wait_until_ = *start;
     return Wait{*start};
   }
-  return call(*chosen, now);
+  return call(choice.backend, now);
 }
 
 Action Exchange::resume(double now) {
+  if (!accepts(phase_, Event::Resume)) return NoAction{};
   if (phase_ == Phase::Discover) {
     if (route_ == Route::Inference && now >= retry_.deadline()) return deadline_exceeded();
     return proceed(now);
   }
-  if (phase_ != Phase::Wait) return NoAction{};
   if (now >= retry_.deadline()) return deadline_exceeded();
   if (now < wait_until_) return Wait{wait_until_};
   // While we waited, an untried backend may have come back: it goes first.
-  router_.health().refresh(now);
-  bool revisit = false;
-  std::vector<uint32_t> pool = retry_.pool(router_.candidates(router_.eligible(model_), now), revisit);
-  if (!revisit) {
-    if (auto fresh = router_.pick(pool, rng_)) return call(*fresh, now);
-  }
-  return call(pending_backend_, now);
+  const Choice fresh = router_.choose(model_, retry_, rng_, now, /*untried_only=*/true);
+  return call(fresh.chosen() ? fresh.backend : pending_backend_, now);
 }
 
 std::string Exchange::attempt_trace() const {
@@ -431,17 +407,17 @@ Action Exchange::deadline_exceeded() {
 std::string Exchange::end(EndHow how, std::string_view tail, double now) {
   release_retry();
   if (how == EndHow::Completed && phase_ == Phase::Forwarded && forwarded_stream_ && !ends_with_done(tail)) {
-    router_.logs().add("warn", "backend_stream_unterminated",
-                       {{"backend", router_.backends()[current_backend_].binding}, {"requestId", request_id_}});
+    router_.log("warn", "backend_stream_unterminated",
+                {{"backend", router_.binding(current_backend_)}, {"requestId", request_id_}});
     how = EndHow::StreamFailed;
   }
-  if (how == EndHow::InternalError) router_.logs().add("error", "internal_error", {{"requestId", request_id_}});
+  if (how == EndHow::InternalError) router_.log("error", "internal_error", {{"requestId", request_id_}});
   std::string out;
   if (phase_ == Phase::Call || (phase_ == Phase::Forwarded && how == EndHow::InternalError)) {
-    router_.health().attempt_finished(current_backend_, AttemptResult::Abandoned, now);
+    router_.attempt_finished(current_backend_, AttemptResult::Abandoned, now);
   } else if (phase_ == Phase::Forwarded) {
-    router_.health().attempt_finished(current_backend_,
-                                      how == EndHow::StreamFailed ? AttemptResult::Failure : AttemptResult::Success, now);
+    router_.attempt_finished(current_backend_,
+                             how == EndHow::StreamFailed ? AttemptResult::Failure : AttemptResult::Success, now);
   }
   if (how == EndHow::StreamFailed) {
     out = "data: " +

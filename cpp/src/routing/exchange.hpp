@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "routing/action.hpp"
+#include "routing/front_door.hpp"
 #include "api/request_head.hpp"
 #include "api/request_validator.hpp"
 #include "routing/retry_policy.hpp"
@@ -58,8 +59,10 @@ class Exchange {
   bool wants_stream() const { return stream_; }
 
  private:
+  // What the exchange waits for. The events each phase takes are listed once, in accepts().
   enum class Phase { RateLimit, ReadBody, Discover, Call, Wait, Forwarded, Done };
-  enum class Route { Unknown, Inference, Models, Healthz, Status };
+  enum class Event { RateLimited, Body, Resume, Outcome };
+  static bool accepts(Phase phase, Event event);
 
   Action admitted(double now);
   Action discover_or_continue(double now);

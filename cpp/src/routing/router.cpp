@@ -25,48 +25,84 @@ const char* state_name(BackendState s) {
 Router::Router() : retry_policy_(RetryConfig{}, TimeoutConfig{}), health_(HealthConfig{}, &logs_) {}
 Router::~Router() = default;
 
-int Router::configure(std::string_view input, double now, std::string& output) {
-  (void)now;
-  const JsonParse parsed_input = parse_json(input, kMaxInputDepth);
-  const JsonValue& in = parsed_input.root;
-  if (!parsed_input.ok || !in.is_object()) return -1;
+namespace {
+// The configure request's fields (docs/architecture.md, rt_router_configure), checked for type.
+struct ConfigureInput {
+  const JsonValue* raw_config = nullptr;  // a string, or absent/null
+  const JsonValue* admin_hash = nullptr;  // a string, or absent/null
+  bool keys_set = false;                  // apiKeysSet: ROUTER_API_KEYS exists
+  std::vector<std::string> hashes, names;
+};
+
+// False when `in` is not the expected JSON (then configure answers -1 and changes nothing).
+bool read_configure_input(const JsonValue& in, ConfigureInput& out) {
+  if (!in.is_object()) return false;
   auto field = [&](const char* name) -> const JsonValue* {
     const JsonValue* value = in.find(name);
     return value == nullptr || value->is_null() ? nullptr : value;
   };
-  const JsonValue* raw_config = field("routerConfig");
+  out.raw_config = field("routerConfig");
+  out.admin_hash = field("adminKeyHash");
   const JsonValue* key_hashes = field("apiKeyHashes");
-  const JsonValue* admin_hash = field("adminKeyHash");
   const JsonValue* env_names = field("envNames");
   const JsonValue* keys_set = field("apiKeysSet");
-  if ((raw_config && !raw_config->is_string()) || (admin_hash && !admin_hash->is_string()) ||
+  if ((out.raw_config && !out.raw_config->is_string()) || (out.admin_hash && !out.admin_hash->is_string()) ||
       (key_hashes && !key_hashes->is_array()) || (env_names && !env_names->is_array()) ||
       (keys_set && !keys_set->is_boolean()))
-    return -1;
-  std::vector<std::string> hashes, names;
+    return false;
   for (const JsonValue* list : {key_hashes, env_names}) {
     if (!list) continue;
     for (std::size_t i = 0; i < list->size(); ++i) {
-      if (!list->item(i).is_string()) return -1;
-      (list == key_hashes ? hashes : names).push_back(list->item(i).string());
+      if (!list->item(i).is_string()) return false;
+      (list == key_hashes ? out.hashes : out.names).push_back(list->item(i).string());
     }
   }
+  out.keys_set = keys_set && keys_set->boolean();
+  return true;
+}
+}  // namespace
+
+int Router::configure(std::string_view input, double now, std::string& output) {
+  (void)now;
+  const JsonParse parsed_input = parse_json(input, kMaxInputDepth);
+  ConfigureInput in;
+  if (!parsed_input.ok || !read_configure_input(parsed_input.root, in)) return -1;
 
   std::vector<std::string> warnings;
   // Keys set but none usable (",", blanks) must not leave the router open: fail closed.
-  const bool keys_unusable = keys_set && keys_set->boolean() && hashes.empty();
+  const bool keys_unusable = in.keys_set && in.hashes.empty();
   const std::string error_object =
-      apply_policy(raw_config ? std::string_view(raw_config->string()) : std::string_view(), keys_unusable);
+      apply_policy(in.raw_config ? std::string_view(in.raw_config->string()) : std::string_view(), keys_unusable);
+  apply_keys(in.hashes, in.admin_hash ? &in.admin_hash->string() : nullptr, keys_unusable, warnings);
+  apply_bindings(in.names, warnings);
+  health_.set_config(config_.health);
+  balancer_.set_strategy(config_.strategy);
+  budget_.configure(config_.retry.budget_percent, config_.retry.budget_min_retries);
+  retry_policy_ = RetryPolicy(config_.retry, config_.timeouts);
+  configured_ = true;
 
+  JsonWriter w;
+  w.begin_object().key("backends").strings(backends_.bindings());
+  // authRequired tells the shim to send the Authorization hash: some path (maybe only /status) needs it.
+  w.key("authRequired").value(api_keys_.required() || admin_key_hash_.has_value()).key("warnings").strings(warnings);
+  if (!error_object.empty()) w.key("error").raw(error_object);
+  output = w.end_object().take();
+  return 0;
+}
+
+void Router::apply_keys(const std::vector<std::string>& hashes, const std::string* admin_hash, bool keys_unusable,
+                        std::vector<std::string>& warnings) {
   api_keys_.set(hashes);
   admin_key_hash_.reset();
-  if (admin_hash) admin_key_hash_ = normalize_sha256_hex(admin_hash->string());
+  if (admin_hash) admin_key_hash_ = normalize_sha256_hex(*admin_hash);
   if (!api_keys_.required() && !keys_unusable) {
     const char* text = "no API keys configured: the router accepts requests from anyone";
     warnings.push_back(text);
     logs_.add("warn", "no_api_keys", {{"message", text}});
   }
+}
 
+void Router::apply_bindings(const std::vector<std::string>& names, std::vector<std::string>& warnings) {
   rate_limiting_ = std::find(names.begin(), names.end(), kRateLimiterBinding) != names.end();
   if (backends_.set_bindings(names)) {
     health_.reset(backends_.bindings());
@@ -86,19 +122,6 @@ int Router::configure(std::string_view input, double now, std::string& output) {
     warnings.push_back(text);
     logs_.add("warn", "no_backends", {{"message", text}});
   }
-  health_.set_config(config_.health);
-  balancer_.set_strategy(config_.strategy);
-  budget_.configure(config_.retry.budget_percent, config_.retry.budget_min_retries);
-  retry_policy_ = RetryPolicy(config_.retry, config_.timeouts);
-  configured_ = true;
-
-  JsonWriter w;
-  w.begin_object().key("backends").strings(backends_.bindings());
-  // authRequired tells the shim to send the Authorization hash: some path (maybe only /status) needs it.
-  w.key("authRequired").value(api_keys_.required() || admin_key_hash_.has_value()).key("warnings").strings(warnings);
-  if (!error_object.empty()) w.key("error").raw(error_object);
-  output = w.end_object().take();
-  return 0;
 }
 
 std::string Router::apply_policy(std::string_view raw_config, bool keys_unusable) {
@@ -183,6 +206,30 @@ std::vector<uint32_t> Router::candidates(const std::vector<uint32_t>& eligible, 
     if (health_.healthy(i, now)) out.push_back(i);
   if (out.empty() && config_.health.panic_routing) return eligible;
   return out;
+}
+
+Choice Router::choose(std::string_view model, const RetryState& retry, SplitMix64& rng, double now,
+                      bool untried_only) {
+  health_.refresh(now);
+  using Why = Choice::Why;
+  if (backends_.size() == 0) return {Why::NoBackends, 0, false, now + 60000};
+  const std::vector<uint32_t> serving = eligible(model);
+  if (serving.empty()) {
+    if (backends_.undiscovered() > 0) return {Why::Discovering, 0, false, now + 1000};
+    for (const Backend& b : backends_.all())
+      if (b.enabled && !b.describe_error.empty() && b.models.empty())
+        return {Why::DiscoveryFailed, 0, false, now + BackendSet::kFailedDescribeRetryMs};
+    return {Why::ModelNotServed, 0, false, 0};
+  }
+  std::vector<uint32_t> healthy = candidates(serving, now);
+  if (healthy.empty()) return {Why::AllUnhealthy, 0, false, health_.next_return(serving, now)};
+  bool revisit = false;
+  // The untried first (before the first attempt that is every candidate).
+  if (retry.attempts() > 0) healthy = retry.pool(healthy, revisit);
+  if (revisit && untried_only) return {Why::OnlyRevisits, 0, false, 0};
+  const std::optional<uint32_t> chosen = pick(healthy, rng);
+  if (!chosen) return {Why::NonePicked, 0, false, now + 1000};
+  return {Why::Chosen, *chosen, revisit, 0};
 }
 
 std::optional<uint32_t> Router::pick(const std::vector<uint32_t>& pool, SplitMix64& rng) {

@@ -1,6 +1,7 @@
 // Router: one per isolate. Owns the configuration, the backends, their health, the balancer, the
-// retry budget, the live exchanges and the pending log lines. Exchanges ask it which backends may
-// serve a model and which one to take.
+// retry budget, the live exchanges and the pending log lines. Exchanges ask it for the backend of
+// their next attempt (choose) and report each attempt's start and end; they never write its state
+// directly.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,26 @@
 #include "config/router_config.hpp"
 
 namespace router {
+
+// Router::choose's answer: the backend for the next attempt, or why there is none and until when.
+struct Choice {
+  enum class Why {
+    Chosen,           // `backend`
+    NoBackends,       // no BACKEND_* binding at all
+    Discovering,      // no backend known to serve the model while some was never described
+    DiscoveryFailed,  // ... while some backend's describe() failed and it serves nothing yet
+    ModelNotServed,   // every backend is described and none serves the model
+    AllUnhealthy,     // every backend serving the model is ejected or cooling down (no panic routing)
+    OnlyRevisits,     // asked for an untried backend only, and every candidate was tried
+    NonePicked,       // the balancer picked nothing
+  };
+  Why why = Why::Chosen;
+  uint32_t backend = 0;   // Chosen
+  bool revisit = false;   // Chosen: every candidate had been tried, this is a retry of one of them
+  double retry_at = 0;    // not Chosen: when asking again may help (epoch ms; 0 when it would not)
+
+  bool chosen() const { return why == Why::Chosen; }
+};
 
 class Router {
  public:
@@ -54,14 +75,34 @@ class Router {
   std::string end(uint32_t handle, EndHow how, std::string_view tail, double now, bool& found);
 
   // --- for Exchange ---
+  // The backend for the next attempt of a request for `model`, drawing from `rng` only to pick:
+  // healthy backends serving it (all of them when none is healthy and panic routing is on), those
+  // the request has not tried first (`retry`); with `untried_only`, nothing rather than a revisit.
+  Choice choose(std::string_view model, const RetryState& retry, SplitMix64& rng, double now,
+                bool untried_only = false);
+  // The health bookkeeping of one attempt (in-flight counts, counters, ejection, cooldown).
+  // cooldown_ms: how long a 429 asked to wait (capped), or < 0.
+  void attempt_started(uint32_t backend) { health_.attempt_started(backend); }
+  void attempt_finished(uint32_t backend, AttemptResult result, double now, double cooldown_ms = -1) {
+    health_.attempt_finished(backend, result, now, cooldown_ms);
+  }
+  // A retry takes a slot of the retry budget (false: the budget is exhausted) until released.
+  bool acquire_retry() { return budget_.try_acquire(exchanges_.size()); }
+  void release_retry() { budget_.release(); }
+  void log(std::string_view level, std::string_view event, std::initializer_list<LogBuffer::Field> fields = {}) {
+    logs_.add(level, event, fields);
+  }
+  // The binding name of backend `backend` (an index).
+  const std::string& binding(uint32_t backend) const { return backends_[backend].binding; }
+
   bool configured() const { return configured_; }
   const std::string& config_error_body() const { return config_error_body_; }
   const RouterConfig& config() const { return config_; }
   const RetryPolicy& retry_policy() const { return retry_policy_; }
-  BackendSet& backends() { return backends_; }
-  HealthTracker& health() { return health_; }
-  RetryBudget& budget() { return budget_; }
-  LogBuffer& logs() { return logs_; }
+  // Read-only views (for exchanges, /status and tests).
+  const BackendSet& backends() const { return backends_; }
+  const HealthTracker& health() const { return health_; }
+  const RetryBudget& budget() const { return budget_; }
   size_t requests_in_flight() const { return exchanges_.size(); }
   bool api_key_ok(std::string_view auth_hash) const;
   bool admin_ok(std::string_view auth_hash) const;
@@ -75,7 +116,6 @@ class Router {
   std::vector<uint32_t> eligible(std::string_view model) const;
   // The healthy ones among `eligible`; all of them when none is (panic, when allowed).
   std::vector<uint32_t> candidates(const std::vector<uint32_t>& eligible, double now) const;
-  std::optional<uint32_t> pick(const std::vector<uint32_t>& pool, SplitMix64& rng);
 
   std::string status_json(double now) const;
   std::string models_json() const;
@@ -84,6 +124,13 @@ class Router {
   // Takes ROUTER_CONFIG; returns the OpenAI error object that every request then answers with when
   // it is invalid or the keys are unusable ("" when the router can serve).
   std::string apply_policy(std::string_view raw_config, bool keys_unusable);
+  // Takes the API key hashes and the admin key hash (nullptr: none); warns when /v1 is open.
+  void apply_keys(const std::vector<std::string>& hashes, const std::string* admin_hash, bool keys_unusable,
+                  std::vector<std::string>& warnings);
+  // Takes the Worker's env names: the BACKEND_* bindings (health and balancer start over when the
+  // list changed), the overrides on them, and whether the Rate Limiting binding is there.
+  void apply_bindings(const std::vector<std::string>& names, std::vector<std::string>& warnings);
+  std::optional<uint32_t> pick(const std::vector<uint32_t>& pool, SplitMix64& rng);
 
   bool configured_ = false;
   RouterConfig config_;
