@@ -254,5 +254,30 @@ TEST(Router, ModelsAreCreatedWhenTheyWereDiscovered) {
   EXPECT_EQ(list["data"][0]["created"], std::floor(h.now / 1000));
 }
 
+// Before its first good describe() answer a backend's name and weight are unknown: /status says
+// so (described false, name and weight null) instead of showing defaults (weight 1) that the
+// coming describe() may contradict.
+TEST(Router, StatusShowsABackendNotDescribedYetAsSuch) {
+  RouterHarness h;
+  h.configure({"BACKEND_A", "BACKEND_B"});
+  auto before = status_of(h)["backends"];
+  for (const auto& b : before) {
+    EXPECT_EQ(b["described"], false) << b;
+    EXPECT_TRUE(b["name"].is_null()) << b;
+    EXPECT_TRUE(b["weight"].is_null()) << b;
+    EXPECT_EQ(b["models"], nlohmann::json::array()) << b;
+  }
+  ASSERT_EQ(h.router.describe(R"({"BACKEND_A":{"name":"a","models":["m"],"weight":2},"BACKEND_B":{"error":"down"}})",
+                              h.now),
+            0);
+  auto after = status_of(h)["backends"];
+  EXPECT_EQ(after[0]["described"], true);
+  EXPECT_EQ(after[0]["name"], "a");
+  EXPECT_EQ(after[0]["weight"], 2);
+  EXPECT_EQ(after[1]["described"], false) << "a failed describe() describes nothing";
+  EXPECT_TRUE(after[1]["weight"].is_null());
+  EXPECT_EQ(after[1]["describeError"], "down");
+}
+
 }  // namespace
 }  // namespace router

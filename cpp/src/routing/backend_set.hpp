@@ -62,6 +62,8 @@ class BackendSet {
   size_t undiscovered() const { return undiscovered_; }
 
   bool described() const { return described_at_.has_value(); }
+  // Whether backend `i` has had a good describe() answer (its name and weight are known).
+  bool has_description(size_t i) const { return i < schedule_.size() && schedule_[i].good; }
   double described_at() const { return described_at_.value_or(0); }
 
   size_t size() const { return backends_.size(); }

@@ -247,9 +247,15 @@ std::string Router::status_json(double now) const {
     const Backend& b = backends_[i];
     const BackendHealth& h = health_[i];
     BackendState state = health_.state(i, now);
+    // Until its first good describe() answer a backend's name and weight are unknown (null), not
+    // defaults; its models are only what ROUTER_CONFIG gives it.
+    const bool described = backends_.has_description(i);
     w.begin_object();
-    w.key("binding").value(b.binding).key("name").value(b.name).key("models").strings(b.models);
-    w.key("weight").value(b.weight).key("enabled").value(b.enabled);
+    w.key("binding").value(b.binding).key("described").value(described).key("name");
+    if (described) w.value(b.name); else w.null();
+    w.key("models").strings(b.models).key("weight");
+    if (described) w.value(b.weight); else w.null();
+    w.key("enabled").value(b.enabled);
     if (!b.version.empty()) w.key("version").value(b.version);
     if (!b.describe_error.empty()) w.key("describeError").value(b.describe_error);
     w.key("state").value(state_name(state)).key("until");
