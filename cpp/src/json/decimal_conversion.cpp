@@ -285,6 +285,53 @@ bool reads_back_as(const char* digits, int count, int point, double expected) {
   return to_bits(value) == to_bits(expected);
 }
 
+// An exponent ("e-12") at text[i]: stored in `exponent`, and the index after it returned; without
+// one (or with a bare "e"), i and `exponent` unchanged.
+std::size_t read_exponent(std::string_view text, std::size_t i, int& exponent) {
+  if (i + 1 >= text.size() || (text[i] != 'e' && text[i] != 'E')) return i;
+  std::size_t j = i + 1;
+  const bool negative_exponent = text[j] == '-';
+  if (text[j] == '-' || text[j] == '+') ++j;
+  if (j >= text.size() || text[j] < '0' || text[j] > '9') return i;
+  int value = 0;
+  for (; j < text.size() && text[j] >= '0' && text[j] <= '9'; ++j) {
+    if (value < 100000) value = value * 10 + (text[j] - '0');  // beyond: same result
+  }
+  exponent = negative_exponent ? -value : value;
+  return j;
+}
+
+// Appends `count` digits with the decimal point `point` places from their start, as nlohmann/json
+// prints doubles, so /status keeps its look: plain notation for 1e-5 < |value| < 1e15, an exponent
+// with a sign and at least two digits otherwise.
+void append_layout(std::string& out, const char* digits, int count, int point) {
+  if (0 < point && point <= 15) {
+    const int whole = point < count ? point : count;
+    out.append(digits, static_cast<std::size_t>(whole));
+    out.append(static_cast<std::size_t>(point - whole), '0');
+    out += '.';
+    if (whole < count) {
+      out.append(digits + whole, static_cast<std::size_t>(count - whole));
+    } else {
+      out += '0';
+    }
+  } else if (-4 < point && point <= 0) {
+    out += "0.";
+    out.append(static_cast<std::size_t>(-point), '0');
+    out.append(digits, static_cast<std::size_t>(count));
+  } else {
+    out += digits[0];
+    if (count > 1) {
+      out += '.';
+      out.append(digits + 1, static_cast<std::size_t>(count - 1));
+    }
+    const int exponent = point - 1;
+    out += exponent < 0 ? "e-" : "e+";
+    if (exponent > -10 && exponent < 10) out += '0';
+    out += std::to_string(exponent < 0 ? -exponent : exponent);
+  }
+}
+
 }  // namespace
 
 std::size_t decimal_to_double(std::string_view text, double& value) {
@@ -320,19 +367,7 @@ std::size_t decimal_to_double(std::string_view text, double& value) {
   }
   if (!any_digit) return 0;
 
-  if (i + 1 < text.size() && (text[i] == 'e' || text[i] == 'E')) {
-    std::size_t j = i + 1;
-    const bool negative_exponent = text[j] == '-';
-    if (text[j] == '-' || text[j] == '+') ++j;
-    if (j < text.size() && text[j] >= '0' && text[j] <= '9') {
-      int exponent = 0;
-      for (; j < text.size() && text[j] >= '0' && text[j] <= '9'; ++j) {
-        if (exponent < 100000) exponent = exponent * 10 + (text[j] - '0');  // beyond: same result
-      }
-      digits.point = negative_exponent ? -exponent : exponent;
-      i = j;
-    }
-  }
+  i = read_exponent(text, i, digits.point);
 
   double magnitude = 0;
   if (digits.count != 0) {
@@ -389,34 +424,7 @@ std::string double_to_decimal(double value) {
     if (reads_back_as(digits, count, point, value) || count == 17) break;
   }
   while (count > 1 && digits[count - 1] == '0') --count;
-
-  // Layout as nlohmann/json prints doubles, so /status keeps its look: plain notation for
-  // 1e-5 < |value| < 1e15, an exponent with a sign and at least two digits otherwise.
-  if (0 < point && point <= 15) {
-    const int whole = point < count ? point : count;
-    out.append(digits, static_cast<std::size_t>(whole));
-    out.append(static_cast<std::size_t>(point - whole), '0');
-    out += '.';
-    if (whole < count) {
-      out.append(digits + whole, static_cast<std::size_t>(count - whole));
-    } else {
-      out += '0';
-    }
-  } else if (-4 < point && point <= 0) {
-    out += "0.";
-    out.append(static_cast<std::size_t>(-point), '0');
-    out.append(digits, static_cast<std::size_t>(count));
-  } else {
-    out += digits[0];
-    if (count > 1) {
-      out += '.';
-      out.append(digits + 1, static_cast<std::size_t>(count - 1));
-    }
-    const int exponent = point - 1;
-    out += exponent < 0 ? "e-" : "e+";
-    if (exponent > -10 && exponent < 10) out += '0';
-    out += std::to_string(exponent < 0 ? -exponent : exponent);
-  }
+  append_layout(out, digits, count, point);
   return out;
 }
 

@@ -129,25 +129,35 @@ class Scanner {
           break;
       }
 
-      // A value is complete: what follows it closes containers, or separates it from the next.
-      while (true) {
-        skip_whitespace();
-        if (depth == 0) return pos_ == size_ || fail_at(pos_);
-        if (pos_ == size_) return fail_at(pos_);
-        const bool object = kinds_.object(depth - 1);
-        const unsigned char c = bytes_[pos_];
-        if (c == ',') {
-          ++pos_;
-          if (object) {
-            skip_whitespace();
-            if (!scan_key(depth)) return false;
-          }
-          break;  // the next value is due
-        }
-        if (c != (object ? '}' : ']')) return fail_at(pos_);
-        ++pos_;
-        events_.close(--depth);
+      bool done = false;
+      if (!after_value(depth, done)) return false;
+      if (done) return true;
+    }
+  }
+
+  // A value is complete: what follows it closes containers, or separates it from the next value
+  // (then that value is due). `done`: the document ended (true returned when nothing follows it).
+  bool after_value(uint32_t& depth, bool& done) {
+    while (true) {
+      skip_whitespace();
+      if (depth == 0) {
+        done = true;
+        return pos_ == size_ || fail_at(pos_);
       }
+      if (pos_ == size_) return fail_at(pos_);
+      const bool object = kinds_.object(depth - 1);
+      const unsigned char c = bytes_[pos_];
+      if (c == ',') {
+        ++pos_;
+        if (object) {
+          skip_whitespace();
+          if (!scan_key(depth)) return false;
+        }
+        return true;  // the next value is due
+      }
+      if (c != (object ? '}' : ']')) return fail_at(pos_);
+      ++pos_;
+      events_.close(--depth);
     }
   }
 
