@@ -200,6 +200,22 @@ TEST(BackendSet, AFailedDescribeKeepsTheLastGoodDescription) {
   EXPECT_EQ(s.set[0].describe_error, "");
 }
 
+TEST(BackendSet, HasDescriptionOnlyAfterAGoodAnswerAndKeepsItThroughFailures) {
+  Set s;
+  EXPECT_FALSE(s.set.has_description(0));
+  ASSERT_TRUE(s.describe(R"({"BACKEND_A":{"error":"down"},"BACKEND_B":)" + good("b", R"(["m"])", R"(,"weight":0)") + "}"));
+  EXPECT_FALSE(s.set.has_description(0)) << "a failed answer is no description";
+  EXPECT_TRUE(s.set.has_description(1)) << "a new backend with a bad weight takes its description";
+  ASSERT_TRUE(s.describe(R"({"BACKEND_A":)" + good("a") + "}", T + 5000));
+  EXPECT_TRUE(s.set.has_description(0));
+  ASSERT_TRUE(s.describe(R"({"BACKEND_A":{"error":"down again"}})", T + 5000 + kTtl));
+  EXPECT_TRUE(s.set.has_description(0)) << "the last good description stays";
+  EXPECT_FALSE(s.set.has_description(2));
+  EXPECT_FALSE(s.set.has_description(3)) << "out of range is no description, not a crash";
+  ASSERT_TRUE(s.set.set_bindings({"BACKEND_A"}));
+  EXPECT_FALSE(s.set.has_description(0)) << "new bindings are undescribed again";
+}
+
 TEST(BackendSet, TheSameProblemIsLoggedOnceUntilItChanges) {
   Set s;
   ASSERT_TRUE(s.describe(R"({"BACKEND_A":{"error":"down"}})"));
