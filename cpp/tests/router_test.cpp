@@ -279,5 +279,18 @@ TEST(Router, StatusShowsABackendNotDescribedYetAsSuch) {
   EXPECT_EQ(after[1]["describeError"], "down");
 }
 
+// A weight ROUTER_CONFIG sets is known before any describe() (it wins over what describe() says):
+// /status shows it; the name stays unknown.
+TEST(Router, StatusShowsAConfiguredWeightBeforeDiscovery) {
+  RouterHarness h;
+  h.configure({"BACKEND_A", "BACKEND_B"}, R"({"backends":{"BACKEND_A":{"weight":3,"models":["m"]}}})");
+  auto backends = status_of(h)["backends"];
+  EXPECT_EQ(backends[0]["described"], false);
+  EXPECT_TRUE(backends[0]["name"].is_null());
+  EXPECT_EQ(backends[0]["weight"], 3);
+  EXPECT_EQ(backends[0]["models"], nlohmann::json::array({"m"}));
+  EXPECT_TRUE(backends[1]["weight"].is_null());
+}
+
 }  // namespace
 }  // namespace router

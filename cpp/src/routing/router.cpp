@@ -248,13 +248,15 @@ std::string Router::status_json(double now) const {
     const BackendHealth& h = health_[i];
     BackendState state = health_.state(i, now);
     // Until its first good describe() answer a backend's name and weight are unknown (null), not
-    // defaults; its models are only what ROUTER_CONFIG gives it.
+    // defaults (unless ROUTER_CONFIG sets the weight); its models are only what ROUTER_CONFIG gives it.
     const bool described = backends_.has_description(i);
+    const auto set = config_.backends.find(b.binding);
+    const bool weight_known = described || (set != config_.backends.end() && set->second.weight);
     w.begin_object();
     w.key("binding").value(b.binding).key("described").value(described).key("name");
     if (described) w.value(b.name); else w.null();
     w.key("models").strings(b.models).key("weight");
-    if (described) w.value(b.weight); else w.null();
+    if (weight_known) w.value(b.weight); else w.null();
     w.key("enabled").value(b.enabled);
     if (!b.version.empty()) w.key("version").value(b.version);
     if (!b.describe_error.empty()) w.key("describeError").value(b.describe_error);
