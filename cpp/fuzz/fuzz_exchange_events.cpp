@@ -424,6 +424,7 @@ struct Exchange {
   std::string model;       // expected in CALLs ("" when the body is raw bytes)
   int stream = -1;         // expected CALL stream flag, -1 when unknown
   bool call_stream = false;  // the last CALL's stream flag
+  bool broken = false;     // took an event out of order: every later event must be refused
   std::string request_id;  // the sane x-request-id sent, or ""
   std::string expected_id; // the x-request-id every answer must carry: the one sent, or the generated one
   std::string auth;        // the Authorization hash sent, or ""
@@ -964,6 +965,7 @@ struct Harness {
   // The event the exchange's last action calls for.
   void proper_event(size_t index) {
     Exchange& x = live[index];
+    if (x.broken) return check_still_broken(x);
     const uint32_t after_failure = 1u << kCall | 1u << kWait | 1u << kReply;
     switch (x.kind) {
       case kRateLimit: {
@@ -1077,7 +1079,23 @@ struct Harness {
     }
   }
 
-  // An event the exchange's state does not allow, or a bad argument: an error, and no change.
+  // After an event out of order the exchange refuses even the event its phase took (sticky, as
+  // h11's ERROR state); only end() is left, and it must still release the attempt in flight.
+  void check_still_broken(const Exchange& x) {
+    uint32_t kind = kError;
+    switch (x.kind) {
+      case kRateLimit: kind = rt_exchange_rate_limited(x.handle, 1, now); break;
+      case kReadBody: kind = rt_exchange_body(x.handle, "{}", 2, 0, now); break;
+      case kDiscover:
+      case kWait: kind = rt_exchange_resume(x.handle, now); break;
+      case kCall: kind = rt_exchange_outcome(x.handle, kOutcomeJson, 200, nullptr, 0, now); break;
+      default: return;  // REPLY, FORWARD: nothing but end() was ever taken
+    }
+    FUZZ_CHECK(kind == kError, "a broken exchange took an event (kind " + std::to_string(kind) + "); " + context(x));
+  }
+
+  // An event the exchange's state does not allow (it breaks the exchange for good), or a bad
+  // argument (refused by the ABI: no change).
   void improper_event(size_t index) {
     Exchange& x = live[index];
     const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -1088,18 +1106,22 @@ struct Harness {
       case 0:
         if (x.kind == kReadBody) return;
         kind = rt_exchange_body(x.handle, "{}", 2, in.below(3), now);
+        x.broken = true;
         break;
       case 1:
         if (x.kind == kDiscover || x.kind == kWait) return;
         kind = rt_exchange_resume(x.handle, now);
+        x.broken = true;
         break;
       case 2:
         if (x.kind == kCall) return;
         kind = rt_exchange_outcome(x.handle, kOutcomeJson, 200, nullptr, 0, now);
+        x.broken = true;
         break;
       case 3:
         if (x.kind == kCall) return;
         kind = rt_exchange_outcome(x.handle, in.below(8), 503, nullptr, 0, now);
+        x.broken = true;
         break;
       case 4: kind = rt_exchange_outcome(x.handle, kOutcomeStreamNotBytes + 1 + in.u8(), 200, nullptr, 0, now); break;
       case 5: kind = rt_exchange_body(x.handle, "{}", 2, 3 + in.u8(), now); break;
@@ -1110,12 +1132,13 @@ struct Harness {
         if (x.kind == kRateLimit && in.flag()) return;
         // Outside RATE_LIMIT any answer is out of order; `allowed` > 2 is always a bad argument.
         kind = rt_exchange_rate_limited(x.handle, x.kind == kRateLimit ? 3 + in.u8() : in.below(3), now);
+        x.broken = x.broken || x.kind != kRateLimit;
         break;
       default:
         FUZZ_CHECK(rt_exchange_end(x.handle, 4 + in.u8(), nullptr, 0, now) == -3, "end with a bad how; " + context(x));
         FUZZ_CHECK(rt_exchange_end(x.handle, 0, nullptr, 0, std::numeric_limits<double>::infinity()) == -3, context(x));
         FUZZ_CHECK(rt_exchange_end(x.handle, 0, nullptr, 3, now) == -3, "end with a null tail; " + context(x));
-        return;  // still live: the next proper event must work
+        return;  // still live: a bad argument to end() changes nothing
     }
     FUZZ_CHECK(kind == kError, "improper event " + std::to_string(choice) + " answered kind " + std::to_string(kind) +
                                    "; " + context(x));
@@ -1168,8 +1191,12 @@ struct Harness {
         const BackendView& view = setup.backends[i];
         FUZZ_CHECK(backend.value("inFlight", -1) == 0, "backend attempts left in flight: " + text);
         FUZZ_CHECK(backend.value("binding", "") == view.binding, text);
-        FUZZ_CHECK(backend["models"] == json(view.models()) && backend.value("name", "?") == view.name &&
-                       backend.value("weight", -1.0) == view.effective_weight(),
+        // Before its first good describe() answer: "described": false, name null, and weight null
+        // unless ROUTER_CONFIG sets it.
+        const json name = view.good ? json(view.name) : json(nullptr);
+        const json weight = view.good || view.override_weight ? json(view.effective_weight()) : json(nullptr);
+        FUZZ_CHECK(backend["models"] == json(view.models()) && backend["described"] == json(view.good) &&
+                       backend["name"] == name && backend["weight"] == weight,
                    view.binding + " is not its last good description (name '" + view.name + "', weight " +
                        std::to_string(view.effective_weight()) + "): " + backend.dump());
         FUZZ_CHECK(backend.contains("describeError") == view.problem, view.binding + " describeError: " + backend.dump());

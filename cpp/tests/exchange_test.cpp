@@ -621,6 +621,26 @@ TEST(ExchangeConcurrency, InterleavedExchangesDoNotInterfere) {
   EXPECT_EQ(h.router.requests_in_flight(), 0u);
 }
 
+TEST(ExchangePhases, AnEventOutOfOrderBreaksTheExchangeForGood) {
+  RouterHarness h;
+  h.backends(2);
+  auto [e, call] = h.post(chat_body());
+  ASSERT_EQ(kind(call), ActionKind::Call);
+  const uint32_t backend = backend_of(call);
+  EXPECT_EQ(kind(h.exchange(e).resume(h.now)), ActionKind::Error) << "resume is not taken while a call is out";
+  // Sticky: the outcome the CALL phase takes is refused too, and nothing moves.
+  EXPECT_EQ(kind(h.exchange(e).outcome(AttemptOutcome::Answered, 200, AnswerBody::Json, "", "", h.now)),
+            ActionKind::Error);
+  EXPECT_EQ(h.router.health()[backend].in_flight, 1u) << "the attempt is still out until end()";
+  h.end(e);
+  EXPECT_EQ(h.router.health()[backend].in_flight, 0u) << "end() releases the attempt of a broken exchange";
+  EXPECT_EQ(h.router.requests_in_flight(), 0u);
+  // Another exchange is untouched.
+  auto [f, next] = h.post(chat_body());
+  EXPECT_EQ(kind(h.answered(f, 200)), ActionKind::Forward);
+  h.end(f);
+}
+
 TEST(ExchangeLogs, NoKeysIsWarnedAndLogsHoldNoSecrets) {
   RouterHarness h;
   std::string out = h.configure({"BACKEND_A"});

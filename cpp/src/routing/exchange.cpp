@@ -131,7 +131,8 @@ Action Exchange::error(uint32_t status, std::string_view message, std::string_vi
 }
 
 // Which events each phase takes: the exchange's whole state machine at a glance. An event a phase
-// does not take is refused (action kind 0) and changes nothing; end() is taken in every phase.
+// does not take is refused (action kind 0) and breaks the exchange: every later event is refused
+// too (see take()); end() is taken in every phase and releases what the exchange holds.
 //
 //   phase      event          next phases
 //   RateLimit  rate_limited   ReadBody | Discover | Done (429)
@@ -152,6 +153,11 @@ bool Exchange::accepts(Phase phase, Event event) {
   }
 }
 
+bool Exchange::take(Event event) {
+  broken_ = broken_ || !accepts(phase_, event);
+  return !broken_;
+}
+
 Action Exchange::start(double now) {
   Admission door = front_door(head_, router_, now);
   route_ = door.route;
@@ -166,7 +172,7 @@ Action Exchange::start(double now) {
 }
 
 Action Exchange::rate_limited(RateLimitAnswer answer, double now) {
-  if (!accepts(phase_, Event::RateLimited)) return NoAction{};
+  if (!take(Event::RateLimited)) return NoAction{};
   if (answer == RateLimitAnswer::OverLimit) {
     std::string seconds = integer_text(router_.config().rate_limit.retry_after_seconds);
     return error(429, "Rate limit exceeded for this client; retry after " + seconds + " seconds", "rate_limit_error",
@@ -197,7 +203,7 @@ Action Exchange::admitted(double now) {
 }
 
 Action Exchange::body(std::string_view bytes, BodyRead how, double now) {
-  if (!accepts(phase_, Event::Body)) return NoAction{};
+  if (!take(Event::Body)) return NoAction{};
   if (how == BodyRead::TimedOut || now >= retry_.deadline())
     return error(504, "The request body did not arrive before the request deadline", "timeout", {}, "deadline_exceeded");
   const LimitConfig& limits = router_.config().limits;
@@ -301,7 +307,7 @@ void Exchange::log_bad_answer(std::string_view detail) {
 
 Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody body, std::string_view retry_after,
                          std::string_view retry_after_ms, double now) {
-  if (!accepts(phase_, Event::Outcome)) return NoAction{};
+  if (!take(Event::Outcome)) return NoAction{};
   if (outcome == AttemptOutcome::Answered) {
     std::string problem = answer_problem(status, body);
     if (!problem.empty()) {
@@ -362,7 +368,7 @@ Action Exchange::after_failure(double now) {
 }
 
 Action Exchange::resume(double now) {
-  if (!accepts(phase_, Event::Resume)) return NoAction{};
+  if (!take(Event::Resume)) return NoAction{};
   if (phase_ == Phase::Discover) {
     if (route_ == Route::Inference && now >= retry_.deadline()) return deadline_exceeded();
     return proceed(now);

@@ -63,6 +63,8 @@ class Exchange {
   enum class Phase { RateLimit, ReadBody, Discover, Call, Wait, Forwarded, Done };
   enum class Event { RateLimited, Body, Resume, Outcome };
   static bool accepts(Phase phase, Event event);
+  // The one gate every event passes: false (and broken for good) when the phase does not take it.
+  bool take(Event event);
 
   Action admitted(double now);
   Action discover_or_continue(double now);
@@ -89,6 +91,10 @@ class Exchange {
   Route route_ = Route::Unknown;
   Endpoint endpoint_ = Endpoint::ChatCompletions;
   Phase phase_ = Phase::Done;
+  // Sticky, as h11's ERROR state: after one event out of order (a shim bug) every later event is
+  // refused too, so a confused caller cannot drive the exchange on. phase_ is kept for end(),
+  // which still releases what the exchange holds (an attempt in flight, a retry token).
+  bool broken_ = false;
   SplitMix64 rng_;
   std::string request_id_;
   RetryPolicy policy_;
