@@ -115,7 +115,8 @@ function stubImports(module) {
  * Reads router.wasm's layout text (rt_abi_layout, made from cpp/src/abi/abi_layout.def): the
  * record's field offsets and the action kind names by code. Throws when the module lacks a field,
  * kind or code this shim uses, or gives one another type or code.
- * @param {string} text lines `record <size>`, `field <name> <offset> <type>`, `<table> <name> <code>`
+ * @param {string} text lines `record <size>`, `field <name> <offset> <type>`, `<table> <name> <name> ...`
+ *   (a code table: its names in code order, the first code 0)
  * @returns {{offsets: RecordOffsets, kinds: ActionKind[]}}
  */
 export function readAbiLayout(text) {
@@ -125,10 +126,10 @@ export function readAbiLayout(text) {
   /** @type {Record<string, Record<string, number>>} */
   const tables = { action: {} };
   for (const line of text.split("\n")) {
-    const [what, name, value, type] = line.split(" ");
-    if (what === "record") size = Number(name);
-    else if (what === "field") fields[name] = { offset: Number(value), type };
-    else if (what) (tables[what] ??= {})[name] = Number(value);
+    const [what, ...words] = line.split(" ");
+    if (what === "record") size = Number(words[0]);
+    else if (what === "field") fields[words[0]] = { offset: Number(words[1]), type: words[2] };
+    else if (what) tables[what] = Object.fromEntries(words.map((name, code) => [name, code])); // names in code order
   }
   const missing = [];
   const offsets = /** @type {RecordOffsets} */ ({});

@@ -689,7 +689,7 @@ TEST(ExchangeHardening, AnInternalErrorIsA500WithTheRequestIdAndNoHealthEffect) 
   h.backends(1);
   auto [e, call] = h.post(chat_body());
   ASSERT_EQ(kind(call), ActionKind::Call);
-  Action reply = Reply{0, 0, h.end(e, EndHow::InternalError)};
+  Action reply = Reply{.text = h.end(e, EndHow::InternalError)};
   EXPECT_EQ(error_of(reply)["code"], "internal_error");
   EXPECT_EQ(header(reply, "x-request-id")->size(), 32u);
   auto status = nlohmann::json::parse(h.router.status_json(h.now));

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,7 +69,7 @@ std::string_view view(const void* ptr, size_t len) {
 
 // Flattens an action into the action record (the fields each kind uses, zero elsewhere) and its
 // text into the output buffer. The one place where an Action meets the ABI's layout.
-uint32_t publish(RouterSlot& slot, Action action) {
+uint32_t publish(RouterSlot& slot, Action&& action) {
   using namespace router;
   ActionRecord& r = slot.record;
   r = ActionRecord{};
@@ -255,20 +256,61 @@ RT_EXPORT(rt_exchange_end) int32_t rt_exchange_end(uint32_t exchange, uint32_t h
   static_assert(static_cast<uint32_t>(router::RateLimitAnswer::Name) == (code), "abi_layout.def: limit " #Name);
 #include "abi/abi_layout.def"
 
+// rt_abi_layout gives each code table's names in code order, without the codes: so a table's
+// codes must be 0, 1, 2, ... in abi_layout.def.
+constexpr bool counts_up(std::initializer_list<uint32_t> codes) {
+  uint32_t expected = 0;
+  for (uint32_t code : codes) {
+    if (code != expected++) return false;
+  }
+  return true;
+}
+#define RT_ABI_ACTION(Name, js_name, code) code,
+static_assert(counts_up({
+#include "abi/abi_layout.def"
+}), "abi_layout.def: action codes must be 0, 1, 2, ... in order");
+#define RT_ABI_OUTCOME(Name, js_name, code) code,
+static_assert(counts_up({
+#include "abi/abi_layout.def"
+}), "abi_layout.def: outcome codes must be 0, 1, 2, ... in order");
+#define RT_ABI_END(Name, js_name, code) code,
+static_assert(counts_up({
+#include "abi/abi_layout.def"
+}), "abi_layout.def: end codes must be 0, 1, 2, ... in order");
+#define RT_ABI_BODY(Name, js_name, code) code,
+static_assert(counts_up({
+#include "abi/abi_layout.def"
+}), "abi_layout.def: body codes must be 0, 1, 2, ... in order");
+#define RT_ABI_LIMIT(Name, js_name, code) code,
+static_assert(counts_up({
+#include "abi/abi_layout.def"
+}), "abi_layout.def: limit codes must be 0, 1, 2, ... in order");
+
 // The layout text shims/wasm-core.js builds its record offsets and kind names from, one entry a
-// line: `record <size>`, `field <name> <offset> <u32|f64>`, `<table> <js name> <code>` for the
-// tables action, outcome, end, body and limit. Made at compile time from abi_layout.def.
+// line: `record <size>`, `field <name> <offset> <u32|f64>`, then one line per code table,
+// `<table> <js name> <js name> ...` with the names in code order (0 first) for the tables action,
+// outcome, end, body and limit. Made at compile time from abi_layout.def.
 RT_EXPORT(rt_abi_layout) int32_t rt_abi_layout(uint32_t router) {
   static constexpr char kLayout[] =
 #define RT_ABI_RECORD(size) "record " #size "\n"
 #define RT_ABI_FIELD(type, name, offset, uses) "field " #name " " #offset " " #type "\n"
-#define RT_ABI_ACTION(Name, js_name, code) "action " #js_name " " #code "\n"
-#define RT_ABI_OUTCOME(Name, js_name, code) "outcome " #js_name " " #code "\n"
-#define RT_ABI_END(Name, js_name, code) "end " #js_name " " #code "\n"
-#define RT_ABI_BODY(Name, js_name, code) "body " #js_name " " #code "\n"
-#define RT_ABI_LIMIT(Name, js_name, code) "limit " #js_name " " #code "\n"
 #include "abi/abi_layout.def"
-      ;
+      "action"
+#define RT_ABI_ACTION(Name, js_name, code) " " #js_name
+#include "abi/abi_layout.def"
+      "\noutcome"
+#define RT_ABI_OUTCOME(Name, js_name, code) " " #js_name
+#include "abi/abi_layout.def"
+      "\nend"
+#define RT_ABI_END(Name, js_name, code) " " #js_name
+#include "abi/abi_layout.def"
+      "\nbody"
+#define RT_ABI_BODY(Name, js_name, code) " " #js_name
+#include "abi/abi_layout.def"
+      "\nlimit"
+#define RT_ABI_LIMIT(Name, js_name, code) " " #js_name
+#include "abi/abi_layout.def"
+      "\n";
   RouterSlot* slot = router_at(router);
   if (!slot) return -2;
   slot->out.assign(kLayout, sizeof kLayout - 1);

@@ -51,15 +51,24 @@ template <> struct FieldTypeOf<std::map<std::string, BackendOverride>> {
 // BackendOverride, every other row's is the RouterConfig.
 inline constexpr char kEachBackend[] = "backends.*";
 
+// The constructor takes the columns in the table's order. The members are laid out without
+// padding (24 bytes a row in Wasm) and so that the zero columns of a row (min, not_above, ...) are
+// not adjacent: wasm-opt cuts the data segment at each longer run of zero bytes, which costs more
+// than it saves here.
 struct ConfigField {
-  const char* section;             // the object holding the key: "" (top level), "retry", ..., kEachBackend
-  const char* key;                 // its camelCase key; the JSON path is section.key
-  FieldType type;                  // of the member, FieldTypeOf its C++ type
-  void* (*member)(void* owner);    // the member's address in a RouterConfig or (kEachBackend) a BackendOverride
-  uint32_t min = 0;                // bounds of a number (OptionalModels: of each name's length in bytes);
-  uint32_t max = 0;                // whole numbers, which keeps the table small in Wasm
-  const char* not_above = nullptr; // Number: the key of a setting in the same section it must not exceed
-  bool min_exclusive = false;      // (min, max] rather than [min, max]
+  constexpr ConfigField(const char* section, const char* key, FieldType type, uint16_t offset, uint32_t min = 0,
+                        uint32_t max = 0, const char* not_above = nullptr, bool min_exclusive = false)
+      : section(section), min(min), key(key), not_above(not_above), offset(offset), type(type),
+        min_exclusive(min_exclusive), max(max) {}
+
+  const char* section;    // the object holding the key: "" (top level), "retry", ..., kEachBackend
+  uint32_t min;           // bounds of a number (OptionalModels: of each name's length in bytes);
+  const char* key;        // its camelCase key; the JSON path is section.key
+  const char* not_above;  // Number: the key of a setting in the same section it must not exceed
+  uint16_t offset;        // the member's offset in a RouterConfig or (kEachBackend) a BackendOverride
+  FieldType type;         // of the member, FieldTypeOf its C++ type
+  bool min_exclusive;     // (min, max] rather than [min, max]
+  uint32_t max;           // whole numbers (min and max), which keeps the table small in Wasm
 };
 
 // A member of the object being read or written: its type and its address.
@@ -68,7 +77,9 @@ struct FieldRef {
   void* value;
 };
 
-inline FieldRef field_ref(const ConfigField& field, void* owner) { return {field.type, field.member(owner)}; }
+inline FieldRef field_ref(const ConfigField& field, void* owner) {
+  return {field.type, static_cast<char*>(owner) + field.offset};
+}
 
 // The rows in document order: the order settings are read, listed in "accepts: ..." messages and
 // written. A section's rows are contiguous; the kEachBackend rows follow the backends row.

@@ -24,17 +24,22 @@ constexpr uint32_t kMaxNesting = 64;          // the text itself; valid settings
 constexpr uint32_t kMaxRetryAfterSeconds = 86400;
 constexpr const char* kStrategyNames[] = {"round-robin", "least-inflight"};  // indexed by Strategy
 
-// A row's type and member columns: the member it fills in the RouterConfig (POLICY) or, for the
-// kEachBackend rows, in one BackendOverride (BACKEND); its type follows from the member's.
+// A row's type and offset columns: the member it fills in the RouterConfig (POLICY) or, for the
+// kEachBackend rows, in one BackendOverride (BACKEND); its type follows from the member's. An
+// offset rather than an accessor function per row keeps the table small in Wasm. Neither struct
+// is standard-layout (std::map, std::optional members), where offsetof is conditionally
+// supported: Clang and GCC support it for a class without virtual bases, as here.
 #define ROUTER_FIELD(Owner, member)                           \
   FieldTypeOf<decltype(std::declval<Owner&>().member)>::type, \
-      [](void* owner) -> void* { return &static_cast<Owner*>(owner)->member; }
+      static_cast<uint16_t>(offsetof(Owner, member))
 #define POLICY(member) ROUTER_FIELD(RouterConfig, member)
 #define BACKEND(member) ROUTER_FIELD(BackendOverride, member)
 
 // ROUTER_CONFIG: one row per setting, in document order (config_fields.hpp says what drives what;
 // docs/configuration.md documents each one). Defaults are the members' initializers.
 //  section, key, type and member, min, max[, not_above, min_exclusive]
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
 constexpr ConfigField kFields[] = {
     {"", "strategy", POLICY(strategy)},
     {"retry", "maxAttempts", POLICY(retry.max_attempts), 1, 10},
@@ -62,6 +67,8 @@ constexpr ConfigField kFields[] = {
     {kEachBackend, "models", BACKEND(models), 1, kMaxModelBytes},
     {kEachBackend, "enabled", BACKEND(enabled)},
 };
+#pragma GCC diagnostic pop
+static_assert(sizeof(RouterConfig) <= UINT16_MAX && sizeof(BackendOverride) <= UINT16_MAX, "offsets fit the column");
 
 #undef POLICY
 #undef BACKEND
@@ -337,8 +344,8 @@ void check_not_above(RouterConfig& config, std::optional<ConfigError>& error) {
   for (const ConfigField& field : kFields) {
     const ConfigField* cap = field.not_above != nullptr ? find_field(field.section, field.not_above) : nullptr;
     if (cap == nullptr || error) continue;
-    const double value = *static_cast<const double*>(field.member(&config));
-    const double limit = *static_cast<const double*>(cap->member(&config));
+    const double value = *static_cast<const double*>(field_ref(field, &config).value);
+    const double limit = *static_cast<const double*>(field_ref(*cap, &config).value);
     if (value <= limit) continue;
     const std::string path = join_path(field.section, field.key);
     error = ConfigError{path, path + " (" + number_text(value) + ") must not exceed " +

@@ -118,7 +118,7 @@ std::string Exchange::common_headers() const {
 
 Action Exchange::reply(uint32_t status, std::string body, std::string extra_headers) {
   phase_ = Phase::Done;
-  Reply a{status, retry_.attempts(), "content-type: application/json\n" + common_headers()};
+  Reply a{.text = "content-type: application/json\n" + common_headers(), .status = status, .attempts = retry_.attempts()};
   if (!extra_headers.empty()) a.text += "\n" + extra_headers;
   a.text += "\n\n";
   a.text += body;
@@ -165,8 +165,8 @@ Action Exchange::start(double now) {
   if (door.answered()) return reply(door.status, std::move(door.body), std::move(door.extra_headers));
   if (router_.rate_limiting()) {
     phase_ = Phase::RateLimit;
-    return RateLimit{std::max(0.0, std::min(kRateLimitTimeoutMs, retry_.deadline() - now)),
-                     rate_limit_key(router_.api_keys_required(), head_.auth_hash, head_.client_ip)};
+    return RateLimit{.key = rate_limit_key(router_.api_keys_required(), head_.auth_hash, head_.client_ip),
+                     .timeout_ms = std::max(0.0, std::min(kRateLimitTimeoutMs, retry_.deadline() - now))};
   }
   return admitted(now);
 }
@@ -274,8 +274,8 @@ Action Exchange::call(uint32_t backend, double now) {
   router_.attempt_started(backend);
   current_backend_ = backend;
   phase_ = Phase::Call;
-  return Call{backend, retry_.attempts(), stream_, timeout, retry_.deadline(), now + timeout,
-              request_id_ + "\n" + model_ + "\n" + head_.path};
+  return Call{.request = request_id_ + "\n" + model_ + "\n" + head_.path, .backend = backend, .attempt = retry_.attempts(),
+              .stream = stream_, .timeout_ms = timeout, .deadline = retry_.deadline(), .attempt_deadline = now + timeout};
 }
 
 void Exchange::release_retry() {
@@ -337,7 +337,7 @@ Action Exchange::pass_on(uint32_t status, AnswerBody body, std::string_view retr
                  {}, "backend_error");
   }
   phase_ = Phase::Forwarded;
-  Forward a{status, current_backend_, retry_.attempts(), 0, {}};
+  Forward a{.headers = {}, .status = status, .backend = current_backend_, .attempts = retry_.attempts()};
   forwarded_stream_ = body == AnswerBody::Stream;
   // A stream that stalls after its first chunk is a failed upstream like one that breaks:
   // the shim ends it with the SSE error event once no chunk came for this long.

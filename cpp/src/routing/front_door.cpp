@@ -28,43 +28,47 @@ Admission route_of(std::string_view path) {
   return door;
 }
 
-Admission answer(Admission door, uint32_t status, std::string body, std::string extra_headers = {}) {
+void answer(Admission& door, uint32_t status, std::string body, std::string extra_headers = {}) {
   door.status = status;
   door.body = std::move(body);
   door.extra_headers = std::move(extra_headers);
-  return door;
 }
 
-Admission refuse(Admission door, uint32_t status, std::string_view message, std::string_view type,
-                 std::string_view code, std::string extra_headers = {}) {
-  return answer(std::move(door), status, openai_error_body(message, type, {}, code), std::move(extra_headers));
+void refuse(Admission& door, uint32_t status, std::string_view message, std::string_view type, std::string_view code,
+            std::string extra_headers = {}) {
+  answer(door, status, openai_error_body(message, type, {}, code), std::move(extra_headers));
+}
+
+// Answers `door` when the request stops at the door; leaves it unanswered otherwise.
+void admit(Admission& door, const RequestHead& head, const Router& router, double now) {
+  if (!router.configured())
+    return refuse(door, 500, "The router has not been configured", "server_error", "router_not_configured");
+  if (!router.config_error_body().empty()) return answer(door, 500, router.config_error_body());
+  if (door.route == Route::Unknown)
+    return refuse(door, 404,
+                  "Unknown path: the router serves /v1/chat/completions, /v1/completions, /v1/embeddings, "
+                  "/v1/models, /healthz and /status",
+                  "not_found", "unknown_path");
+  const char* allow = door.route == Route::Inference ? "POST" : "GET";
+  if (head.method != allow)
+    return refuse(door, 405, "Method " + head.method.substr(0, 16) + " is not allowed here; use " + allow,
+                  "invalid_request_error", "method_not_allowed", std::string("allow: ") + allow);
+  if (door.route == Route::Healthz) return answer(door, 200, "{\"status\":\"ok\"}");
+
+  const bool authorized =
+      door.route == Route::Status ? router.admin_ok(head.auth_hash) : router.api_key_ok(head.auth_hash);
+  if (!authorized)
+    return refuse(door, 401,
+                  head.auth_hash.empty() ? "Missing API key: send Authorization: Bearer <key>" : "Invalid API key",
+                  "authentication_error", "invalid_api_key", "www-authenticate: Bearer");
+  if (door.route == Route::Status) return answer(door, 200, router.status_json(now));
 }
 
 }  // namespace
 
 Admission front_door(const RequestHead& head, const Router& router, double now) {
   Admission door = route_of(head.path);
-  if (!router.configured())
-    return refuse(std::move(door), 500, "The router has not been configured", "server_error", "router_not_configured");
-  if (!router.config_error_body().empty()) return answer(std::move(door), 500, router.config_error_body());
-  if (door.route == Route::Unknown)
-    return refuse(std::move(door), 404,
-                  "Unknown path: the router serves /v1/chat/completions, /v1/completions, /v1/embeddings, "
-                  "/v1/models, /healthz and /status",
-                  "not_found", "unknown_path");
-  const std::string allow = door.route == Route::Inference ? "POST" : "GET";
-  if (head.method != allow)
-    return refuse(std::move(door), 405, "Method " + head.method.substr(0, 16) + " is not allowed here; use " + allow,
-                  "invalid_request_error", "method_not_allowed", "allow: " + allow);
-  if (door.route == Route::Healthz) return answer(std::move(door), 200, "{\"status\":\"ok\"}");
-
-  const bool authorized =
-      door.route == Route::Status ? router.admin_ok(head.auth_hash) : router.api_key_ok(head.auth_hash);
-  if (!authorized)
-    return refuse(std::move(door), 401,
-                  head.auth_hash.empty() ? "Missing API key: send Authorization: Bearer <key>" : "Invalid API key",
-                  "authentication_error", "invalid_api_key", "www-authenticate: Bearer");
-  if (door.route == Route::Status) return answer(std::move(door), 200, router.status_json(now));
+  admit(door, head, router, now);
   return door;
 }
 
