@@ -4,6 +4,7 @@
 // every status, header, retry, wait and routing choice comes from the core.
 
 import { BODY, END, LIMIT, OUTCOME, internalErrorAction } from "./wasm-core.js";
+import { TIMED_OUT, errorName, startTimer } from "./timer.js";
 
 /** @typedef {import("./wasm-core.js").RouterCore} RouterCore */
 /** @typedef {import("./wasm-core.js").Action} Action */
@@ -12,7 +13,6 @@ import { BODY, END, LIMIT, OUTCOME, internalErrorAction } from "./wasm-core.js";
 /** @typedef {Record<string, unknown>} Env */
 /** @typedef {{bodyText?: string, reader?: ReadableStreamDefaultReader<Uint8Array>, first?: Uint8Array}} Answer */
 
-const TIMED_OUT = Symbol("timed out");
 // How many of a stream's last bytes the core gets to check its `data: [DONE]` line.
 const TAIL_BYTES = 64;
 const encoder = new TextEncoder();
@@ -37,31 +37,9 @@ async function sha256Hex(text) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/**
- * A timer whose `expired` promise resolves to TIMED_OUT after `ms`; 0 (no timeout from the core)
- * never expires. One timer bounds every await of one action.
- * @param {number} ms
- */
-function startTimer(ms) {
-  /** @type {ReturnType<typeof setTimeout> | null} */
-  let timer = null;
-  /** @type {Promise<typeof TIMED_OUT>} */
-  const expired = new Promise((resolve) => { if (ms) timer = setTimeout(resolve, Math.max(1, ms), TIMED_OUT); });
-  return { expired, clear: () => clearTimeout(timer) };
-}
-
 /** @param {unknown} value @returns {value is Record<string, unknown>} */
 function isObject(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** The name of a thrown value, never its message (which may quote a request). @param {unknown} e */
-function errorName(e) {
-  try {
-    return e instanceof Error ? e.name : typeof e;
-  } catch {
-    return "unknown";
-  }
 }
 
 /**
@@ -375,6 +353,24 @@ export function createRouterFetch(core) {
 /** @param {Action} action */
 const respond = (action) => new Response(action.body, { status: action.status, headers: action.headers });
 
+/**
+ * What RouterCore.configure takes from a Worker's env (keys as hashes).
+ * @param {Env} env @returns {Promise<import("./wasm-core.js").ConfigureInput>}
+ */
+export async function configureInput(env) {
+  const keysVar = env.ROUTER_API_KEYS;
+  const keys = String(keysVar ?? "").split(",").map((k) => k.trim()).filter(Boolean);
+  const admin = env.ROUTER_ADMIN_KEY ? String(env.ROUTER_ADMIN_KEY) : null;
+  const raw = env.ROUTER_CONFIG;
+  return {
+    routerConfig: raw == null ? null : typeof raw === "string" ? raw : JSON.stringify(raw),
+    apiKeyHashes: await Promise.all(keys.map((k) => sha256Hex(`Bearer ${k}`))),
+    apiKeysSet: keysVar != null,
+    adminKeyHash: admin === null ? null : await sha256Hex(`Bearer ${admin}`),
+    envNames: Object.keys(env),
+  };
+}
+
 /** What lives as long as the isolate: the core, its configuration, the describe() batches in flight. */
 class Isolate {
   /** @param {RouterCore} core */
@@ -394,17 +390,7 @@ class Isolate {
 
   /** Configures the core once per isolate from the Worker's env. @param {Env} env */
   async configure(env) {
-    const keysVar = env.ROUTER_API_KEYS;
-    const keys = String(keysVar ?? "").split(",").map((k) => k.trim()).filter(Boolean);
-    const admin = env.ROUTER_ADMIN_KEY ? String(env.ROUTER_ADMIN_KEY) : null;
-    const raw = env.ROUTER_CONFIG;
-    const result = this.core.configure({
-      routerConfig: raw == null ? null : typeof raw === "string" ? raw : JSON.stringify(raw),
-      apiKeyHashes: await Promise.all(keys.map((k) => sha256Hex(`Bearer ${k}`))),
-      apiKeysSet: keysVar != null,
-      adminKeyHash: admin === null ? null : await sha256Hex(`Bearer ${admin}`),
-      envNames: Object.keys(env),
-    }, Date.now());
+    const result = this.core.configure(await configureInput(env), Date.now());
     this.drainLogs(); // an invalid ROUTER_CONFIG is among these lines, naming the field
     return result;
   }
@@ -447,7 +433,7 @@ class Isolate {
 }
 
 /** One describe() answer as JSON text, within `timeoutMs`; a failure as {"error": ...}. @param {BackendBinding} backend @param {number} timeoutMs */
-async function describeOne(backend, timeoutMs) {
+export async function describeOne(backend, timeoutMs) {
   const timer = startTimer(timeoutMs);
   try {
     const answer = await Promise.race([backend.describe(), timer.expired]);
