@@ -1,7 +1,9 @@
 // A running router for tests: the orchestrator's dry-run bundle plus N backend Workers in one
 // Miniflare, wired by service bindings exactly as the rendered wrangler configs wire them.
 // Backends are the template's bundle (with the vars of a rendered backend config, or test vars) or a
-// test Worker script under tests/fixture-workers/; each test file picks its own set.
+// test Worker script under tests/fixture-workers/; each test file picks its own set. With
+// `controlPlane`, a second orchestrator from the same bundle shares the CONTROL_PLANE Durable
+// Object with the first (tests/cluster/); without it, the default, there is no control plane.
 import path from "node:path";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_readConfig as readConfig } from "wrangler";
@@ -21,9 +23,20 @@ import { buildBundle, renderConfigs, CONFIG_DIR, ROOT } from "./bundles.mjs";
  * @property {BackendSpec[]} [backends]        default: the rendered backends with their bindings
  * @property {Record<string, unknown>} [orchestratorOptions]  extra Miniflare options of the
  *                                             orchestrator Worker, e.g. { ratelimits: {...} }
+ * @property {ControlPlaneSpec} [controlPlane] the CONTROL_PLANE Durable Object and a second
+ *                                             orchestrator sharing it (off by default: without the
+ *                                             binding each isolate routes alone, as before issue 12)
+ *
+ * @typedef {object} ControlPlaneSpec
+ * @property {string} [script]  a test Worker under tests/fixture-workers/ whose ControlPlane class
+ *                              replaces the orchestrator's (a control plane that throws or hangs)
+ * @property {Record<string, unknown>} [vars]  that Worker's vars
+ * @property {string} [persist] a folder for the object's storage (kept across stacks: a restart)
  */
 
 const MODULE_RULES = [{ type: /** @type {const} */ ("CompiledWasm"), include: ["**/*.wasm"] }];
+// A fixture Worker may import another (cluster-backend.js extends controlled-backend.js).
+const FIXTURE_RULES = [{ type: /** @type {const} */ ("ESModule"), include: ["**/*.js"] }];
 
 /** Reads a rendered wrangler config: name, compatibility settings, vars, service bindings. */
 function readWorkerConfig(configPath) {
@@ -65,7 +78,7 @@ async function miniflareOptions(spec, logs) {
   const workers = backends.map((b) => {
     const name = `test-${b.binding.toLowerCase().replaceAll("_", "-")}`;
     if (b.script) {
-      return { name, modules: true, scriptPath: path.join(ROOT, "tests/fixture-workers", b.script),
+      return { name, modules: true, scriptPath: path.join(ROOT, "tests/fixture-workers", b.script), modulesRules: FIXTURE_RULES,
         compatibilityDate: a.orchestrator.compatibilityDate, compatibilityFlags: a.orchestrator.compatibilityFlags,
         bindings: { ...b.vars }, ...(b.serviceBindings ? { serviceBindings: b.serviceBindings } : {}) };
     }
@@ -74,22 +87,47 @@ async function miniflareOptions(spec, logs) {
       compatibilityDate: config.compatibilityDate, compatibilityFlags: config.compatibilityFlags,
       bindings: { ...config.vars, ...b.vars } };
   });
-  const orchestrator = {
-    name: a.orchestrator.name, modules: true, modulesRules: MODULE_RULES,
+  /** One orchestrator Worker; with a control plane each calls its backends with props {caller}. */
+  const orchestratorWorker = (/** @type {string} */ name, /** @type {string} */ caller) => ({
+    name, modules: true, modulesRules: MODULE_RULES,
     scriptPath: path.join(a.orchestratorBundle, "index.js"),
     compatibilityDate: a.orchestrator.compatibilityDate, compatibilityFlags: a.orchestrator.compatibilityFlags,
     bindings: { ...a.orchestrator.vars, ...spec.vars },
-    serviceBindings: Object.fromEntries(backends.map((b, i) => [b.binding, workers[i].name])),
+    serviceBindings: Object.fromEntries(backends.map((b, i) =>
+      [b.binding, spec.controlPlane ? { name: workers[i].name, props: { caller } } : workers[i].name])),
     ...spec.orchestratorOptions,
-  };
+  });
+  const orchestrator = orchestratorWorker(a.orchestrator.name, "a");
+  const cluster = spec.controlPlane ? clusterWorkers(spec.controlPlane, orchestrator, orchestratorWorker(`${a.orchestrator.name}-b`, "b")) : [];
   return {
     host: "127.0.0.1", port: 0, cf: false,
     log: new Log(LogLevel.WARN),
     structuredWorkerdLogs: true,
     handleStructuredLogs: (/** @type {{message: string}} */ entry) => { logs.push(entry.message); },
-    workers: [orchestrator, ...workers],
+    ...(spec.controlPlane?.persist ? { durableObjectsPersist: spec.controlPlane.persist } : {}),
+    workers: [orchestrator, ...workers, ...cluster],
     bindingNames: backends.map((b) => b.binding),
   };
+}
+
+const CONTROL_PLANE_WORKER = "test-control-plane";
+
+/**
+ * The Workers a control plane adds: orchestrator B (same bundle, its own socket) and, for a
+ * fixture control plane, the Worker hosting it. Orchestrator A (`first`) hosts the object itself
+ * unless a fixture does; both orchestrators bind CONTROL_PLANE to the same class.
+ * @param {ControlPlaneSpec} cp @param {Record<string, any>} first @param {Record<string, any>} second
+ */
+function clusterWorkers(cp, first, second) {
+  const host = cp.script ? CONTROL_PLANE_WORKER : first.name;
+  const designator = { className: "ControlPlane", useSQLite: true };
+  first.durableObjects = { CONTROL_PLANE: cp.script ? { ...designator, scriptName: host } : designator };
+  second.durableObjects = { CONTROL_PLANE: { ...designator, scriptName: host } };
+  second.unsafeDirectSockets = [{ host: "127.0.0.1", port: 0 }];
+  if (!cp.script) return [second];
+  return [second, { name: CONTROL_PLANE_WORKER, modules: true, scriptPath: path.join(ROOT, "tests/fixture-workers", cp.script),
+    compatibilityDate: first.compatibilityDate, compatibilityFlags: first.compatibilityFlags,
+    bindings: { ...cp.vars }, durableObjects: { CONTROL_PLANE: designator } }];
 }
 
 /**
@@ -121,6 +159,8 @@ export async function startStack(spec = {}) {
   const mf = new Miniflare(options);
   let url = await mf.ready;
   let names = bindingNames;
+  const nameB = `${(await loadArtifacts()).orchestrator.name}-b`;
+  let urlB = spec.controlPlane ? await mf.unsafeGetDirectURL(nameB) : null;
   const workerName = (binding) => `test-${binding.toLowerCase().replaceAll("_", "-")}`;
   return {
     get url() { return url.origin; },
@@ -131,12 +171,18 @@ export async function startStack(spec = {}) {
     logs,
     /** @param {string} p @param {RequestInit} [init] */
     fetch: (p, init) => fetch(new URL(p, url), init),
+    /** Orchestrator B, which shares the control plane (only with `controlPlane`). @param {string} p @param {RequestInit} [init] */
+    fetchB: (p, init) => {
+      if (!urlB) throw new Error("no orchestrator B: start the stack with controlPlane");
+      return fetch(new URL(p, urlB), init);
+    },
     /** Restarts with another spec (same process, new isolates: router state starts fresh). */
     async reconfigure(/** @type {StackSpec} */ next) {
       const { bindingNames: nextNames, ...nextOptions } = await miniflareOptions(next, logs);
       await mf.setOptions(nextOptions);
       url = await mf.ready;
       names = nextNames;
+      urlB = next.controlPlane ? await mf.unsafeGetDirectURL(nameB) : null;
     },
     async calls(binding) {
       if (!names.includes(binding)) throw new Error(`no backend ${binding}`);
