@@ -4,6 +4,7 @@
 // trapping. Nothing here throws: the core is built with -fno-exceptions.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "routing/action.hpp"
 #include "api/request_head.hpp"
 #include "routing/router.hpp"
+#include "cluster/control_plane.hpp"
 
 #if defined(__wasm__)
 #define RT_EXPORT(name) extern "C" __attribute__((export_name(#name)))
@@ -30,6 +32,8 @@ struct RouterSlot {
   router::Router router;
   ActionRecord record{};
   std::string out;  // the output buffer: the last action's text, logs, configure answers
+  // The control-plane Durable Object's core, made on the first rt_control_* call of this handle.
+  std::unique_ptr<router::ControlPlane> control;
 };
 
 std::vector<std::unique_ptr<RouterSlot>>& routers() {
@@ -115,6 +119,20 @@ uint32_t publish(RouterSlot& slot, Action&& action) {
 uint32_t publish_error(RouterSlot& slot) { return publish(slot, router::NoAction{}); }
 
 bool finite_time(double t) { return t == t && t > -1e300 && t < 1e300; }
+
+// The slot's control plane, made on first use; null for a bad handle or time.
+router::ControlPlane* control_at(uint32_t handle, double now) {
+  RouterSlot* slot = router_at(handle);
+  if (!slot || !finite_time(now)) return nullptr;
+  if (!slot->control) slot->control = std::make_unique<router::ControlPlane>();
+  return slot->control.get();
+}
+
+int32_t put_out(uint32_t handle, std::string&& text) {
+  RouterSlot* slot = router_at(handle);
+  slot->out = std::move(text);
+  return static_cast<int32_t>(slot->out.size());
+}
 
 }  // namespace
 
@@ -315,4 +333,96 @@ RT_EXPORT(rt_abi_layout) int32_t rt_abi_layout(uint32_t router) {
   if (!slot) return -2;
   slot->out.assign(kLayout, sizeof kLayout - 1);
   return static_cast<int32_t>(slot->out.size());
+}
+
+// --- the control plane: the isolate's side (docs/control-plane.md) ---
+
+RT_EXPORT(rt_router_sync_report) int32_t rt_router_sync_report(uint32_t router, double now) {
+  RouterSlot* slot = router_at(router);
+  if (!slot) return -2;
+  if (!finite_time(now)) return -3;
+  auto request = slot->router.sync_report(now);
+  if (!request) return 0;
+  char wait[32];
+  std::snprintf(wait, sizeof wait, "%d\n", static_cast<int>(request->wait_ms));
+  return put_out(router, std::string(wait) + request->report);
+}
+
+RT_EXPORT(rt_router_sync_answer) int32_t rt_router_sync_answer(uint32_t router, const char* ptr, size_t len, double now) {
+  RouterSlot* slot = router_at(router);
+  if (!slot) return -2;
+  if (!valid_bytes(ptr, len) || !finite_time(now)) return -3;
+  return slot->router.sync_answer(view(ptr, len), now) ? 0 : -1;
+}
+
+RT_EXPORT(rt_router_sync_failed) int32_t rt_router_sync_failed(uint32_t router, double now) {
+  RouterSlot* slot = router_at(router);
+  if (!slot) return -2;
+  if (!finite_time(now)) return -3;
+  slot->router.sync_failed(now);
+  return 0;
+}
+
+// --- the control plane: the Durable Object's core, on a router handle of its own ---
+
+RT_EXPORT(rt_control_configure) int32_t rt_control_configure(uint32_t router, const char* ptr, size_t len, double now) {
+  router::ControlPlane* cp = control_at(router, now);
+  if (!cp) return -2;
+  if (!valid_bytes(ptr, len)) return -3;
+  std::string output;
+  const int rc = cp->configure(view(ptr, len), now, output);
+  put_out(router, std::move(output));
+  return rc;
+}
+
+RT_EXPORT(rt_control_sync) int32_t rt_control_sync(uint32_t router, const char* ptr, size_t len, double now) {
+  router::ControlPlane* cp = control_at(router, now);
+  if (!cp) return -2;
+  if (!valid_bytes(ptr, len)) return -3;
+  return put_out(router, cp->sync(view(ptr, len), now));
+}
+
+RT_EXPORT(rt_control_discovery) int32_t rt_control_discovery(uint32_t router, double now) {
+  router::ControlPlane* cp = control_at(router, now);
+  if (!cp) return -2;
+  std::string lines;
+  for (const std::string& b : cp->discovery(now)) lines += (lines.empty() ? "" : "\n") + b;
+  return put_out(router, std::move(lines));
+}
+
+RT_EXPORT(rt_control_describe) int32_t rt_control_describe(uint32_t router, const char* ptr, size_t len, double now) {
+  router::ControlPlane* cp = control_at(router, now);
+  if (!cp) return -2;
+  if (!valid_bytes(ptr, len)) return -3;
+  return cp->describe(view(ptr, len), now);
+}
+
+RT_EXPORT(rt_control_restore) int32_t rt_control_restore(uint32_t router, const char* ptr, size_t len, double now) {
+  router::ControlPlane* cp = control_at(router, now);
+  if (!cp) return -2;
+  if (!valid_bytes(ptr, len)) return -3;
+  return cp->restore(view(ptr, len), now) ? 0 : -1;
+}
+
+RT_EXPORT(rt_control_persist) int32_t rt_control_persist(uint32_t router, double now) {
+  router::ControlPlane* cp = control_at(router, now);
+  if (!cp) return -2;
+  auto state = cp->persist(now);
+  return state ? put_out(router, std::move(*state)) : 0;
+}
+
+RT_EXPORT(rt_control_next_alarm) double rt_control_next_alarm(uint32_t router, double now) {
+  router::ControlPlane* cp = control_at(router, now);
+  return cp ? cp->next_alarm(now) : -1;
+}
+
+RT_EXPORT(rt_control_logs) int32_t rt_control_logs(uint32_t router) {
+  RouterSlot* slot = router_at(router);
+  if (!slot) return -2;
+  std::string lines = slot->router.drain_logs();
+  if (slot->control) {
+    std::string more = slot->control->drain_logs();
+    lines += (lines.empty() || more.empty() ? "" : "\n") + more;
+  }
+  return put_out(router, std::move(lines));
 }

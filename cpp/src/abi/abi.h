@@ -27,6 +27,20 @@ uint32_t rt_exchange_rate_limited(uint32_t exchange, uint32_t allowed, double no
 uint32_t rt_exchange_outcome(uint32_t exchange, uint32_t outcome, uint32_t status, const char* ra_ptr, size_t ra_len,
                              double now);
 int32_t rt_exchange_end(uint32_t exchange, uint32_t how, const char* tail_ptr, size_t tail_len, double now);
+
+// The control plane (docs/control-plane.md). The isolate's side:
+int32_t rt_router_sync_report(uint32_t router, double now);  // 0: none due; >0: out = "<wait ms>\n<report>"
+int32_t rt_router_sync_answer(uint32_t router, const char* ptr, size_t len, double now);
+int32_t rt_router_sync_failed(uint32_t router, double now);
+// The Durable Object's core, on a router handle of its own (outputs through rt_out_ptr/len):
+int32_t rt_control_configure(uint32_t router, const char* ptr, size_t len, double now);
+int32_t rt_control_sync(uint32_t router, const char* ptr, size_t len, double now);  // out: snapshot
+int32_t rt_control_discovery(uint32_t router, double now);  // out: bindings, one per line
+int32_t rt_control_describe(uint32_t router, const char* ptr, size_t len, double now);
+int32_t rt_control_restore(uint32_t router, const char* ptr, size_t len, double now);
+int32_t rt_control_persist(uint32_t router, double now);  // out: state; 0 when unchanged
+double rt_control_next_alarm(uint32_t router, double now);
+int32_t rt_control_logs(uint32_t router);
 }
 
 // The action record at rt_action_ptr(router) and the ABI's code tables are described once, in

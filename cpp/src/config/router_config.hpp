@@ -58,6 +58,16 @@ struct DiscoveryConfig {
   bool operator==(const DiscoveryConfig&) const = default;
 };
 
+// The control plane (a Durable Object, docs/control-plane.md): how often an isolate syncs with it,
+// how long an isolate's first request may wait for the cluster's view, how long a sync may take.
+struct ControlPlaneConfig {
+  double sync_interval_ms = 1000;
+  double first_sync_wait_ms = 50;
+  double timeout_ms = 1000;
+
+  bool operator==(const ControlPlaneConfig&) const = default;
+};
+
 // Per-client rate limiting is on when the Worker has a RATE_LIMITER binding (its limit and period
 // are the binding's); this is how the refusal is answered.
 struct RateLimitConfig {
@@ -83,6 +93,7 @@ struct RouterConfig {
   LimitConfig limits;
   DiscoveryConfig discovery;
   RateLimitConfig rate_limit;
+  ControlPlaneConfig control_plane;
   std::map<std::string, BackendOverride> backends;
 
   bool operator==(const RouterConfig&) const = default;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "json/json_tree.hpp"
+#include "json/json_writer.hpp"
 
 namespace router {
 
@@ -85,6 +86,12 @@ std::vector<std::string> BackendSet::bindings() const {
   return out;
 }
 
+std::optional<size_t> BackendSet::index_of(std::string_view binding) const {
+  for (size_t i = 0; i < backends_.size(); ++i)
+    if (backends_[i].binding == binding) return i;
+  return std::nullopt;
+}
+
 void BackendSet::merge(Backend& backend, const RouterConfig& config) const {
   auto it = config.backends.find(backend.binding);
   if (it == config.backends.end()) return;
@@ -142,8 +149,25 @@ void BackendSet::apply_one(size_t i, const JsonValue& answer, const RouterConfig
 bool BackendSet::apply_descriptions(std::string_view answers_json, const RouterConfig& config, double now,
                                     std::vector<std::string>& errors, std::vector<std::string>& accepted) {
   const JsonParse parsed = parse_json(answers_json, kMaxDescribeDepth);
-  const JsonValue& answers = parsed.root;
-  if (!parsed.ok) return false;
+  return parsed.ok && apply_descriptions(parsed.root, config, now, errors, accepted);
+}
+
+std::string BackendSet::description_json(size_t i) const {
+  if (!has_description(i)) return {};
+  const Backend& b = described_[i];
+  JsonWriter w;
+  w.begin_object().key("name").value(b.name).key("models").strings(b.models).key("weight").value(b.weight);
+  if (!b.version.empty()) w.key("version").value(b.version);
+  return w.end_object().take();
+}
+
+void BackendSet::defer(size_t i, double until) {
+  if (i >= schedule_.size() || schedule_[i].next_at >= until) return;
+  schedule_[i].next_at = until;
+}
+
+bool BackendSet::apply_descriptions(const JsonValue& answers, const RouterConfig& config, double now,
+                                    std::vector<std::string>& errors, std::vector<std::string>& accepted) {
   if (answers.is_array()) {
     if (answers.size() != backends_.size()) return false;
     for (size_t i = 0; i < backends_.size(); ++i) apply_one(i, answers.item(i), config, now, errors, accepted);

@@ -55,6 +55,17 @@ class BackendSet {
   bool apply_descriptions(std::string_view answers_json, const RouterConfig& config, double now,
                           std::vector<std::string>& errors, std::vector<std::string>& accepted);
 
+  // The same, already parsed (the control plane's catalog arrives inside its snapshot).
+  bool apply_descriptions(const JsonValue& answers, const RouterConfig& config, double now,
+                          std::vector<std::string>& errors, std::vector<std::string>& accepted);
+  // Backend i's last good description as a describe() answer ({"name","models","weight","version"});
+  // "" when it has none. The control plane hands these to isolates.
+  std::string description_json(size_t i) const;
+  // Backend i is not due for describe() before `until` (someone else keeps its description fresh).
+  void defer(size_t i, double until);
+  // When take_due may next hand out a backend (0 before the first call).
+  double next_due() const { return earliest_due_; }
+
   // Up to `max` backends due for describe(), in rotating order; each is marked as being described
   // until `now + timeout_ms` (plus a grace), so no other request asks it meanwhile.
   std::vector<uint32_t> take_due(double now, double timeout_ms, size_t max);
@@ -70,6 +81,8 @@ class BackendSet {
   const Backend& operator[](size_t i) const { return backends_[i]; }
   const std::vector<Backend>& all() const { return backends_; }
   std::vector<std::string> bindings() const;
+  // The index of `binding`, if it is one of the backends.
+  std::optional<size_t> index_of(std::string_view binding) const;
 
  private:
   // Discovery bookkeeping of one backend.

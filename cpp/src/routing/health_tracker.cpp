@@ -68,6 +68,30 @@ void HealthTracker::maybe_eject(size_t i, double now) {
   if (logs_) logs_->add_number("warn", "backend_ejected", {{"backend", bindings_[i]}}, "ms", duration);
 }
 
+void HealthTracker::adopt(size_t i, double ejected_until, uint32_t times_ejected, double cooldown_until, double now) {
+  if (i >= health_.size()) return;
+  refresh(now);
+  BackendHealth& h = health_[i];
+  if (ejected_until > now) {
+    if (h.state == BackendState::Ejected) {
+      h.ejected_until = std::max(h.ejected_until, ejected_until);
+    } else if (static_cast<double>(ejected_count() + 1) * 100.0 <= config_.max_ejection_percent * static_cast<double>(health_.size())) {
+      h.state = BackendState::Ejected;
+      h.ejected_until = ejected_until;
+      h.consecutive_failures = 0;
+      if (logs_) logs_->add_number("warn", "backend_ejected_by_cluster", {{"backend", bindings_[i]}}, "ms", ejected_until - now);
+    }
+    h.times_ejected = std::max(h.times_ejected, times_ejected);
+    return;
+  }
+  if (cooldown_until > now && h.state != BackendState::Ejected) {
+    if (h.state != BackendState::Cooldown && logs_)
+      logs_->add_number("info", "backend_cooldown_by_cluster", {{"backend", bindings_[i]}}, "ms", cooldown_until - now);
+    if (h.state != BackendState::Cooldown || cooldown_until > h.cooldown_until) h.cooldown_until = cooldown_until;
+    h.state = BackendState::Cooldown;
+  }
+}
+
 void HealthTracker::refresh(double now) {
   for (size_t i = 0; i < health_.size(); ++i) {
     BackendHealth& h = health_[i];

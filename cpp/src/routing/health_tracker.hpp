@@ -53,6 +53,10 @@ class HealthTracker {
   // cooldown_ms: how long a 429 asked us to wait (already capped), or < 0 when it did not say.
   void attempt_finished(size_t i, AttemptResult result, double now, double cooldown_ms = -1);
 
+  // The cluster (the control plane's snapshot) has backend i ejected or cooling down until then:
+  // avoid it here too. A later end than the local one wins; max-ejection-percent still holds here.
+  void adopt(size_t i, double ejected_until, uint32_t times_ejected, double cooldown_until, double now);
+
   // Brings back backends whose ejection or cooldown has ended (logs the returns).
   void refresh(double now);
 

@@ -30,6 +30,7 @@ namespace {
 struct ConfigureInput {
   const JsonValue* raw_config = nullptr;  // a string, or absent/null
   const JsonValue* admin_hash = nullptr;  // a string, or absent/null
+  const JsonValue* isolate_id = nullptr;  // a string, or absent/null: names this isolate to the control plane
   bool keys_set = false;                  // apiKeysSet: ROUTER_API_KEYS exists
   std::vector<std::string> hashes, names;
 };
@@ -43,10 +44,12 @@ bool read_configure_input(const JsonValue& in, ConfigureInput& out) {
   };
   out.raw_config = field("routerConfig");
   out.admin_hash = field("adminKeyHash");
+  out.isolate_id = field("isolateId");
   const JsonValue* key_hashes = field("apiKeyHashes");
   const JsonValue* env_names = field("envNames");
   const JsonValue* keys_set = field("apiKeysSet");
   if ((out.raw_config && !out.raw_config->is_string()) || (out.admin_hash && !out.admin_hash->is_string()) ||
+      (out.isolate_id && !out.isolate_id->is_string()) ||
       (key_hashes && !key_hashes->is_array()) || (env_names && !env_names->is_array()) ||
       (keys_set && !keys_set->is_boolean()))
     return false;
@@ -79,6 +82,8 @@ int Router::configure(std::string_view input, double now, std::string& output) {
   balancer_.set_strategy(config_.strategy);
   budget_.configure(config_.retry.budget_percent, config_.retry.budget_min_retries);
   retry_policy_ = RetryPolicy(config_.retry, config_.timeouts);
+  const bool control_plane = std::find(in.names.begin(), in.names.end(), ClusterSync::kBinding) != in.names.end();
+  cluster_.configure(control_plane, config_.control_plane, in.isolate_id ? in.isolate_id->string() : "");
   configured_ = true;
 
   JsonWriter w;
@@ -107,6 +112,8 @@ void Router::apply_bindings(const std::vector<std::string>& names, std::vector<s
   if (backends_.set_bindings(names)) {
     health_.reset(backends_.bindings());
     balancer_.reset(backends_.size());
+    cluster_.reset(backends_.size());
+    catalog_covers_.assign(backends_.size(), false);
   }
   backends_.apply_overrides(config_);
   for (const auto& [binding, override_] : config_.backends) {
@@ -153,6 +160,46 @@ int Router::describe(std::string_view answers, double now, std::string* accepted
     for (const auto& b : taken) *accepted += (accepted->empty() ? "" : "\n") + b;
   }
   return 0;
+}
+
+void Router::describe_parsed(const JsonValue& answers, double now) {
+  std::vector<std::string> errors, taken;
+  backends_.apply_descriptions(answers, config_, now, errors, taken);
+  for (const auto& e : errors) logs_.add("warn", "describe_failed", {{"detail", e}});
+}
+
+bool Router::sync_answer(std::string_view snapshot, double now) {
+  // A snapshot is a few KB per hundred backends; its catalog nests descriptions (depth 4).
+  const JsonParse parsed = snapshot.size() <= kMaxMessageBytes ? parse_json(snapshot, 8) : JsonParse{};
+  Snapshot s;
+  if (!parsed.ok || !read_snapshot(parsed.root, s)) {
+    logs_.add("warn", "control_plane_bad_snapshot", {});
+    sync_failed(now);
+    return false;
+  }
+  for (const BackendClaim& c : s.backends) {
+    const auto i = backends_.index_of(c.binding);
+    if (!i) continue;  // a backend this isolate does not have (a deploy in progress)
+    const double ejected_until = std::min(c.ejected_until, now + config_.health.max_ejection_ms);
+    const double cooldown_until = std::min(c.cooldown_until, now + config_.retry.retry_after_cap_ms);
+    health_.adopt(*i, ejected_until, c.times_ejected, cooldown_until, now);
+  }
+  apply_catalog(s, now);
+  cluster_.acknowledged(s, now, logs_);
+  return true;
+}
+
+void Router::apply_catalog(const Snapshot& snapshot, double now) {
+  if (snapshot.catalog) {
+    std::vector<std::string> errors, taken;
+    backends_.apply_descriptions(*snapshot.catalog, config_, now, errors, taken);
+    for (const auto& e : errors) logs_.add("warn", "catalog_entry_refused", {{"detail", e}});
+    for (const auto& b : taken)
+      if (auto i = backends_.index_of(b)) catalog_covers_[*i] = true;
+    cluster_.set_catalog_version(snapshot.catalog_version);
+  }
+  for (size_t i = 0; i < catalog_covers_.size(); ++i)
+    if (catalog_covers_[i]) backends_.defer(i, now + config_.discovery.describe_ttl_ms);
 }
 
 std::vector<uint32_t> Router::discovery_batch(double now) {
@@ -275,6 +322,7 @@ std::string Router::status_json(double now) const {
   w.key("requestsInFlight").value(static_cast<uint64_t>(exchanges_.size()));
   w.key("retriesInFlight").value(budget_.retries_in_flight());
   w.key("now").value(now);
+  cluster_.write_status(w, now);
   return w.end_object().take();
 }
 

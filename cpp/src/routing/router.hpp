@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "routing/action.hpp"
+#include "cluster/cluster_sync.hpp"
 #include "api/api_keys.hpp"
 #include "routing/backend_set.hpp"
 #include "routing/balancer.hpp"
@@ -62,6 +63,12 @@ class Router {
   // The backends this request should describe (at most what its share of Cloudflare's 32 Worker
   // invocations per request leaves after its own attempts), marked as being described.
   std::vector<uint32_t> discovery_batch(double now);
+  // Up to `max` backends due for describe() (the control plane's alarm batches).
+  std::vector<uint32_t> discovery_batch(double now, size_t max) {
+    return backends_.take_due(now, config_.discovery.describe_timeout_ms, max);
+  }
+  // describe() answers already parsed (the control plane's stored catalog).
+  void describe_parsed(const JsonValue& answers, double now);
   // Cloudflare's limit on Workers one client request may invoke (waitUntil work included).
   static constexpr size_t kMaxWorkerInvocations = 32;
   std::string drain_logs() { return logs_.drain(); }
@@ -73,6 +80,17 @@ class Router {
   Exchange* exchange(uint32_t handle);
   // Forgets the exchange; `found` is false for an unknown handle. `tail`: see Exchange::end.
   std::string end(uint32_t handle, EndHow how, std::string_view tail, double now, bool& found);
+
+  // --- the control plane (docs/control-plane.md): the shim carries the bytes ---
+  // A sync when one is due (the Worker has CONTROL_PLANE, none in flight, the last one older than
+  // controlPlane.syncIntervalMs); nullopt otherwise.
+  std::optional<SyncRequest> sync_report(double now) { return cluster_.report(health_, backends_, now); }
+  // The control plane's snapshot: its ejections and cooldowns adopted, its catalog taken. False
+  // when malformed (then as sync_failed).
+  bool sync_answer(std::string_view snapshot, double now);
+  // The sync threw or timed out: the isolate goes on alone; the deltas wait for the next one.
+  void sync_failed(double now) { cluster_.failed(now, logs_); }
+  const ClusterSync& cluster() const { return cluster_; }
 
   // --- for Exchange ---
   // The backend for the next attempt of a request for `model`, drawing from `rng` only to pick:
@@ -130,6 +148,9 @@ class Router {
   // Takes the Worker's env names: the BACKEND_* bindings (health and balancer start over when the
   // list changed), the overrides on them, and whether the Rate Limiting binding is there.
   void apply_bindings(const std::vector<std::string>& names, std::vector<std::string>& warnings);
+  // A snapshot's catalog, taken as describe() answers; while syncs succeed the control plane keeps
+  // these backends' descriptions fresh, so this isolate does not describe them itself.
+  void apply_catalog(const Snapshot& snapshot, double now);
   std::optional<uint32_t> pick(const std::vector<uint32_t>& pool, SplitMix64& rng);
 
   bool configured_ = false;
@@ -144,6 +165,8 @@ class Router {
   HealthTracker health_;
   Balancer balancer_;
   RetryBudget budget_;
+  ClusterSync cluster_;
+  std::vector<bool> catalog_covers_;  // backends the control plane's catalog describes
   std::map<uint32_t, std::unique_ptr<Exchange>> exchanges_;
 };
 

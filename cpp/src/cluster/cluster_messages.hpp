@@ -1,0 +1,63 @@
+// The control plane's two messages (docs/control-plane.md), written and read in one place:
+//   report   (isolate -> control plane) {"isolate": id, "catalogVersion": n, "backends": {binding: entry}}
+//   snapshot (control plane -> isolate) {"now": t, "isolates": n, "catalogVersion": n,
+//                                        "backends": {binding: entry}, "catalog"?: {binding: description}}
+//   entry: {"counts"?: [attempts, successes, failures, rateLimited, serverErrors],
+//           "ejectedUntil"?: t, "timesEjected"?: n, "cooldownUntil"?: t}
+// In a report, counts are what happened since the last acknowledged report; in a snapshot, the
+// cluster's totals. Both sides treat the other's bytes as hostile: bounded sizes, finite numbers,
+// unknown bindings ignored by the caller, a malformed message refused whole.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace router {
+
+class JsonValue;
+class JsonWriter;
+
+// attempts, successes, failures, rateLimited, serverErrors: HealthTracker's counters.
+using Counts = std::array<uint64_t, 5>;
+
+struct BackendClaim {
+  std::string binding;
+  Counts counts{};
+  double ejected_until = 0;   // 0: not ejected
+  uint32_t times_ejected = 0;
+  double cooldown_until = 0;  // 0: no cooldown
+
+  bool empty() const;
+};
+
+struct Report {
+  std::string isolate;
+  uint64_t catalog_version = 0;
+  std::vector<BackendClaim> backends;
+};
+
+struct Snapshot {
+  double now = 0;
+  uint32_t isolates = 0;
+  uint64_t catalog_version = 0;
+  std::vector<BackendClaim> backends;
+  const JsonValue* catalog = nullptr;  // points into the parsed document; null when absent
+};
+
+// The most bytes either side accepts in one message (a report or snapshot of a few hundred
+// backends is tens of KB).
+constexpr size_t kMaxMessageBytes = 512 * 1024;
+constexpr size_t kMaxIsolateIdBytes = 64;
+
+void write_claims(JsonWriter& w, const std::vector<BackendClaim>& claims);
+std::string write_report(const Report& report);
+
+// False when `root` is not a well-formed report / snapshot. Times must be finite and non-negative,
+// counts integers below 2^53, timesEjected at most 1000.
+bool read_report(const JsonValue& root, Report& out);
+bool read_snapshot(const JsonValue& root, Snapshot& out);
+
+}  // namespace router

@@ -1,0 +1,66 @@
+// ClusterSync: the isolate's side of the control plane (docs/control-plane.md). It decides when
+// the isolate syncs, writes its report (counter deltas since the last acknowledged report, the
+// ejections and cooldowns in force here), reads the snapshot, and keeps the cluster's view for
+// /status. The request path never touches it: deltas are differences of HealthTracker's counters.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cluster/cluster_messages.hpp"
+#include "config/router_config.hpp"
+
+namespace router {
+
+class BackendSet;
+class HealthTracker;
+class JsonWriter;
+class LogBuffer;
+
+// A sync the shim should make: send `report`, and wait at most `wait_ms` for the answer before
+// serving the request at hand (non-zero only for the isolate's first sync).
+struct SyncRequest {
+  double wait_ms = 0;
+  std::string report;
+};
+
+enum class ControlPlaneState { Absent, Starting, Synced, Unreachable };
+
+class ClusterSync {
+ public:
+  // The Durable Object binding every isolate syncs with (absent: the isolate works alone).
+  static constexpr std::string_view kBinding = "CONTROL_PLANE";
+
+  void configure(bool present, const ControlPlaneConfig& config, std::string_view isolate_id);
+  // A new list of backends: counters start over here, and so does what was acknowledged.
+  void reset(size_t backends);
+
+  std::optional<SyncRequest> report(const HealthTracker& health, const BackendSet& backends, double now);
+  // The snapshot was read and applied: the report it answered is acknowledged.
+  void acknowledged(const Snapshot& snapshot, double now, LogBuffer& logs);
+  void failed(double now, LogBuffer& logs);
+
+  ControlPlaneState state() const { return state_; }
+  uint64_t catalog_version() const { return catalog_version_; }
+  void set_catalog_version(uint64_t v) { catalog_version_ = v; }
+  void write_status(JsonWriter& w, double now) const;
+
+ private:
+  bool present_ = false;
+  ControlPlaneConfig config_;
+  std::string isolate_id_;
+  ControlPlaneState state_ = ControlPlaneState::Absent;
+  bool started_ = false;          // a sync was ever asked for
+  double last_started_ = 0;       // when the last sync was asked for
+  double in_flight_until_ = 0;    // a sync is out until then (its answer may never come)
+  double synced_at_ = 0;
+  double unreachable_logged_at_ = -1;
+  uint64_t catalog_version_ = 0;
+  std::vector<Counts> acked_, sent_;  // HealthTracker's counters at the last ack / the report in flight
+  Snapshot view_;                      // the last snapshot (catalog pointer cleared)
+};
+
+}  // namespace router
