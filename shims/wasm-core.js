@@ -46,6 +46,7 @@
  * @property {string|null} [adminKeyHash]
  * @property {string[]} [envNames]
  * @property {boolean} [apiKeysSet]  ROUTER_API_KEYS is set (even if it holds no usable key)
+ * @property {string} [isolateId]  names this isolate to the control plane (random, per isolate)
  */
 /**
  * @typedef {object} ConfigureResult
@@ -270,13 +271,7 @@ export class RouterCore {
    * @returns {ConfigureResult}
    */
   configure(input, now) {
-    const json = JSON.stringify({
-      routerConfig: input.routerConfig ?? null,
-      apiKeyHashes: input.apiKeyHashes ?? [],
-      adminKeyHash: input.adminKeyHash ?? null,
-      envNames: input.envNames ?? [],
-      apiKeysSet: input.apiKeysSet ?? false,
-    });
+    const json = configureJson(input);
     const before = this.backends.join("\n");
     const result = this.#guard(() => this.#configureRaw(json, now), null);
     if (!result) throw new Error("router.wasm trapped while configuring");
@@ -315,6 +310,50 @@ export class RouterCore {
     if (rc < 0) throw new Error(`rt_router_describe failed (${rc}): answers must be an object keyed by binding`);
     const text = this.#outText();
     return text ? text.split("\n") : [];
+  }
+
+  /**
+   * A sync with the control plane when one is due (docs/control-plane.md): the report to send,
+   * how long the request at hand may wait for the answer, and how long the sync may take.
+   * @param {number} now @returns {{waitMs: number, timeoutMs: number, report: string} | null}
+   */
+  syncReport(now) {
+    const len = this.#guard(() => this.exports.rt_router_sync_report(this.router, now), 0);
+    if (len <= 0) return null;
+    const text = this.#outText();
+    const eol = text.indexOf("\n");
+    const [waitMs, timeoutMs] = text.slice(0, eol).split(" ").map(Number);
+    return { waitMs, timeoutMs, report: text.slice(eol + 1) };
+  }
+
+  /** The control plane's answer (its snapshot); false when the core found it malformed. @param {string} snapshot @param {number} now */
+  syncAnswer(snapshot, now) {
+    return this.#guard(() => this.textCall("rt_router_sync_answer", snapshot, now) === 0, false);
+  }
+
+  /** The sync threw, timed out or answered something else than text. @param {number} now */
+  syncFailed(now) {
+    this.#guard(() => this.exports.rt_router_sync_failed(this.router, now), 0);
+  }
+
+  /**
+   * Calls export `name(router, ptr, len, ...rest)` with `text` in the scratch buffer; its return
+   * value. For ControlCore, which shares this instance's plumbing.
+   * @param {string} name @param {string} text @param {...number} rest
+   */
+  textCall(name, text, ...rest) {
+    const len = this.#putString(text);
+    return this.exports[name](this.router, this.scratchPtr, len, ...rest);
+  }
+
+  /** The output buffer's text (the last call's answer). */
+  outputText() {
+    return this.#outText();
+  }
+
+  /** A fresh instance (after a trap): every state of the old one is gone. */
+  restart() {
+    this.#instantiate();
   }
 
   /** Pending log lines (JSON text, one per entry). @returns {string[]} */
@@ -536,6 +575,117 @@ function parseReply(out, action) {
   for (const line of decoder.decode(out.subarray(0, headEnd)).split("\n")) {
     const colon = line.indexOf(":");
     if (colon > 0) action.headers[line.slice(0, colon)] = line.slice(colon + 1).trim();
+  }
+}
+
+/** rt_router_configure's (and rt_control_configure's) input. @param {ConfigureInput} input */
+function configureJson(input) {
+  return JSON.stringify({
+    routerConfig: input.routerConfig ?? null,
+    apiKeyHashes: input.apiKeyHashes ?? [],
+    adminKeyHash: input.adminKeyHash ?? null,
+    envNames: input.envNames ?? [],
+    apiKeysSet: input.apiKeysSet ?? false,
+    ...(input.isolateId ? { isolateId: input.isolateId } : {}),
+  });
+}
+
+/**
+ * The control-plane Durable Object's core (docs/control-plane.md): merges isolates' reports,
+ * answers snapshots, plans discovery, and gives its state to store. Runs on a router.wasm instance
+ * of its own; after a trap it starts again from the last configuration and the last state stored.
+ */
+export class ControlCore {
+  /** @param {WebAssembly.Module} module */
+  static fromModule(module) {
+    return new ControlCore(RouterCore.fromModule(module));
+  }
+
+  /** @param {RouterCore} core */
+  constructor(core) {
+    this.core = core;
+    /** @type {{json: string, now: number} | null} */
+    this.lastConfigure = null;
+    /** @type {string | null} the last state persist() gave or restore() took */
+    this.lastState = null;
+    /** @type {string[]} */
+    this.pendingLogs = [];
+  }
+
+  /** @template T @param {() => T} work @param {T} fallback @returns {T} */
+  #guard(work, fallback) {
+    try {
+      return work();
+    } catch (error) {
+      if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+      this.pendingLogs.push(JSON.stringify({ level: "error", event: "core_trapped", message: String(error.message) }));
+      this.core.restart();
+      const { lastConfigure: c, lastState: state } = this;
+      if (c) this.core.textCall("rt_control_configure", c.json, c.now);
+      if (c && state) this.core.textCall("rt_control_restore", state, c.now);
+      return fallback;
+    }
+  }
+
+  /** Same input as RouterCore.configure. @param {ConfigureInput} input @param {number} now @returns {ConfigureResult} */
+  configure(input, now) {
+    const json = configureJson(input);
+    const result = this.#guard(() => {
+      const rc = this.core.textCall("rt_control_configure", json, now);
+      if (rc < 0) throw new Error(`rt_control_configure failed (${rc})`);
+      return JSON.parse(this.core.outputText());
+    }, null);
+    if (!result) throw new Error("router.wasm trapped while configuring the control plane");
+    this.lastConfigure = { json, now };
+    return result;
+  }
+
+  /** Merges an isolate's report; its snapshot. @param {string} report @param {number} now @returns {string} */
+  sync(report, now) {
+    const snapshot = this.#guard(() => (this.core.textCall("rt_control_sync", report, now) >= 0 ? this.core.outputText() : null), null);
+    if (snapshot === null) throw new Error("the control plane's core could not answer this sync");
+    return snapshot;
+  }
+
+  /** Bindings to describe() now (at most 25). @param {number} now @returns {string[]} */
+  discovery(now) {
+    return this.#guard(() => {
+      const len = this.core.exports.rt_control_discovery(this.core.router, now);
+      return len > 0 ? this.core.outputText().split("\n") : [];
+    }, []);
+  }
+
+  /** describe() answers, binding -> JSON text. @param {Map<string, string>} answers @param {number} now */
+  describe(answers, now) {
+    this.#guard(() => this.core.textCall("rt_control_describe", describeJson(answers), now), 0);
+  }
+
+  /** The state stored before a restart; false when the core refused it. @param {string} state @param {number} now */
+  restore(state, now) {
+    const ok = this.#guard(() => this.core.textCall("rt_control_restore", state, now) === 0, false);
+    if (ok) this.lastState = state;
+    return ok;
+  }
+
+  /** The state to store now, or null (unchanged, or stored less than a second ago). @param {number} now */
+  persist(now) {
+    const state = this.#guard(() => (this.core.exports.rt_control_persist(this.core.router, now) > 0 ? this.core.outputText() : null), null);
+    if (state !== null) this.lastState = state;
+    return state;
+  }
+
+  /** When the alarm should fire next (epoch ms); 0: nothing to do. @param {number} now @returns {number} */
+  nextAlarm(now) {
+    return this.#guard(() => this.core.exports.rt_control_next_alarm(this.core.router, now), now + 1000);
+  }
+
+  /** @returns {string[]} */
+  logs() {
+    const lines = this.pendingLogs;
+    this.pendingLogs = [];
+    const len = this.#guard(() => this.core.exports.rt_control_logs(this.core.router), 0);
+    if (len > 0) lines.push(...this.core.outputText().split("\n"));
+    return lines;
   }
 }
 

@@ -343,8 +343,8 @@ RT_EXPORT(rt_router_sync_report) int32_t rt_router_sync_report(uint32_t router, 
   if (!finite_time(now)) return -3;
   auto request = slot->router.sync_report(now);
   if (!request) return 0;
-  char wait[32];
-  std::snprintf(wait, sizeof wait, "%d\n", static_cast<int>(request->wait_ms));
+  char wait[48];
+  std::snprintf(wait, sizeof wait, "%d %d\n", static_cast<int>(request->wait_ms), static_cast<int>(request->timeout_ms));
   return put_out(router, std::string(wait) + request->report);
 }
 

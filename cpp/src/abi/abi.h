@@ -29,7 +29,7 @@ uint32_t rt_exchange_outcome(uint32_t exchange, uint32_t outcome, uint32_t statu
 int32_t rt_exchange_end(uint32_t exchange, uint32_t how, const char* tail_ptr, size_t tail_len, double now);
 
 // The control plane (docs/control-plane.md). The isolate's side:
-int32_t rt_router_sync_report(uint32_t router, double now);  // 0: none due; >0: out = "<wait ms>\n<report>"
+int32_t rt_router_sync_report(uint32_t router, double now);  // 0: none due; >0: out = "<wait ms> <timeout ms>\n<report>"
 int32_t rt_router_sync_answer(uint32_t router, const char* ptr, size_t len, double now);
 int32_t rt_router_sync_failed(uint32_t router, double now);
 // The Durable Object's core, on a router handle of its own (outputs through rt_out_ptr/len):

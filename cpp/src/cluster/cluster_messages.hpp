@@ -47,9 +47,11 @@ struct Snapshot {
   const JsonValue* catalog = nullptr;  // points into the parsed document; null when absent
 };
 
-// The most bytes either side accepts in one message (a report or snapshot of a few hundred
-// backends is tens of KB).
+// The most bytes the control plane accepts in a report (a report of a few hundred backends is
+// tens of KB), and an isolate in a snapshot (the catalog it may carry holds every description,
+// each up to 1024 model names).
 constexpr size_t kMaxMessageBytes = 512 * 1024;
+constexpr size_t kMaxSnapshotBytes = 4 * 1024 * 1024;
 constexpr size_t kMaxIsolateIdBytes = 64;
 
 void write_claims(JsonWriter& w, const std::vector<BackendClaim>& claims);

@@ -53,7 +53,7 @@ std::optional<SyncRequest> ClusterSync::report(const HealthTracker& health, cons
     if (s == BackendState::Cooldown) c.cooldown_until = health.until(i);
     if (!c.empty()) r.backends.push_back(std::move(c));
   }
-  SyncRequest request{started_ ? 0 : config_.first_sync_wait_ms, write_report(r)};
+  SyncRequest request{started_ ? 0 : config_.first_sync_wait_ms, write_report(r), config_.timeout_ms};
   started_ = true;
   last_started_ = now;
   in_flight_until_ = now + config_.timeout_ms;

@@ -20,11 +20,12 @@ class HealthTracker;
 class JsonWriter;
 class LogBuffer;
 
-// A sync the shim should make: send `report`, and wait at most `wait_ms` for the answer before
+// A sync the shim should make: send `report` (bounded by `timeout_ms`), and wait at most `wait_ms` for the answer before
 // serving the request at hand (non-zero only for the isolate's first sync).
 struct SyncRequest {
   double wait_ms = 0;
   std::string report;
+  double timeout_ms = 0;  // the sync is given up (sync_failed) after this
 };
 
 enum class ControlPlaneState { Absent, Starting, Synced, Unreachable };

@@ -15,7 +15,9 @@ constexpr uint32_t kMaxMessageDepth = 8;
 int ControlPlane::configure(std::string_view input, double now, std::string& output) {
   const int rc = catalog_.configure(input, now, output);
   const size_t n = catalog_.backends().size();
-  if (rc == 0 && cluster_.size() != n) {
+  bool same = cluster_.size() == n;
+  for (size_t i = 0; same && i < n; ++i) same = cluster_[i].binding == catalog_.backends()[i].binding;
+  if (rc == 0 && !same) {  // another list of backends: their state starts over
     cluster_.assign(n, BackendClaim{});
     catalog_text_.assign(n, std::string());
     for (size_t i = 0; i < n; ++i) cluster_[i].binding = catalog_.backends()[i].binding;
@@ -114,7 +116,7 @@ int ControlPlane::describe(std::string_view answers, double now) {
 }
 
 bool ControlPlane::restore(std::string_view state, double now) {
-  const JsonParse parsed = state.size() <= kMaxMessageBytes * 4 ? parse_json(state, kMaxMessageDepth) : JsonParse{};
+  const JsonParse parsed = state.size() <= kMaxSnapshotBytes ? parse_json(state, kMaxMessageDepth) : JsonParse{};
   Snapshot s;
   if (!parsed.ok || !read_snapshot(parsed.root, s)) return false;
   for (const BackendClaim& claim : s.backends) {

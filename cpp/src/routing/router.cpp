@@ -170,7 +170,7 @@ void Router::describe_parsed(const JsonValue& answers, double now) {
 
 bool Router::sync_answer(std::string_view snapshot, double now) {
   // A snapshot is a few KB per hundred backends; its catalog nests descriptions (depth 4).
-  const JsonParse parsed = snapshot.size() <= kMaxMessageBytes ? parse_json(snapshot, 8) : JsonParse{};
+  const JsonParse parsed = snapshot.size() <= kMaxSnapshotBytes ? parse_json(snapshot, 8) : JsonParse{};
   Snapshot s;
   if (!parsed.ok || !read_snapshot(parsed.root, s)) {
     logs_.add("warn", "control_plane_bad_snapshot", {});
