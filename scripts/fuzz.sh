@@ -12,7 +12,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build/fuzz"
-all_targets=(fuzz_request_validator fuzz_router_config fuzz_exchange_events)
+all_targets=(fuzz_request_validator fuzz_router_config fuzz_exchange_events fuzz_control_plane)
 
 seconds=60
 merge=0
@@ -44,8 +44,11 @@ fi
 
 echo "== fuzz: building ${targets[*]} with $cxx into build/fuzz"
 build_start=$SECONDS
+# Configured every time (cheap): a target added since build/fuzz was made must be known to make.
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$root/cpp/fuzz" -B "$build" -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
+else
+  cmake "$build" >/dev/null
 fi
 cmake --build "$build" -j "${JOBS:-2}" --target "${targets[@]}" >"$build/build.log" 2>&1 || {
   cat "$build/build.log" >&2
