@@ -4,6 +4,7 @@
 // every status, header, retry, wait and routing choice comes from the core.
 
 import { BODY, END, LIMIT, OUTCOME, internalErrorAction } from "./wasm-core.js";
+import { ClusterSync } from "./cluster-sync.js";
 import { TIMED_OUT, errorName, startTimer } from "./timer.js";
 
 /** @typedef {import("./wasm-core.js").RouterCore} RouterCore */
@@ -341,20 +342,29 @@ class Relay {
  */
 export function createRouterFetch(core) {
   const isolate = new Isolate(core);
+  const sync = isolate.sync;
   /** @param {Request} request @param {Env} env @param {ExecutionContext} [ctx] */
   return async function fetch(request, env, ctx) {
     const config = await isolate.configuredFor(env);
     if (!config) return respond(internalErrorAction("The router could not start; it retries on the next request", "router_start_failed"));
+    if (!sync.started) await sync.beforeFirst(env, ctx); // the cluster's view, if it comes in time
     const { exchange, action } = core.begin(await requestHead(request, config.authRequired), Date.now(), nextRandom());
-    return new Exchange(isolate, request, env, ctx, exchange).serve(action);
+    const response = await new Exchange(isolate, request, env, ctx, exchange).serve(action);
+    sync.afterRequest(env, ctx); // off the request path: a sync runs under waitUntil
+    return response;
   };
 }
 
 /** @param {Action} action */
 const respond = (action) => new Response(action.body, { status: action.status, headers: action.headers });
 
+/** 16 random hex digits: this isolate's name in the cluster (the control plane counts isolates by it). */
+function newIsolateId() {
+  return [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /**
- * What RouterCore.configure takes from a Worker's env (keys as hashes).
+ * What RouterCore.configure and ControlCore.configure take from a Worker's env (keys as hashes).
  * @param {Env} env @returns {Promise<import("./wasm-core.js").ConfigureInput>}
  */
 export async function configureInput(env) {
@@ -371,11 +381,14 @@ export async function configureInput(env) {
   };
 }
 
-/** What lives as long as the isolate: the core, its configuration, the describe() batches in flight. */
+/** What lives as long as the isolate: the core, its configuration, the describe() batches in flight, the cluster sync. */
 class Isolate {
   /** @param {RouterCore} core */
   constructor(core) {
     this.core = core;
+    /** @type {string | undefined} this isolate's name in the cluster */
+    this.id = undefined;
+    this.sync = new ClusterSync(core, () => this.drainLogs());
     /** @type {Promise<{backends: string[], authRequired: boolean}> | undefined} */
     this.configured = undefined;
     /** @type {{backends: string[], authRequired: boolean} | undefined} once `configured` resolved */
@@ -390,7 +403,9 @@ class Isolate {
 
   /** Configures the core once per isolate from the Worker's env. @param {Env} env */
   async configure(env) {
-    const result = this.core.configure(await configureInput(env), Date.now());
+    // Drawn here, not at module scope, where workerd allows no random values.
+    this.id ??= newIsolateId();
+    const result = this.core.configure({ ...(await configureInput(env)), isolateId: this.id }, Date.now());
     this.drainLogs(); // an invalid ROUTER_CONFIG is among these lines, naming the field
     return result;
   }

@@ -115,3 +115,11 @@ export interface BackendEnv {
   /** openai-compatible: the most bytes read from one upstream answer; default 16 MiB. */
   MAX_UPSTREAM_BYTES?: string | number;
 }
+
+/**
+ * The control plane's RPC (docs/control-plane.md): the ControlPlane Durable Object every isolate
+ * syncs with, bound as CONTROL_PLANE. `report` and the answer are JSON text the core writes and reads.
+ */
+export interface ControlPlaneRpc {
+  sync(report: string): Promise<string>;
+}
