@@ -47,6 +47,7 @@ function expectedBindings(plan, worker) {
     return [
       ...plan.orchestrator.bindings.map((b) => ({ name: b.binding, detail: b.service, resource: "Worker" })),
       ...(plan.orchestrator.routerConfig ? [variable("ROUTER_CONFIG")] : []),
+      ...(plan.orchestrator.durableObjects ?? []).map((d) => ({ name: d.binding, detail: d.className, resource: "Durable Object" })),
     ];
   }
   const b = plan.backends.find((x) => x.name === worker);

@@ -134,6 +134,8 @@ export async function renderDeployment(manifest, { outDir = DEFAULT_OUT, root = 
       routerConfig: manifest.orchestrator.routerConfig !== null,
       secrets: ["ROUTER_API_KEYS", "ROUTER_ADMIN_KEY"],
       bindings: manifest.backends.map((b) => ({ binding: b.binding, service: b.name })),
+      // From wrangler.toml.in: the control plane (docs/control-plane.md).
+      durableObjects: (orchestratorConfig.durable_objects?.bindings ?? []).map((d) => ({ binding: d.name, className: d.class_name })),
     },
     backends: backends.map(({ backend: b }) => ({
       name: b.name,
