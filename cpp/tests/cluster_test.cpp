@@ -80,6 +80,31 @@ TEST(ClusterSync, OnlyTheFirstSyncMayWaitAndSyncsKeepTheirInterval) {
   EXPECT_EQ(second->wait_ms, 0);
 }
 
+TEST(ClusterSync, AnEjectionHereMakesASyncDueAtOnce) {
+  RouterHarness h;
+  ControlPlane cp;
+  start_isolate(h, 3);
+  start_control_plane(cp, 3, h.now);
+  ASSERT_TRUE(sync(h, cp));
+  h.now += 10;
+  EXPECT_FALSE(h.router.sync_report(h.now));
+  h.eject_backend_0();
+  auto request = h.router.sync_report(h.now);
+  ASSERT_TRUE(request) << "news do not wait for syncIntervalMs";
+  EXPECT_NE(request->report.find(R"("BACKEND_0":{"counts")"), std::string::npos);
+  EXPECT_TRUE(h.router.sync_answer(cp.sync(request->report, h.now), h.now));
+  EXPECT_FALSE(h.router.sync_report(h.now + 10)) << "and only once";
+}
+
+TEST(ClusterSync, DiscoveryLeavesOneInvocationForTheSync) {
+  RouterHarness clustered;
+  std::vector<std::string> env{"CONTROL_PLANE"};
+  for (int i = 0; i < 100; ++i) env.push_back("BACKEND_" + std::to_string(i));
+  clustered.configure(env);
+  EXPECT_EQ(clustered.router.discovery_batch(clustered.now).size(), Router::kMaxWorkerInvocations - 3 - 1)
+      << "3 attempts and the sync RPC: 32 Workers at most";
+}
+
 TEST(ClusterSync, ASyncThatNeverAnswersIsGivenUpAfterItsTimeout) {
   RouterHarness h;
   start_isolate(h, 1);

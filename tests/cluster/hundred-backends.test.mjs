@@ -55,11 +55,10 @@ test("with 100 backends no client request invokes more than 32 Workers, no alarm
   }
 });
 
-// The worst case: the request that discovers also uses every attempt. The core leaves discovery
-// 32 - maxAttempts describe() calls per request (29), and the sync RPC is one more Worker: 33.
-// Todo until the core also reserves the sync's slot when CONTROL_PLANE is bound.
-test("with 100 backends a request that discovers and uses every attempt still invokes at most 32 Workers",
-  { todo: "core: Router::discovery_batch must leave one invocation for the sync RPC (29 describe + 3 attempts + 1 sync = 33)" }, async () => {
+// The worst case: the request that discovers also uses every attempt. With CONTROL_PLANE bound
+// the core leaves discovery 32 - maxAttempts - 1 describe() calls per request (28): its attempts
+// and its sync RPC make the rest.
+test("with 100 backends a request that discovers and uses every attempt still invokes at most 32 Workers", async () => {
     const h = await startCluster({ bindings: BINDINGS });
     try {
       h.control.setAll(status(503));

@@ -39,7 +39,9 @@ void ClusterSync::reset(size_t backends) {
 
 std::optional<SyncRequest> ClusterSync::report(const HealthTracker& health, const BackendSet& backends, double now) {
   if (!present_ || now < in_flight_until_) return std::nullopt;
-  if (started_ && now - last_started_ < config_.sync_interval_ms) return std::nullopt;
+  const bool news = health.started_here() != news_reported_;
+  if (started_ && !news && now - last_started_ < config_.sync_interval_ms) return std::nullopt;
+  news_reported_ = health.started_here();
   Report r;
   r.isolate = isolate_id_;
   r.catalog_version = catalog_version_;

@@ -37,6 +37,8 @@ class ClusterSync {
 
   void configure(bool present, const ControlPlaneConfig& config, std::string_view isolate_id);
   // A new list of backends: counters start over here, and so does what was acknowledged.
+  // A sync is due every syncIntervalMs, and at once when this isolate ejected a backend or began
+  // a cooldown since its last report (the news the other isolates need soonest).
   void reset(size_t backends);
 
   std::optional<SyncRequest> report(const HealthTracker& health, const BackendSet& backends, double now);
@@ -56,6 +58,7 @@ class ClusterSync {
   ControlPlaneState state_ = ControlPlaneState::Absent;
   bool started_ = false;          // a sync was ever asked for
   double last_started_ = 0;       // when the last sync was asked for
+  uint64_t news_reported_ = 0;    // HealthTracker::started_here() as the last report carried it
   double in_flight_until_ = 0;    // a sync is out until then (its answer may never come)
   double synced_at_ = 0;
   double unreachable_logged_at_ = -1;

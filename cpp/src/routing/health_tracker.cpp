@@ -38,7 +38,7 @@ void HealthTracker::attempt_finished(size_t i, AttemptResult result, double now,
       if (h.state != BackendState::Ejected) {
         double until = now + (cooldown_ms >= 0 ? cooldown_ms : kDefaultCooldownMs);
         // A longer cooldown already in force is kept.
-        if (h.state != BackendState::Cooldown || until > h.cooldown_until) h.cooldown_until = until;
+        if (h.state != BackendState::Cooldown || until > h.cooldown_until) h.cooldown_until = until, started_here_++;
         if (h.state != BackendState::Cooldown && logs_)
           logs_->add_number("info", "backend_cooldown", {{"backend", bindings_[i]}}, "ms", h.cooldown_until - now);
         h.state = BackendState::Cooldown;
@@ -65,6 +65,7 @@ void HealthTracker::maybe_eject(size_t i, double now) {
   double duration = std::min(config_.base_ejection_ms * h.times_ejected, config_.max_ejection_ms);
   h.state = BackendState::Ejected;
   h.ejected_until = now + duration;
+  started_here_++;
   if (logs_) logs_->add_number("warn", "backend_ejected", {{"backend", bindings_[i]}}, "ms", duration);
 }
 

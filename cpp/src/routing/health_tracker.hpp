@@ -67,6 +67,10 @@ class HealthTracker {
   double next_return(const std::vector<uint32_t>& indices, double now) const;
   size_t ejected_count() const;
 
+  // How many ejections and cooldowns this isolate started itself (not adopted from the cluster):
+  // news for the control plane, which the next sync carries at once.
+  uint64_t started_here() const { return started_here_; }
+
   const BackendHealth& operator[](size_t i) const { return health_[i]; }
   size_t size() const { return health_.size(); }
 
@@ -77,6 +81,7 @@ class HealthTracker {
   LogBuffer* logs_;
   std::vector<std::string> bindings_;
   std::vector<BackendHealth> health_;
+  uint64_t started_here_ = 0;
 };
 
 }  // namespace router

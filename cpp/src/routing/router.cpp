@@ -203,7 +203,9 @@ void Router::apply_catalog(const Snapshot& snapshot, double now) {
 }
 
 std::vector<uint32_t> Router::discovery_batch(double now) {
-  const size_t share = kMaxWorkerInvocations - retry_policy_.max_attempts();
+  // The request's own attempts, and its sync with the control plane (one RPC, from waitUntil).
+  const size_t syncs = cluster_.state() == ControlPlaneState::Absent ? 0 : 1;
+  const size_t share = kMaxWorkerInvocations - retry_policy_.max_attempts() - syncs;
   return backends_.take_due(now, config_.discovery.describe_timeout_ms, share);
 }
 
