@@ -117,7 +117,7 @@ function requestBodies(built) {
 
 async function httpBench(built, bodies) {
   const dir = BENCH_DIR;
-  const ports = { direct: await freePort(), forwarder: await freePort(), "forwarder-3": await freePort(), router: await freePort(), "router-1": await freePort() };
+  const ports = { direct: await freePort(), forwarder: await freePort(), "forwarder-3": await freePort(), router: await freePort(), "router-alone": await freePort(), "router-1": await freePort() };
   const upstreamPort = await freePort();
   const portkeyPort = await freePort();
   const configFile = path.join(dir, "workerd.capnp");
@@ -142,6 +142,7 @@ async function httpBench(built, bodies) {
     { name: "forwarder", url: `http://127.0.0.1:${ports.forwarder}${chat}`, body: "plain", servers: pids.workerd },
     { name: "forwarder-3", url: `http://127.0.0.1:${ports["forwarder-3"]}${chat}`, body: "plain", servers: pids.workerd },
     { name: "router", url: `http://127.0.0.1:${ports.router}${chat}`, body: "plain", servers: pids.workerd },
+    { name: "router-alone", url: `http://127.0.0.1:${ports["router-alone"]}${chat}`, body: "plain", servers: pids.workerd },
     { name: "router-1", url: `http://127.0.0.1:${ports["router-1"]}${chat}`, body: "plain", servers: pids.workerd },
     { name: "direct-stream", url: `http://127.0.0.1:${ports.direct}${chat}`, body: "stream", servers: pids.workerd },
     { name: "forwarder-stream", url: `http://127.0.0.1:${ports.forwarder}${chat}`, body: "stream", servers: pids.workerd },

@@ -2,7 +2,9 @@
 //   direct     the bench-only direct backend (template + HTTP face)
 //   forwarder  bench/workers/forwarder.js -> one RPC infer() on the first backend
 //   forwarder-3  the same forwarder taking turns over every rendered backend (the router's topology)
-//   router     the orchestrator bundle with one Service Binding per rendered backend
+//   router     the orchestrator bundle with one Service Binding per rendered backend and, as
+//              deployed, its control-plane Durable Object (CONTROL_PLANE, SQLite, in memory)
+//   router-alone  the same without the control plane (what the control plane costs per request)
 //   router-1   the same orchestrator bound to the first backend only (the forwarder's topology)
 // plus one private service per backend (the template bundle with that backend's vars). Only the
 // sockets listed get a port, all on 127.0.0.1.
@@ -30,7 +32,7 @@ function modulesOf(modules) {
   }).join(",\n      ");
 }
 
-function worker({ modules, compatibilityDate, compatibilityFlags, bindings }) {
+function worker({ modules, compatibilityDate, compatibilityFlags, bindings, extra = "" }) {
   return `(
     modules = [
       ${modulesOf(modules)}
@@ -39,13 +41,19 @@ function worker({ modules, compatibilityDate, compatibilityFlags, bindings }) {
     compatibilityFlags = [${compatibilityFlags.map(str).join(", ")}],
     bindings = [
       ${bindings.join(",\n      ")}
-    ]
+    ]${extra}
   )`;
 }
 
+// The orchestrator's Durable Object (wrangler.toml.in): the class it exports and its binding.
+const CONTROL_PLANE_BINDING = `(name = "CONTROL_PLANE", durableObjectNamespace = "ControlPlane")`;
+const controlPlaneStorage = (/** @type {string} */ key) => `,
+    durableObjectNamespaces = [(className = "ControlPlane", uniqueKey = ${str(key)}, enableSql = true)],
+    durableObjectStorage = (inMemory = void)`;
+
 /**
  * @param {Awaited<ReturnType<typeof import("./bundles.mjs").buildBenchBundles>>} built
- * @param {{direct?: number, forwarder?: number, "forwarder-3"?: number, router?: number, "router-1"?: number}} ports  sockets to open
+ * @param {{direct?: number, forwarder?: number, "forwarder-3"?: number, router?: number, "router-alone"?: number, "router-1"?: number}} ports  sockets to open
  * @param {string} dir  the folder the config file will be written to
  * @returns {Promise<string>} capnp text
  */
@@ -59,11 +67,15 @@ export async function workerdConfig(built, ports, dir) {
     services.push(`(name = ${str(b.name)}, worker = ${worker({ ...b, modules: templateModules,
       bindings: Object.entries(b.vars).map(([k, v]) => varBinding(k, v)) })})`);
   }
-  const router = (/** @type {{binding: string, service: string}[]} */ bound) => worker({ ...orchestrator, modules: orchestratorModules,
-    bindings: [...Object.entries(orchestrator.vars).map(([k, v]) => varBinding(k, v)),
-      ...bound.map((s) => `(name = ${str(s.binding)}, service = ${str(s.service)})`)] });
-  services.push(`(name = "router", worker = ${router(orchestrator.services)})`);
-  services.push(`(name = "router-1", worker = ${router(orchestrator.services.slice(0, 1))})`);
+  const router = (/** @type {{binding: string, service: string}[]} */ bound, /** @type {string} */ controlPlaneKey = "") =>
+    worker({ ...orchestrator, modules: orchestratorModules,
+      bindings: [...Object.entries(orchestrator.vars).map(([k, v]) => varBinding(k, v)),
+        ...bound.map((s) => `(name = ${str(s.binding)}, service = ${str(s.service)})`),
+        ...(controlPlaneKey ? [CONTROL_PLANE_BINDING] : [])],
+      extra: controlPlaneKey ? controlPlaneStorage(controlPlaneKey) : "" });
+  services.push(`(name = "router", worker = ${router(orchestrator.services, "bench-router-control-plane")})`);
+  services.push(`(name = "router-alone", worker = ${router(orchestrator.services)})`);
+  services.push(`(name = "router-1", worker = ${router(orchestrator.services.slice(0, 1), "bench-router-1-control-plane")})`);
   services.push(`(name = "direct", worker = ${worker({ ...backends[0], modules: directModules,
     bindings: Object.entries(backends[0].vars).map(([k, v]) => varBinding(k, v)) })})`);
   const forwarder = (/** @type {typeof backends} */ bound) => worker({ ...backends[0],
