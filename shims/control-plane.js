@@ -53,7 +53,8 @@ export class ControlPlaneObject extends DurableObject {
       this.alarmAt = (await this.ctx.storage.getAlarm()) ?? 0;
       await this.ensureAlarm();
     } catch (e) {
-      log("control_plane_start_failed", { error: errorName(e) });
+      // The message too: a start failure is the operator's to fix (storage, configuration).
+      log("control_plane_start_failed", { error: errorName(e), message: String(/** @type {any} */ (e)?.message ?? "").slice(0, 300) });
     }
     this.drainLogs();
   }
