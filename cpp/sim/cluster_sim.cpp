@@ -37,7 +37,9 @@ ClusterSim::ClusterSim(const Options& opt, Scenario scenario, bool with_cp)
 }
 
 std::string ClusterSim::configure_input(uint32_t isolate) const {
-  std::string cfg = R"({\"controlPlane\":{\"syncIntervalMs\":)" + std::to_string(int(opt_.sync_ms)) + "}}";
+  std::string cfg = R"({\"controlPlane\":{\"syncIntervalMs\":)" + std::to_string(int(opt_.sync_ms)) + "}";
+  if (opt_.cap_ms > 0) cfg += R"(,\"retry\":{\"retryAfterCapMs\":)" + std::to_string(int(opt_.cap_ms)) + "}";
+  cfg += "}";
   std::string input = R"({"routerConfig":")" + cfg + R"(","envNames":[)";
   for (size_t b = 0; b < opt_.backends; ++b) input += (b ? ",\"BACKEND_" : "\"BACKEND_") + std::to_string(b) + "\"";
   if (with_cp_) input += R"(,"CONTROL_PLANE")";

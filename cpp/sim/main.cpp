@@ -27,6 +27,7 @@ bool parse(int argc, char** argv, sim::Options& o) {
     else if (flag == "--sync-ms") o.sync_ms = std::atof(v);
     else if (flag == "--rpc-ms") o.rpc_ms = std::atof(v);
     else if (flag == "--quota") o.quota_per_min = std::atof(v);
+    else if (flag == "--retry-after-cap-ms") o.cap_ms = std::atof(v);
     else if (flag == "--skew") o.skew = std::atof(v);
     else if (flag == "--seed") o.seed = std::strtoull(v, nullptr, 10);
     else if (flag == "--scenario") o.scenario = v;
@@ -70,7 +71,7 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, opt) || scenarios(opt.scenario).empty()) {
     std::fprintf(stderr,
                  "usage: cluster_sim [--isolates K] [--backends B] [--seconds S] [--rps R] [--sync-ms MS] [--rpc-ms MS]\n"
-                 "  [--quota N/min] [--skew X] [--seed N] [--scenario all|down|rate-limited|flapping|slow] [--markdown] [--check]\n");
+                 "  [--quota N/min] [--retry-after-cap-ms MS] [--skew X] [--seed N] [--scenario all|down|rate-limited|flapping|slow] [--markdown] [--check]\n");
     return 2;
   }
   const auto t0 = std::chrono::steady_clock::now();

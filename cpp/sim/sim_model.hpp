@@ -17,6 +17,7 @@ struct Options {
   double sync_ms = 1000;       // controlPlane.syncIntervalMs
   double rpc_ms = 20;          // one sync's round trip
   double quota_per_min = 600;  // RateLimited: backend 0's cluster-wide quota
+  double cap_ms = 0;           // retry.retryAfterCapMs (0: the default)
   double skew = 0;             // 0 uniform; else isolate i weighted 1/(i+1)^skew
   uint64_t seed = 1;
   std::string scenario = "all";
