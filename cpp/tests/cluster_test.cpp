@@ -256,6 +256,23 @@ TEST(ControlPlane, EjectionsMergeByTheLatestEndWithinTheClusterWideMaxPercent) {
   EXPECT_EQ(snapshot.find("catalog\":"), std::string::npos) << "an isolate with a newer catalog version gets none";
 }
 
+TEST(ControlPlane, FailuresInARowAcrossIsolatesEjectAsOneIsolatesWould) {
+  ControlPlane cp;
+  start_control_plane(cp, 4, kT0);
+  auto report = [&](const std::string& isolate, const char* entry) {
+    cp.sync(R"({"isolate":")" + isolate + R"(","backends":{"BACKEND_0":)" + entry + "}}", kT0);
+  };
+  for (int i = 0; i < 4; ++i) report("i" + std::to_string(i), R"({"counts":[1,0,1,0,0],"streak":1})");
+  report("ok", R"({"counts":[3,2,1,0,0],"streak":1})");  // a success elsewhere: the streak starts over at 1
+  EXPECT_EQ(cp.cluster()[0].ejected_until, 0) << "5 failures, but not in a row";
+  for (int i = 0; i < 3; ++i) report("j" + std::to_string(i), R"({"counts":[1,0,1,0,0],"streak":1})");
+  EXPECT_EQ(cp.cluster()[0].ejected_until, 0);
+  report("k", R"({"counts":[1,0,1,0,0],"streak":1})");
+  EXPECT_EQ(cp.cluster()[0].ejected_until, kT0 + 30000) << "health.baseEjectionMs x 1";
+  EXPECT_EQ(cp.cluster()[0].times_ejected, 1u);
+  EXPECT_NE(cp.drain_logs().find("cluster_ejected"), std::string::npos);
+}
+
 TEST(ControlPlane, AMalformedReportIsIgnoredAndStillAnswered) {
   ControlPlane cp;
   start_control_plane(cp, 1, kT0);

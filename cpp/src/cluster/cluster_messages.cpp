@@ -9,6 +9,7 @@ namespace {
 constexpr double kMaxCount = 9007199254740991.0;  // 2^53 - 1: exact in a double
 constexpr double kMaxTime = 1e15;                  // epoch ms, far past any real date
 constexpr uint32_t kMaxTimesEjected = 1000;
+constexpr double kMaxStreak = 1e6;
 
 bool read_number(const JsonValue* v, double max, double& out) {
   if (!v) return true;  // absent: stays 0
@@ -31,11 +32,13 @@ bool read_counts(const JsonValue* v, Counts& out) {
 bool read_claim(const std::string& binding, const JsonValue& v, BackendClaim& out) {
   if (!v.is_object() || binding.empty() || binding.size() > 256) return false;
   out.binding = binding;
-  double times = 0;
+  double times = 0, streak = 0;
   const bool ok = read_counts(v.find("counts"), out.counts) && read_number(v.find("ejectedUntil"), kMaxTime, out.ejected_until) &&
                   read_number(v.find("timesEjected"), kMaxTimesEjected, times) &&
-                  read_number(v.find("cooldownUntil"), kMaxTime, out.cooldown_until);
+                  read_number(v.find("cooldownUntil"), kMaxTime, out.cooldown_until) &&
+                  read_number(v.find("streak"), kMaxStreak, streak);
   out.times_ejected = static_cast<uint32_t>(times);
+  out.streak = static_cast<uint32_t>(streak);
   return ok;
 }
 
@@ -74,6 +77,7 @@ void write_claims(JsonWriter& w, const std::vector<BackendClaim>& claims) {
     if (c.ejected_until > 0) w.key("ejectedUntil").value(c.ejected_until);
     if (c.times_ejected > 0) w.key("timesEjected").value(c.times_ejected);
     if (c.cooldown_until > 0) w.key("cooldownUntil").value(c.cooldown_until);
+    if (c.streak > 0) w.key("streak").value(c.streak);
     w.end_object();
   }
   w.end_object();

@@ -3,7 +3,7 @@
 //   snapshot (control plane -> isolate) {"now": t, "isolates": n, "catalogVersion": n,
 //                                        "backends": {binding: entry}, "catalog"?: {binding: description}}
 //   entry: {"counts"?: [attempts, successes, failures, rateLimited, serverErrors],
-//           "ejectedUntil"?: t, "timesEjected"?: n, "cooldownUntil"?: t}
+//           "ejectedUntil"?: t, "timesEjected"?: n, "cooldownUntil"?: t, "streak"?: n}
 // In a report, counts are what happened since the last acknowledged report; in a snapshot, the
 // cluster's totals. Both sides treat the other's bytes as hostile: bounded sizes, finite numbers,
 // unknown bindings ignored by the caller, a malformed message refused whole.
@@ -29,6 +29,9 @@ struct BackendClaim {
   double ejected_until = 0;   // 0: not ejected
   uint32_t times_ejected = 0;
   double cooldown_until = 0;  // 0: no cooldown
+  // Report: the isolate's failures in a row on it now (since its last success). Control plane:
+  // the cluster's failures in a row, merged over reports (it ejects at health.consecutiveFailures).
+  uint32_t streak = 0;
 
   bool empty() const;
 };

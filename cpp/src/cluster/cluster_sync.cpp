@@ -50,6 +50,7 @@ std::optional<SyncRequest> ClusterSync::report(const HealthTracker& health, cons
     c.binding = backends[i].binding;
     sent_[i] = counts_of(health[i]);
     for (size_t k = 0; k < c.counts.size(); ++k) c.counts[k] = sent_[i][k] - acked_[i][k];
+    if (c.counts != Counts{}) c.streak = health[i].consecutive_failures;
     const BackendState s = health.state(i, now);
     if (s == BackendState::Ejected) c.ejected_until = health.until(i), c.times_ejected = health[i].times_ejected;
     if (s == BackendState::Cooldown) c.cooldown_until = health.until(i);

@@ -43,22 +43,45 @@ void ControlPlane::merge_claim(size_t i, const BackendClaim& claim, double now) 
   BackendClaim& c = cluster_[i];
   for (size_t k = 0; k < c.counts.size(); ++k) c.counts[k] += claim.counts[k];
   const HealthConfig& health = catalog_.config().health;
-  const double ejected_until = std::min(claim.ejected_until, now + health.max_ejection_ms);
-  if (ejected_until > now && ejected_until > c.ejected_until) {
-    const bool already = c.ejected_until > now;
-    const double share = static_cast<double>(ejected_count(now) + 1) * 100.0;
-    if (already || share <= health.max_ejection_percent * static_cast<double>(cluster_.size())) {
-      if (!already) catalog_.log("warn", "cluster_ejected", {{"backend", c.binding}});
-      c.ejected_until = ejected_until;
-      dirty_ = true;
-    }
-  }
-  if (c.ejected_until > now && claim.times_ejected > c.times_ejected) c.times_ejected = claim.times_ejected;
+  count_streak(i, claim, now);
+  if (eject(i, std::min(claim.ejected_until, now + health.max_ejection_ms), now) || c.ejected_until > now)
+    c.times_ejected = std::max(c.times_ejected, claim.times_ejected);
   const double cooldown_until = std::min(claim.cooldown_until, now + catalog_.config().retry.retry_after_cap_ms);
   if (cooldown_until > now && cooldown_until > c.cooldown_until) {
     c.cooldown_until = cooldown_until;
     dirty_ = true;
   }
+}
+
+// The contract's "consecutive failures eject", applied to the cluster's attempts: a report with a
+// success restarts the streak at that isolate's failures since (its streak), one with failures
+// only adds them. Many isolates each seeing a backend now and then eject it together, where none
+// alone would reach health.consecutiveFailures.
+void ControlPlane::count_streak(size_t i, const BackendClaim& claim, double now) {
+  BackendClaim& c = cluster_[i];
+  const uint64_t successes = claim.counts[1], failures = claim.counts[2];
+  if (successes > 0) c.streak = claim.streak;
+  else c.streak = static_cast<uint32_t>(std::min<uint64_t>(c.streak + failures, 1000000));
+  const HealthConfig& health = catalog_.config().health;
+  if (c.streak < health.consecutive_failures || c.ejected_until > now) return;
+  // An ejection long forgotten does not lengthen the next one (as HealthTracker).
+  if (c.ejected_until > 0 && now - c.ejected_until >= health.max_ejection_ms) c.times_ejected = 0;
+  const uint32_t times = c.times_ejected + 1;
+  if (eject(i, now + std::min(health.base_ejection_ms * times, health.max_ejection_ms), now)) c.times_ejected = times;
+}
+
+bool ControlPlane::eject(size_t i, double until, double now) {
+  BackendClaim& c = cluster_[i];
+  if (until <= now || until <= c.ejected_until) return false;
+  const bool already = c.ejected_until > now;
+  const HealthConfig& health = catalog_.config().health;
+  const double share = static_cast<double>(ejected_count(now) + 1) * 100.0;
+  if (!already && share > health.max_ejection_percent * static_cast<double>(cluster_.size())) return false;
+  if (!already) catalog_.log("warn", "cluster_ejected", {{"backend", c.binding}});
+  c.ejected_until = until;
+  c.streak = 0;
+  dirty_ = true;
+  return true;
 }
 
 void ControlPlane::note_isolate(const std::string& id, double now) {
@@ -83,6 +106,7 @@ std::string ControlPlane::snapshot(bool with_catalog, double now) const {
   for (BackendClaim c : cluster_) {
     if (c.ejected_until <= now) c.ejected_until = 0, c.times_ejected = 0;
     if (c.cooldown_until <= now) c.cooldown_until = 0;
+    c.streak = 0;  // the control plane's own bookkeeping
     if (!c.empty()) claims.push_back(std::move(c));
   }
   JsonWriter w;

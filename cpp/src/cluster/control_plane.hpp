@@ -1,6 +1,7 @@
 // ControlPlane: the core of the control-plane Durable Object (docs/control-plane.md). It merges
 // what isolates report (ejections by the latest end and highest count, within the cluster-wide
-// max-ejection-percent; cooldowns by the latest end; counters added), answers each with a compact
+// max-ejection-percent; cooldowns by the latest end; counters added; failures in a row across
+// isolates eject as one isolate's would), answers each with a compact
 // snapshot, discovers backends itself (describe() in batches its alarm performs) and hands the
 // catalog to isolates whose version is older. Sans-I/O like the Router: the Durable Object's JS
 // carries bytes, storage and describe() calls.
@@ -50,6 +51,10 @@ class ControlPlane {
 
  private:
   void merge_claim(size_t i, const BackendClaim& claim, double now);
+  void count_streak(size_t i, const BackendClaim& claim, double now);
+  // Ejects backend i until then, unless it already is for longer or the cluster-wide
+  // max-ejection-percent forbids; true when it did.
+  bool eject(size_t i, double until, double now);
   void note_isolate(const std::string& id, double now);
   void bump_catalog_version();
   std::string snapshot(bool with_catalog, double now) const;
