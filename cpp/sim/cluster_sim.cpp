@@ -27,7 +27,7 @@ const char* scenario_name(Scenario s) {
 
 ClusterSim::ClusterSim(const Options& opt, Scenario scenario, bool with_cp)
     : opt_(opt), scenario_(scenario), with_cp_(with_cp), isolates_(opt.isolates), rng_(opt.seed),
-      known_bad_(opt.backends, false), cooling_until_(opt.backends, 0), window_start_(opt.backends, 0),
+      known_bad_(opt.backends, false), cluster_streak_(opt.backends, 0), cooling_until_(opt.backends, 0), window_start_(opt.backends, 0),
       window_count_(opt.backends, 0) {
   std::vector<double> weights(opt.isolates);
   for (size_t i = 0; i < weights.size(); ++i) weights[i] = 1.0 / std::pow(double(i + 1), opt.skew);
@@ -58,7 +58,6 @@ std::string ClusterSim::describe_answers() const {
 void ClusterSim::start_isolate(uint32_t i) {
   Isolate& iso = isolates_[i];
   iso.router = std::make_unique<Router>();
-  iso.consecutive.assign(opt_.backends, 0);
   std::string out;
   iso.router->configure(configure_input(i), t0_, out);
   iso.router->describe(describe_answers(), t0_);
@@ -163,18 +162,19 @@ void ClusterSim::call_done(const Event& e) {
   act(e.isolate, e.handle, x->outcome(e.outcome, e.status, AnswerBody::Json, e.text, "", e.at), e.at);
 }
 
-// Ground truth for "wasted": the failed attempt went to a backend some isolate had already found
-// bad (reached consecutiveFailures on it, or got a 429 whose Retry-After has not run out).
+// Ground truth for "wasted": the failed attempt went to a backend the cluster had already found
+// bad: the cluster's attempts on it (all isolates, in time order) had failed consecutiveFailures
+// times in a row with no success since, or some isolate got a 429 whose Retry-After has not run out.
 void ClusterSim::note_attempt(uint32_t i, uint32_t b, bool failed, double now, double cooldown_ms) {
   if (!failed) {
     known_bad_[b] = false;
-    isolates_[i].consecutive[b] = 0;
+    cluster_streak_[b] = 0;
     return;
   }
   ++row_.failed_attempts;
   if (known_bad_[b] || now < cooling_until_[b]) ++row_.wasted_attempts;
   const int limit = int(isolates_[i].router->config().health.consecutive_failures);
-  if (++isolates_[i].consecutive[b] >= limit) known_bad_[b] = true;
+  if (++cluster_streak_[b] >= limit) known_bad_[b] = true;
   if (cooldown_ms >= 0) cooling_until_[b] = std::max(cooling_until_[b], now + cooldown_ms);
 }
 

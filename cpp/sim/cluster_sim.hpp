@@ -34,7 +34,6 @@ class ClusterSim {
   struct Isolate {
     std::unique_ptr<router::Router> router;
     uint32_t next_handle = 1;
-    std::vector<int> consecutive;  // the simulator's own count per backend (for "known bad")
     bool syncing = false;
   };
 
@@ -61,7 +60,8 @@ class ClusterSim {
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> queue_;
   std::mt19937_64 rng_;
   std::discrete_distribution<uint32_t> isolate_pick_;
-  std::vector<bool> known_bad_;           // per backend: an isolate reached consecutiveFailures
+  std::vector<bool> known_bad_;           // per backend: the cluster's attempts reached consecutiveFailures in a row
+  std::vector<int> cluster_streak_;       // per backend: failed attempts in a row, over all isolates
   std::vector<double> cooling_until_;     // per backend: a 429 told someone to wait until then
   std::vector<double> window_start_;      // RateLimited: the quota's minute
   std::vector<uint64_t> window_count_;
