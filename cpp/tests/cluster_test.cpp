@@ -273,6 +273,22 @@ TEST(ControlPlane, FailuresInARowAcrossIsolatesEjectAsOneIsolatesWould) {
   EXPECT_NE(cp.drain_logs().find("cluster_ejected"), std::string::npos);
 }
 
+TEST(ControlPlane, AfterACooldownTheIsolateThatSawThe429ProbesFirst) {
+  ControlPlane cp;
+  start_control_plane(cp, 2, kT0);
+  auto sync_from = [&](const std::string& isolate, const std::string& entry, double now) {
+    const std::string snapshot = cp.sync(R"({"isolate":")" + isolate + R"(","catalogVersion":99,"backends":{"BACKEND_0":)" + entry + "}}", now);
+    const size_t at = snapshot.find("cooldownUntil\":");
+    return at == std::string::npos ? 0.0 : std::stod(snapshot.substr(at + 15));
+  };
+  EXPECT_EQ(sync_from("a", R"({"counts":[1,0,0,1,0],"cooldownUntil":1700000005000})", kT0), kT0 + 5000);
+  EXPECT_EQ(sync_from("b", "{}", kT0), kT0 + 5000 + 2000) << "the others hold off two sync intervals longer";
+  EXPECT_EQ(sync_from("a", "{}", kT0 + 5000), 0) << "a probes when the cooldown ends";
+  EXPECT_EQ(sync_from("b", "{}", kT0 + 5000), kT0 + 7000);
+  sync_from("a", R"({"counts":[1,1,0,0,0]})", kT0 + 5500);
+  EXPECT_EQ(sync_from("b", "{}", kT0 + 5600), 0) << "the probe succeeded: the hold is over";
+}
+
 TEST(ControlPlane, AMalformedReportIsIgnoredAndStillAnswered) {
   ControlPlane cp;
   start_control_plane(cp, 1, kT0);

@@ -19,6 +19,7 @@ int ControlPlane::configure(std::string_view input, double now, std::string& out
   for (size_t i = 0; same && i < n; ++i) same = cluster_[i].binding == catalog_.backends()[i].binding;
   if (rc == 0 && !same) {  // another list of backends: their state starts over
     cluster_.assign(n, BackendClaim{});
+    probes_.assign(n, Probe{});
     catalog_text_.assign(n, std::string());
     for (size_t i = 0; i < n; ++i) cluster_[i].binding = catalog_.backends()[i].binding;
     bump_catalog_version();
@@ -31,16 +32,17 @@ std::string ControlPlane::sync(std::string_view report, double now) {
   Report r;
   if (!parsed.ok || !read_report(parsed.root, r)) {
     catalog_.log("warn", "control_plane_bad_report", {});
-    return snapshot(false, now);
+    return snapshot(false, "", now);
   }
   note_isolate(r.isolate, now);
   for (const BackendClaim& claim : r.backends)
-    if (auto i = catalog_.backends().index_of(claim.binding)) merge_claim(*i, claim, now);
-  return snapshot(r.catalog_version < catalog_version_, now);
+    if (auto i = catalog_.backends().index_of(claim.binding)) merge_claim(*i, claim, r.isolate, now);
+  return snapshot(r.catalog_version < catalog_version_, r.isolate, now);
 }
 
-void ControlPlane::merge_claim(size_t i, const BackendClaim& claim, double now) {
+void ControlPlane::merge_claim(size_t i, const BackendClaim& claim, const std::string& isolate, double now) {
   BackendClaim& c = cluster_[i];
+  if (claim.counts[1] > 0) probes_[i] = Probe{};  // a success: whoever probed, the hold is over
   for (size_t k = 0; k < c.counts.size(); ++k) c.counts[k] += claim.counts[k];
   const HealthConfig& health = catalog_.config().health;
   count_streak(i, claim, now);
@@ -49,8 +51,14 @@ void ControlPlane::merge_claim(size_t i, const BackendClaim& claim, double now) 
   const double cooldown_until = std::min(claim.cooldown_until, now + catalog_.config().retry.retry_after_cap_ms);
   if (cooldown_until > now && cooldown_until > c.cooldown_until) {
     c.cooldown_until = cooldown_until;
+    start_probe(i, isolate, cooldown_until);
     dirty_ = true;
   }
+}
+
+void ControlPlane::start_probe(size_t i, const std::string& isolate, double cooldown_until) {
+  const double hold = kProbeIntervals * catalog_.config().control_plane.sync_interval_ms;
+  probes_[i] = Probe{isolate, cooldown_until + hold};
 }
 
 // The contract's "consecutive failures eject", applied to the cluster's attempts: a report with a
@@ -101,9 +109,13 @@ void ControlPlane::bump_catalog_version() {
   dirty_ = true;
 }
 
-std::string ControlPlane::snapshot(bool with_catalog, double now) const {
+std::string ControlPlane::snapshot(bool with_catalog, const std::string& isolate, double now) const {
   std::vector<BackendClaim> claims;
-  for (BackendClaim c : cluster_) {
+  for (size_t i = 0; i < cluster_.size(); ++i) {
+    BackendClaim c = cluster_[i];
+    const Probe& probe = probes_[i];
+    if (!probe.isolate.empty() && probe.isolate != isolate && probe.hold_until > now)
+      c.cooldown_until = std::max(c.cooldown_until, probe.hold_until);  // another isolate probes first
     if (c.ejected_until <= now) c.ejected_until = 0, c.times_ejected = 0;
     if (c.cooldown_until <= now) c.cooldown_until = 0;
     c.streak = 0;  // the control plane's own bookkeeping
@@ -164,7 +176,7 @@ std::optional<std::string> ControlPlane::persist(double now) {
   if (!dirty_ || (persisted_at_ >= 0 && now - persisted_at_ < kPersistEveryMs)) return std::nullopt;
   dirty_ = false;
   persisted_at_ = now;
-  return snapshot(true, now);
+  return snapshot(true, "", now);
 }
 
 double ControlPlane::next_alarm(double now) const {

@@ -50,17 +50,28 @@ class ControlPlane {
   uint64_t catalog_version() const { return catalog_version_; }
 
  private:
-  void merge_claim(size_t i, const BackendClaim& claim, double now);
+  void merge_claim(size_t i, const BackendClaim& claim, const std::string& isolate, double now);
   void count_streak(size_t i, const BackendClaim& claim, double now);
   // Ejects backend i until then, unless it already is for longer or the cluster-wide
   // max-ejection-percent forbids; true when it did.
   bool eject(size_t i, double until, double now);
   void note_isolate(const std::string& id, double now);
   void bump_catalog_version();
-  std::string snapshot(bool with_catalog, double now) const;
+  std::string snapshot(bool with_catalog, const std::string& isolate, double now) const;
   size_t ejected_count(double now) const;
 
+  // After a 429 cooldown ends, the isolate that saw the 429 probes the backend first; the others
+  // hold off `kProbeIntervals` sync intervals longer, so a rate-limited upstream is not hit by
+  // the whole cluster each time its (capped) cooldown ends. A success reported ends the hold.
+  struct Probe {
+    std::string isolate;  // who probes; "" when no hold is in force
+    double hold_until = 0;
+  };
+  static constexpr double kProbeIntervals = 2;
+  void start_probe(size_t i, const std::string& isolate, double cooldown_until);
+
   Router catalog_;  // the configuration and discovery, exactly as an isolate keeps them
+  std::vector<Probe> probes_;
   std::vector<BackendClaim> cluster_;
   std::vector<std::string> catalog_text_;  // each backend's description as last handed out
   std::map<std::string, double> isolates_;  // id -> last report
