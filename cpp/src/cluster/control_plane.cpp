@@ -114,7 +114,8 @@ std::string ControlPlane::snapshot(bool with_catalog, const std::string& isolate
   for (size_t i = 0; i < cluster_.size(); ++i) {
     BackendClaim c = cluster_[i];
     const Probe& probe = probes_[i];
-    if (!probe.isolate.empty() && probe.isolate != isolate && probe.hold_until > now)
+    // (The stored state, isolate "", keeps the cooldown itself.)
+    if (!isolate.empty() && !probe.isolate.empty() && probe.isolate != isolate && probe.hold_until > now)
       c.cooldown_until = std::max(c.cooldown_until, probe.hold_until);  // another isolate probes first
     if (c.ejected_until <= now) c.ejected_until = 0, c.times_ejected = 0;
     if (c.cooldown_until <= now) c.cooldown_until = 0;
