@@ -536,16 +536,27 @@ export class RouterCore {
    * @template T @param {() => T} work @param {T} fallback @returns {T}
    */
   #guard(work, fallback) {
-    try {
-      return work();
-    } catch (error) {
-      if (!(error instanceof WebAssembly.RuntimeError)) throw error;
-      this.pendingLogs.push(JSON.stringify({ level: "error", event: "core_trapped", message: String(error.message) }));
+    return guarded(work, fallback, this.pendingLogs, () => {
       this.#instantiate();
       if (this.lastConfigure) this.#configureRaw(this.lastConfigure.json, this.lastConfigure.now);
       if (this.goodDescriptions.size) this.#describeRaw(describeJson(this.goodDescriptions), this.lastConfigure?.now ?? 0);
-      return fallback;
-    }
+    });
+  }
+}
+
+/**
+ * Runs `work`; on a Wasm trap logs it (core_trapped), runs `recover` (a fresh instance, its state
+ * replayed) and answers `fallback`. Other errors propagate.
+ * @template T @param {() => T} work @param {T} fallback @param {string[]} logs @param {() => void} recover @returns {T}
+ */
+function guarded(work, fallback, logs, recover) {
+  try {
+    return work();
+  } catch (error) {
+    if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+    logs.push(JSON.stringify({ level: "error", event: "core_trapped", message: String(error.message) }));
+    recover();
+    return fallback;
   }
 }
 
@@ -614,17 +625,12 @@ export class ControlCore {
 
   /** @template T @param {() => T} work @param {T} fallback @returns {T} */
   #guard(work, fallback) {
-    try {
-      return work();
-    } catch (error) {
-      if (!(error instanceof WebAssembly.RuntimeError)) throw error;
-      this.pendingLogs.push(JSON.stringify({ level: "error", event: "core_trapped", message: String(error.message) }));
+    return guarded(work, fallback, this.pendingLogs, () => {
       this.core.restart();
       const { lastConfigure: c, lastState: state } = this;
       if (c) this.core.textCall("rt_control_configure", c.json, c.now);
       if (c && state) this.core.textCall("rt_control_restore", state, c.now);
-      return fallback;
-    }
+    });
   }
 
   /** Same input as RouterCore.configure. @param {ConfigureInput} input @param {number} now @returns {ConfigureResult} */
