@@ -17,9 +17,9 @@ import { errorName } from "./timer.js";
 export const MAX_REPORT_CHARS = 512 * 1024;
 // Cloudflare lets one invocation call at most 32 Workers; an alarm is one invocation.
 export const MAX_DESCRIBES_PER_ALARM = 25;
-// Each describe() of the alarm's batch: discovery.describeTimeoutMs' default (the core does not
-// hand its policy to the shim).
-const DESCRIBE_TIMEOUT_MS = 5000;
+// Each describe() of the alarm's batch, until the core names its bound (discovery.describeTimeoutMs,
+// in configure's answer): the default.
+const DEFAULT_DESCRIBE_TIMEOUT_MS = 5000;
 const SCHEMA = "CREATE TABLE IF NOT EXISTS control_state (id INTEGER PRIMARY KEY, state TEXT NOT NULL, saved_at REAL NOT NULL)";
 const SAVE = "INSERT INTO control_state (id, state, saved_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state, saved_at = excluded.saved_at";
 
@@ -38,6 +38,7 @@ export class ControlPlaneObject extends DurableObject {
     super(ctx, env);
     this.core = ControlCore.fromModule(module);
     this.ready = false;
+    this.describeTimeoutMs = DEFAULT_DESCRIBE_TIMEOUT_MS;
     /** When the alarm is set for (epoch ms), 0 when none is. */
     this.alarmAt = 0;
     ctx.blockConcurrencyWhile(() => this.start());
@@ -47,7 +48,9 @@ export class ControlPlaneObject extends DurableObject {
   async start() {
     try {
       const now = Date.now();
-      this.core.configure(await configureInput(/** @type {Record<string, unknown>} */ (this.env)), now);
+      const configured = this.core.configure(await configureInput(/** @type {Record<string, unknown>} */ (this.env)), now);
+      const timeout = /** @type {{describeTimeoutMs?: unknown}} */ (configured).describeTimeoutMs;
+      if (typeof timeout === "number" && timeout > 0) this.describeTimeoutMs = timeout;
       this.restore(now);
       this.ready = true;
       this.alarmAt = (await this.ctx.storage.getAlarm()) ?? 0;
@@ -101,7 +104,7 @@ export class ControlPlaneObject extends DurableObject {
     const bindings = this.core.discovery(Date.now()).slice(0, MAX_DESCRIBES_PER_ALARM);
     if (bindings.length === 0) return;
     const env = /** @type {Record<string, unknown>} */ (this.env);
-    const answers = await Promise.all(bindings.map((b) => describeOne(/** @type {BackendBinding} */ (env[b]), DESCRIBE_TIMEOUT_MS)));
+    const answers = await Promise.all(bindings.map((b) => describeOne(/** @type {BackendBinding} */ (env[b]), this.describeTimeoutMs)));
     this.core.describe(new Map(bindings.map((b, i) => [b, answers[i]])), Date.now());
   }
 

@@ -18,7 +18,8 @@ const head = { method: "POST", path: "/v1/chat/completions", contentType: "appli
 
 function controlPlane(now = T0) {
   const cp = ControlCore.fromModule(module);
-  cp.configure({ envNames: ENV, routerConfig: ROUTER_CONFIG }, now);
+  const configured = cp.configure({ envNames: ENV, routerConfig: ROUTER_CONFIG }, now);
+  assert.equal(configured.describeTimeoutMs, 5000, "the alarm's describe() bound comes from the core");
   assert.deepEqual(cp.discovery(now), ["BACKEND_A", "BACKEND_B", "BACKEND_C"]);
   cp.describe(DESCRIPTIONS, now);
   return cp;

@@ -24,6 +24,11 @@ int ControlPlane::configure(std::string_view input, double now, std::string& out
     for (size_t i = 0; i < n; ++i) cluster_[i].binding = catalog_.backends()[i].binding;
     bump_catalog_version();
   }
+  // The Durable Object's JS bounds each describe() of its alarm by this (the policy stays here).
+  if (rc == 0 && !output.empty() && output.back() == '}') {
+    output.pop_back();
+    output += ",\"describeTimeoutMs\":" + JsonWriter().value(catalog_.config().discovery.describe_timeout_ms).take() + "}";
+  }
   return rc;
 }
 

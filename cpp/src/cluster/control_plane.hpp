@@ -29,7 +29,8 @@ class ControlPlane {
   static constexpr double kPersistEveryMs = 1000;
   static constexpr size_t kMaxIsolates = 100000;
 
-  // Input as Router::configure's (envNames, routerConfig): the backends and the policy.
+  // Input as Router::configure's (envNames, routerConfig): the backends and the policy. The output
+  // is Router::configure's plus "describeTimeoutMs", the bound of each describe() the alarm makes.
   int configure(std::string_view input, double now, std::string& output);
   // Merges one isolate's report (a malformed one is logged and ignored) and answers its snapshot.
   std::string sync(std::string_view report, double now);
