@@ -15,14 +15,17 @@ import { buildBundle, renderConfigs, CONFIG_DIR, ROOT } from "./bundles.mjs";
  * @property {string} [script]       a test Worker under tests/fixture-workers/ ("fault-backend.js"); default: the template bundle
  * @property {string} [config]       a rendered backend config name whose vars it takes (template only)
  * @property {Record<string, unknown>} [vars]  vars added over the config's
- * @property {Record<string, any>} [serviceBindings]  extra service bindings of a test Worker (`script`),
- *                                   e.g. a Node function { CONTROL: (request) => Response }
+ * @property {Record<string, any>} [serviceBindings]  extra service bindings of the backend: a Node
+ *                                   function { CONTROL: (request) => Response }, or the name of a
+ *                                   Worker of `workers` (a stand-in AI binding for the template)
  *
  * @typedef {object} StackSpec
  * @property {Record<string, unknown>} [vars]  orchestrator vars/secrets added over the rendered config's
  * @property {BackendSpec[]} [backends]        default: the rendered backends with their bindings
  * @property {Record<string, unknown>} [orchestratorOptions]  extra Miniflare options of the
  *                                             orchestrator Worker, e.g. { ratelimits: {...} }
+ * @property {Record<string, any>[]} [workers] more Miniflare Workers the backends may bind to
+ *                                             (e.g. { name, modules, scriptPath } of a Workers AI stand-in)
  * @property {ControlPlaneSpec} [controlPlane] the CONTROL_PLANE Durable Object and a second
  *                                             orchestrator sharing it (off by default: without the
  *                                             binding each isolate routes alone, as before issue 12)
@@ -85,7 +88,7 @@ async function miniflareOptions(spec, logs) {
     const config = a.backendConfigs[b.config ?? Object.keys(a.backendConfigs)[0]];
     return { name, modules: true, scriptPath: path.join(a.templateBundle, "index.js"), modulesRules: MODULE_RULES,
       compatibilityDate: config.compatibilityDate, compatibilityFlags: config.compatibilityFlags,
-      bindings: { ...config.vars, ...b.vars } };
+      bindings: { ...config.vars, ...b.vars }, ...(b.serviceBindings ? { serviceBindings: b.serviceBindings } : {}) };
   });
   /** One orchestrator Worker; with a control plane each calls its backends with props {caller}. */
   const orchestratorWorker = (/** @type {string} */ name, /** @type {string} */ caller) => ({
@@ -105,7 +108,7 @@ async function miniflareOptions(spec, logs) {
     structuredWorkerdLogs: true,
     handleStructuredLogs: (/** @type {{message: string}} */ entry) => { logs.push(entry.message); },
     ...(spec.controlPlane?.persist ? { durableObjectsPersist: spec.controlPlane.persist } : {}),
-    workers: [orchestrator, ...workers, ...cluster],
+    workers: [orchestrator, ...workers, ...cluster, ...(spec.workers ?? [])],
     bindingNames: backends.map((b) => b.binding),
   };
 }
