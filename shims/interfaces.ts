@@ -106,13 +106,23 @@ export interface BackendEnv {
   ECHO_LATENCY_MS?: string | number;
   /** openai-compatible: base URL including its version prefix, e.g. "https://api.openai.com/v1". */
   UPSTREAM_BASE_URL?: string;
-  /** openai-compatible: secret sent as "Authorization: Bearer <key>". */
+  /** openai-compatible: secret sent in UPSTREAM_AUTH_HEADER, by default as "Authorization: Bearer <key>". */
   UPSTREAM_API_KEY?: string;
+  /** openai-compatible: the header the key is sent in; default "authorization" (Azure: "api-key"). */
+  UPSTREAM_AUTH_HEADER?: string;
+  /** openai-compatible: the word before the key; default "Bearer" for authorization, none for other headers; "" = the key alone. */
+  UPSTREAM_AUTH_SCHEME?: string;
+  /** openai-compatible: JSON object of fixed query parameters, e.g. {"api-version":"2024-10-21"}. */
+  UPSTREAM_QUERY?: string | Record<string, unknown>;
+  /** openai-compatible: JSON object of extra headers, e.g. OpenRouter's {"HTTP-Referer":"...","X-Title":"..."}. */
+  UPSTREAM_HEADERS?: string | Record<string, unknown>;
+  /** openai-compatible: the path under UPSTREAM_BASE_URL health() probes with GET; default "/models"; "none" = no probe. */
+  UPSTREAM_HEALTH_PATH?: string;
   /** workers-ai: the Workers AI binding. */
   AI?: AiBinding;
   /** JSON object (or table): client model name -> provider model name (Workers AI id or upstream name). */
   MODEL_MAP?: string | Record<string, string>;
-  /** openai-compatible: the most bytes read from one upstream answer; default 16 MiB. */
+  /** openai-compatible: the most bytes read from one upstream answer; default 8 MiB, at most 14 MiB. */
   MAX_UPSTREAM_BYTES?: string | number;
 }
 

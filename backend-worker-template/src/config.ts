@@ -1,6 +1,7 @@
 // The backend's configuration, read from its env vars. A bad var is a configuration error that
 // describe(), health() and infer() all report loudly, never a silently ignored value.
 import type { AiBinding, BackendEnv, ProviderName } from "../../shims/interfaces";
+import { readUpstreamConfig, type UpstreamConfig } from "./upstream-config";
 
 export interface BackendConfig {
   provider: ProviderName;
@@ -9,7 +10,8 @@ export interface BackendConfig {
   models: string[];
   weight?: number;
   echoLatencyMs: number;
-  upstreamBaseUrl?: string;
+  /** openai-compatible: where and how to call the upstream. */
+  upstream?: UpstreamConfig;
   upstreamApiKey?: string;
   ai?: AiBinding;
   /** Client model name -> provider model name. */
@@ -21,8 +23,21 @@ export interface BackendConfig {
 export type ConfigResult = { ok: true; config: BackendConfig } | { ok: false; error: string };
 
 const PROVIDERS: readonly ProviderName[] = ["echo", "workers-ai", "openai-compatible"];
-/** An upstream answer larger than this is refused: the Worker's memory is bounded (128 MB). */
-export const DEFAULT_MAX_UPSTREAM_BYTES = 16 * 1024 * 1024;
+/**
+ * An upstream answer larger than this is refused. Embeddings batches are the largest legitimate
+ * answers: 8 MiB holds about 1000 base64 embeddings of 1536 dimensions (what OpenAI's client asks
+ * for) or about 270 as JSON floats, while a chat answer of 128k tokens is well under 1 MiB.
+ * Larger batches need MAX_UPSTREAM_BYTES raised, up to the bound below.
+ */
+export const DEFAULT_MAX_UPSTREAM_BYTES = 8 * 1024 * 1024;
+/**
+ * The largest MAX_UPSTREAM_BYTES accepted. Workers RPC carries at most 32 MiB per call, and a JSON
+ * answer crosses it as an object whose serialised form can be about twice its UTF-8 text (a string
+ * holding one character beyond Latin-1 is stored as UTF-16; a short decimal becomes an 8-byte
+ * double): 14 MiB keeps even that under 32 MiB, where a larger answer would make the RPC throw and
+ * count as this backend failing.
+ */
+export const MAX_ALLOWED_UPSTREAM_BYTES = 14 * 1024 * 1024;
 
 export function readConfig(env: BackendEnv): ConfigResult {
   const errors: string[] = [];
@@ -39,10 +54,15 @@ export function readConfig(env: BackendEnv): ConfigResult {
   const echoLatencyMs =
     numberVar(env.ECHO_LATENCY_MS, "ECHO_LATENCY_MS", (n) => Number.isFinite(n) && n >= 0, "a number of milliseconds >= 0", errors) ?? 0;
   const maxUpstreamBytes =
-    numberVar(env.MAX_UPSTREAM_BYTES, "MAX_UPSTREAM_BYTES", (n) => Number.isSafeInteger(n) && n >= 1, "a whole number of bytes >= 1", errors) ??
-    DEFAULT_MAX_UPSTREAM_BYTES;
+    numberVar(
+      env.MAX_UPSTREAM_BYTES,
+      "MAX_UPSTREAM_BYTES",
+      (n) => Number.isSafeInteger(n) && n >= 1 && n <= MAX_ALLOWED_UPSTREAM_BYTES,
+      `a whole number of bytes from 1 to ${MAX_ALLOWED_UPSTREAM_BYTES} (14 MiB: Workers RPC carries at most 32 MiB per answer)`,
+      errors,
+    ) ?? DEFAULT_MAX_UPSTREAM_BYTES;
 
-  const upstreamBaseUrl = provider === "openai-compatible" ? readUpstreamBaseUrl(env, errors) : undefined;
+  const upstream = provider === "openai-compatible" ? readUpstreamConfig(env, errors) : undefined;
 
   if (provider === "workers-ai" && (typeof env.AI !== "object" || env.AI === null || typeof env.AI.run !== "function")) {
     errors.push("PROVIDER workers-ai needs the AI binding (add [ai] binding = \"AI\" to the wrangler config)");
@@ -57,7 +77,7 @@ export function readConfig(env: BackendEnv): ConfigResult {
       models,
       weight,
       echoLatencyMs,
-      upstreamBaseUrl,
+      upstream,
       upstreamApiKey: env.UPSTREAM_API_KEY || undefined,
       ai: provider === "workers-ai" ? env.AI : undefined,
       modelMap,
@@ -85,15 +105,6 @@ function readModels(env: BackendEnv, modelMap: Record<string, string>, errors: s
   const models = list.map((m) => m.trim()).filter((m) => m !== "");
   if (models.length === 0) errors.push("MODELS must list at least one model, or be \"*\"");
   return models.includes("*") ? ["*"] : models;
-}
-
-/** UPSTREAM_BASE_URL of an openai-compatible backend, without trailing slashes. */
-function readUpstreamBaseUrl(env: BackendEnv, errors: string[]): string | undefined {
-  const raw = (env.UPSTREAM_BASE_URL ?? "").trim();
-  if (!raw) errors.push("UPSTREAM_BASE_URL is required with PROVIDER openai-compatible");
-  else if (!isHttpUrl(raw)) errors.push(`UPSTREAM_BASE_URL must be an http(s) URL (got "${raw}")`);
-  else return raw.replace(/\/+$/, "");
-  return undefined;
 }
 
 /** A numeric var (string or number): undefined when unset; an error pushed when not `valid`. */
@@ -132,13 +143,4 @@ function parseModelMap(raw: string | Record<string, string>): Record<string, str
     map[from] = to;
   }
   return map;
-}
-
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return url.protocol === "http:" || url.protocol === "https:";
-  } catch {
-    return false;
-  }
 }

@@ -39,9 +39,10 @@ export function streamErrorEvent(message: string, code: string): string {
 /**
  * The upstream's SSE bytes, relayed chunk by chunk as they arrive (pulled, never read ahead).
  * When the upstream errors, ends without `data: [DONE]` or sends more than `maxBytes`, the relay
- * ends with the SSE error event instead. Cancelling the relay cancels the upstream body.
+ * ends with the SSE error event instead. Cancelling the relay (the router abandoning the stream)
+ * cancels the upstream body and calls `onCancel`, which stops the upstream call itself.
  */
-export function relaySse(upstream: ReadableStream<Uint8Array>, maxBytes: number): ReadableStream<Uint8Array> {
+export function relaySse(upstream: ReadableStream<Uint8Array>, maxBytes: number, onCancel: () => void = () => {}): ReadableStream<Uint8Array> {
   const reader = upstream.getReader();
   const tail = new SseTail();
   let total = 0;
@@ -68,8 +69,11 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, maxBytes: number)
         tail.push(next.value);
         controller.enqueue(next.value);
       },
-      cancel(reason) {
-        return reader.cancel(reason);
+      async cancel(reason) {
+        // Cancelled first, aborted after: an aborted body would make the cancel itself fail.
+        const cancelled = reader.cancel(reason).catch(() => {});
+        onCancel();
+        await cancelled;
       },
     },
     { highWaterMark: 0 },

@@ -38,7 +38,7 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
 
   /** fetch() as the Workers runtime does it, for what matters here: an aborted signal rejects. */
   async function fakeFetch(input, init = {}) {
-    const call = { url: String(input), method: init.method ?? "GET", headers: Object.fromEntries(new Headers(init.headers)), body: init.body ?? null, signal: init.signal ?? null };
+    const call = { url: String(input), method: init.method ?? "GET", headers: Object.fromEntries(new Headers(init.headers)), body: init.body ?? null, signal: init.signal ?? null, redirect: init.redirect ?? "follow" };
     calls.push(call);
     // A network answers in a later turn, after timers already due (an abort set for "now" wins).
     const answer = pause(1).then(() => route(call));
@@ -285,8 +285,8 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
       assert.equal((await infer(chat())).status, 500);
     });
 
-    test("a body that is not JSON is a 502 naming the status and content type, never the body", async () => {
-      for (const [status, contentType] of [[200, "text/html; charset=utf-8"], [500, "text/plain"], [404, "text/html"]]) {
+    test("a 2xx body that is not JSON is a 502 naming the status and content type, never the body", async () => {
+      for (const [status, contentType] of [[200, "text/html; charset=utf-8"], [201, "text/plain"]]) {
         route = () => new Response("<html>Welcome to nginx</html>", { status, headers: { "content-type": contentType, "retry-after": "3" } });
         const error = assertError(await infer(chat()), 502, { type: "upstream_error", code: "upstream_invalid_response" });
         assert.ok(error.message.includes(String(status)) && error.message.includes(contentType.split(";")[0]), error.message);
@@ -302,11 +302,20 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
       assertError(await infer(chat()), 502, { code: "upstream_invalid_response" });
     });
 
+    test("an error status with a body that is not JSON keeps its status, OpenAI-shaped, never the body", async () => {
+      for (const [status, contentType] of [[500, "text/plain"], [404, "text/html"], [502, "text/html"]]) {
+        route = () => new Response("<html>Welcome to nginx</html>", { status, headers: { "content-type": contentType } });
+        const error = assertError(await infer(chat()), status, { type: status >= 500 ? "upstream_error" : "invalid_request_error", code: null });
+        assert.ok(error.message.includes(String(status)), error.message);
+        assert.doesNotMatch(error.message, /nginx/);
+      }
+    });
+
     test("429 and 503 that are not JSON keep their status and retry headers", async () => {
-      for (const status of [429, 503]) {
+      for (const [status, type] of [[429, "rate_limit_error"], [503, "upstream_error"]]) {
         route = () => new Response("upstream overloaded", { status, headers: { "content-type": "text/plain", "retry-after": "2", "retry-after-ms": "1500" } });
         const answer = await infer(chat());
-        const error = assertError(answer, status, { type: "upstream_error", code: "upstream_invalid_response" });
+        const error = assertError(answer, status, { type, code: null });
         assert.equal(answer.headers["retry-after"], "2");
         assert.equal(answer.headers["retry-after-ms"], "1500");
         assert.doesNotMatch(error.message, /overloaded/);
@@ -490,12 +499,36 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
       assert.ok(await eventually(() => b.state.cancelled));
     });
 
-    test("the default bound is 16 MiB", async () => {
-      const MiB16 = 16 * 1024 * 1024;
-      route = () => new Response(JSON.stringify(COMPLETION), { headers: { "content-type": "application/json", "content-length": String(MiB16 + 1) } });
-      assertError(await infer(chat()), 502, { code: "upstream_response_too_large" });
-      route = () => new Response(JSON.stringify(COMPLETION), { headers: { "content-type": "application/json", "content-length": String(MiB16) } });
+    test("the default bound is 8 MiB; the error names the bound and MAX_UPSTREAM_BYTES", async () => {
+      const MiB8 = 8 * 1024 * 1024;
+      route = () => new Response(JSON.stringify(COMPLETION), { headers: { "content-type": "application/json", "content-length": String(MiB8 + 1) } });
+      const error = assertError(await infer(chat()), 502, { type: "upstream_error", code: "upstream_response_too_large" });
+      assert.ok(error.message.includes(String(MiB8)) && error.message.includes("MAX_UPSTREAM_BYTES"), error.message);
+      route = () => new Response(JSON.stringify(COMPLETION), { headers: { "content-type": "application/json", "content-length": String(MiB8) } });
       assert.equal((await infer(chat())).status, 200);
+    });
+
+    test("an answer of 20 MB, read without a content-length, is refused at the bound, the rest unread", async () => {
+      const MiB = 1024 * 1024;
+      let b;
+      route = () => {
+        b = body([`{"p":"`, ...Array.from({ length: 20 }, () => "x".repeat(MiB)), `"}`]);
+        return new Response(b.stream, { headers: { "content-type": "application/json" } });
+      };
+      assertError(await infer(chat()), 502, { code: "upstream_response_too_large" });
+      assert.ok(b.state.pulls <= 10, `read ${b.state.pulls} chunks of 1 MiB`);
+      assert.ok(await eventually(() => b.state.cancelled));
+    });
+
+    test("up to 14 MiB may be configured (Workers RPC carries 32 MiB at most)", async () => {
+      const MiB14 = 14 * 1024 * 1024;
+      const env = { ...ENV, MAX_UPSTREAM_BYTES: String(MiB14) };
+      route = () => new Response(JSON.stringify(COMPLETION), { headers: { "content-type": "application/json", "content-length": String(MiB14) } });
+      assert.equal((await infer(chat(), env)).status, 200);
+      for (const value of [MiB14 + 1, 16 * 1024 * 1024, 32 * 1024 * 1024]) {
+        const error = assertError(await infer(chat(), { ...ENV, MAX_UPSTREAM_BYTES: String(value) }), 500, { code: "backend_misconfigured" });
+        assert.match(error.message, /MAX_UPSTREAM_BYTES.*14680064.*RPC/);
+      }
     });
 
     test("a stream over the bound ends with the error event and cancels the upstream", async () => {
@@ -606,8 +639,8 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
   });
 
   describe("openai-compatible: health()", () => {
-    test("GET <base>/models with the key: ok unless it fails, answers 5xx, 401 or 403", async () => {
-      for (const [status, ok] of [[200, true], [404, true], [429, true], [499, true], [500, false], [503, false], [401, false], [403, false]]) {
+    test("GET <base>/models with the key: ok on 2xx and 429; any other 4xx (a 404 too), 3xx or 5xx is not ok, its status in detail", async () => {
+      for (const [status, ok] of [[200, true], [404, false], [429, true], [499, false], [400, false], [301, false], [500, false], [503, false], [401, false], [403, false]]) {
         calls = [];
         const b = body(['{"data":[]}'], { end: "stall" });
         route = () => new Response(b.stream, { status, headers: { "content-type": "application/json" } });
@@ -618,6 +651,7 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
         assert.equal(calls[0].method, "GET");
         assert.equal(calls[0].headers.authorization, `Bearer ${KEY}`);
         assert.equal(calls[0].headers.accept, "application/json");
+        assert.equal(calls[0].redirect, "manual", "the key does not follow a redirect");
         assert.ok(calls[0].signal instanceof AbortSignal, "the probe is bounded in time");
         assert.ok(await eventually(() => b.state.cancelled), "the probe's body is not left open");
       }
