@@ -190,6 +190,36 @@ describe("the Backend entrypoint", { timeout: SUITE_TIMEOUT_MS }, () => {
       ["MAX_UPSTREAM_BYTES fractional", { MAX_UPSTREAM_BYTES: "1.5" }, "MAX_UPSTREAM_BYTES"],
       ["MAX_UPSTREAM_BYTES not a number", { MAX_UPSTREAM_BYTES: "lots" }, "MAX_UPSTREAM_BYTES"],
       ["MAX_UPSTREAM_BYTES beyond a safe integer", { MAX_UPSTREAM_BYTES: "1e300" }, "MAX_UPSTREAM_BYTES"],
+      ["MAX_UPSTREAM_BYTES above what Workers RPC carries (32 MiB)", { MAX_UPSTREAM_BYTES: String(32 * 1024 * 1024) }, "MAX_UPSTREAM_BYTES"],
+      ["MAX_UPSTREAM_BYTES just above 14 MiB", { MAX_UPSTREAM_BYTES: String(14 * 1024 * 1024 + 1) }, "MAX_UPSTREAM_BYTES"],
+      ...[
+        ["a UPSTREAM_BASE_URL holding a user and password", { UPSTREAM_BASE_URL: "https://user:pass@api.example/v1" }, "UPSTREAM_BASE_URL"],
+        ["a UPSTREAM_BASE_URL holding a key in its query", { UPSTREAM_BASE_URL: "https://api.example/v1?key=AIzaSyD0123456789abcdefghij" }, "UPSTREAM_BASE_URL"],
+        ["a UPSTREAM_AUTH_HEADER that is not a header name", { UPSTREAM_AUTH_HEADER: "api key" }, "UPSTREAM_AUTH_HEADER"],
+        ["a UPSTREAM_AUTH_HEADER that is a hop-by-hop header", { UPSTREAM_AUTH_HEADER: "Connection" }, "UPSTREAM_AUTH_HEADER"],
+        ["a UPSTREAM_AUTH_HEADER the template sets", { UPSTREAM_AUTH_HEADER: "content-type" }, "UPSTREAM_AUTH_HEADER"],
+        ["a UPSTREAM_AUTH_SCHEME of two words", { UPSTREAM_AUTH_SCHEME: "Bearer token" }, "UPSTREAM_AUTH_SCHEME"],
+        ["a UPSTREAM_AUTH_SCHEME with a line break", { UPSTREAM_AUTH_SCHEME: "Bearer\r\nX-Evil: 1" }, "UPSTREAM_AUTH_SCHEME"],
+        ["UPSTREAM_QUERY not JSON", { UPSTREAM_QUERY: "api-version=1" }, "UPSTREAM_QUERY"],
+        ["UPSTREAM_QUERY an array", { UPSTREAM_QUERY: "[1]" }, "UPSTREAM_QUERY"],
+        ["UPSTREAM_QUERY with an object value", { UPSTREAM_QUERY: '{"a":{}}' }, "UPSTREAM_QUERY"],
+        ["UPSTREAM_QUERY with an empty name", { UPSTREAM_QUERY: '{"":"1"}' }, "UPSTREAM_QUERY"],
+        ["UPSTREAM_QUERY carrying a key", { UPSTREAM_QUERY: '{"key":"abc"}' }, "UPSTREAM_QUERY"],
+        ["UPSTREAM_HEADERS not JSON", { UPSTREAM_HEADERS: "X-Title: a" }, "UPSTREAM_HEADERS"],
+        ["UPSTREAM_HEADERS with a bad name", { UPSTREAM_HEADERS: '{"X Title":"a"}' }, "UPSTREAM_HEADERS"],
+        ["UPSTREAM_HEADERS with a line break in a value", { UPSTREAM_HEADERS: '{"X-Title":"a\\r\\nX-Evil: 1"}' }, "UPSTREAM_HEADERS"],
+        ["UPSTREAM_HEADERS with a non-ASCII value", { UPSTREAM_HEADERS: '{"X-Title":"caf\u00e9"}' }, "UPSTREAM_HEADERS"],
+        ["UPSTREAM_HEADERS with a number-less object value", { UPSTREAM_HEADERS: '{"X-Title":null}' }, "UPSTREAM_HEADERS"],
+        ["UPSTREAM_HEADERS with a hop-by-hop header", { UPSTREAM_HEADERS: '{"Transfer-Encoding":"chunked"}' }, "UPSTREAM_HEADERS"],
+        ["UPSTREAM_HEADERS with Host", { UPSTREAM_HEADERS: '{"Host":"evil.example"}' }, "UPSTREAM_HEADERS"],
+        ["UPSTREAM_HEADERS with the template's x-request-id", { UPSTREAM_HEADERS: '{"X-Request-Id":"1"}' }, "UPSTREAM_HEADERS"],
+        ["UPSTREAM_HEADERS with Authorization", { UPSTREAM_HEADERS: '{"Authorization":"Basic abc"}' }, "UPSTREAM_HEADERS"],
+        ["UPSTREAM_HEADERS with the configured auth header", { UPSTREAM_AUTH_HEADER: "x-custom-auth", UPSTREAM_HEADERS: '{"X-Custom-Auth":"abc"}' }, "UPSTREAM_HEADERS"],
+        ["UPSTREAM_HEADERS with a key-like value", { UPSTREAM_HEADERS: '{"X-Title":"sk-proj-abcdef0123456789"}' }, "UPSTREAM_HEADERS"],
+        ["a UPSTREAM_HEALTH_PATH that is not a path", { UPSTREAM_HEALTH_PATH: "models" }, "UPSTREAM_HEALTH_PATH"],
+        ["a UPSTREAM_HEALTH_PATH climbing out of the base", { UPSTREAM_HEALTH_PATH: "/../models" }, "UPSTREAM_HEALTH_PATH"],
+        ["a UPSTREAM_HEALTH_PATH with a query", { UPSTREAM_HEALTH_PATH: "/models?x=1" }, "UPSTREAM_HEALTH_PATH"],
+      ].map(([name, env, variable]) => [`openai-compatible with ${name}`, { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: "https://api.example/v1", ...env }, variable]),
       ["MODELS listing nothing", { MODELS: " , ," }, "MODELS"],
       ["MODEL_MAP not JSON", { MODEL_MAP: "{small: big}" }, "MODEL_MAP"],
       ["MODEL_MAP an array", { MODEL_MAP: '["a"]' }, "MODEL_MAP"],
@@ -229,6 +259,30 @@ describe("the Backend entrypoint", { timeout: SUITE_TIMEOUT_MS }, () => {
     test("vars of another provider are not checked", async () => {
       assert.equal((await describeWith({ UPSTREAM_BASE_URL: "not a url" })).name, "backend");
       assert.equal((await describeWith({ PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: "http://127.0.0.1:1/v1", AI: "x" })).name, "backend");
+    });
+
+    test("a misplaced key in UPSTREAM_HEADERS or UPSTREAM_QUERY is refused without being quoted", async () => {
+      const secret = "sk-proj-abcdef0123456789";
+      for (const env of [{ UPSTREAM_HEADERS: JSON.stringify({ "X-Title": secret }) }, { UPSTREAM_HEADERS: JSON.stringify({ "X-Title": `a\r\n${secret}` }) }, { UPSTREAM_QUERY: JSON.stringify({ api_key: secret }) }]) {
+        const b = await backend({ PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: "https://api.example/v1", ...env });
+        logs.lines.length = 0;
+        const texts = [(await b.health()).detail, JSON.stringify(await b.infer(inferenceRequest())), ...logs.lines];
+        await assert.rejects(b.describe(), (err) => !err.message.includes(secret));
+        for (const text of texts) assert.ok(!text.includes(secret), text);
+      }
+    });
+
+    test("valid upstream options: Azure's api-key with the key alone, fixed query, extra headers, no probe, 14 MiB", async () => {
+      await describeWith({
+        PROVIDER: "openai-compatible",
+        UPSTREAM_BASE_URL: "https://res.openai.azure.com/openai/deployments/dep?api-version=2024-10-21",
+        UPSTREAM_AUTH_HEADER: "api-key",
+        UPSTREAM_AUTH_SCHEME: "",
+        UPSTREAM_QUERY: { "api-version": "2024-10-21" },
+        UPSTREAM_HEADERS: { "HTTP-Referer": "https://router.example", "X-Title": "My router", "OpenAI-Project": "proj_abc" },
+        UPSTREAM_HEALTH_PATH: "none",
+        MAX_UPSTREAM_BYTES: String(14 * 1024 * 1024),
+      });
     });
 
     test("valid edge values: ECHO_LATENCY_MS 0, MAX_UPSTREAM_BYTES 1, an http URL", async () => {

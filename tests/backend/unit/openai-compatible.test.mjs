@@ -4,6 +4,7 @@
 // upstream key, and health() (docs/backend-template.md, "openai-compatible").
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
+import { RECIPES, recipeEnv, templateHeaders } from "../fixtures/upstreams/recipes.mjs";
 import { assertError, backend, captureLogs, ENDLESS_CHUNKS, eventually, inferenceRequest, pause, readStream, sseEvents, SUITE_TIMEOUT_MS } from "./template.mjs";
 
 // One suite per file, so its hooks stay its own when all unit files run in one process (all.mjs).
@@ -636,6 +637,255 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
       }
       for (const text of [...answers.map((a) => JSON.stringify(a)), ...logs.lines]) assert.ok(!text.includes(KEY), text);
     });
+  });
+
+  describe("openai-compatible: finding 7, no key text in any error", () => {
+    test("OpenAI's 401 quoting a masked key never reaches the router; nor does a masked key in a 400 or 500", async () => {
+      const masked = "sk-proj-****abcd";
+      route = () => json(401, { error: { message: `Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`, type: "invalid_request_error", param: null, code: "invalid_api_key" } });
+      const auth = await infer(chat());
+      assertError(auth, 401, { type: "upstream_auth_error", code: "upstream_auth_failed" });
+      for (const status of [400, 404, 429, 500]) {
+        route = () => json(status, { error: { message: `Request with key ${masked} (project sk-proj-abc123def456) refused`, type: "invalid_request_error", param: null, code: null } });
+        const answer = await infer(chat());
+        assert.equal(answer.status, status);
+        assert.doesNotMatch(JSON.stringify(answer), /\*\*\*\*abcd|abc123def456|Incorrect API key/);
+        assert.match(answer.body.error.message, /\[redacted\]/);
+      }
+      assert.doesNotMatch(JSON.stringify(auth), /abcd|Incorrect/);
+    });
+
+    test("the key is cut out of messages, params and codes alike", async () => {
+      route = () => json(422, { error: { message: `key ${KEY} is not allowed`, type: "invalid_request_error", param: `x ${KEY}`, code: `c-${KEY}` } });
+      const answer = await infer(chat());
+      assert.equal(answer.status, 422);
+      assert.ok(!JSON.stringify(answer).includes(KEY), JSON.stringify(answer));
+    });
+  });
+
+  describe("openai-compatible: finding 12, error bodies of every shape reach clients OpenAI-shaped", () => {
+    // Shapes from the upstreams' own documentation and servers: Gemini's OpenAI endpoint answers
+    // Google's error array; vLLM's (FastAPI) server a flat {"object":"error",...}; proxies text.
+    const cases = [
+      ["Gemini's array", 400, JSON.stringify([{ error: { code: 400, message: "Invalid JSON payload received. Unknown name \"foo\"", status: "INVALID_ARGUMENT" } }]), { status: 400, message: /Invalid JSON payload/, type: "INVALID_ARGUMENT" }],
+      ["Gemini's object", 429, JSON.stringify({ error: { code: 429, message: "Resource has been exhausted (e.g. check quota).", status: "RESOURCE_EXHAUSTED" } }), { status: 429, message: /exhausted/, type: "RESOURCE_EXHAUSTED" }],
+      ["vLLM's flat object", 400, JSON.stringify({ object: "error", message: "This model's maximum context length is 4096 tokens.", type: "BadRequestError", param: null, code: 400 }), { status: 400, message: /maximum context length/, code: "context_length_exceeded" }],
+      ["FastAPI's detail", 404, JSON.stringify({ detail: "Not Found" }), { status: 404, message: /Not Found/ }],
+      ["plain text", 500, "Internal Server Error", { status: 500, message: /500/ }],
+      ["a JSON string", 400, JSON.stringify("bad request"), { status: 400, message: /bad request/ }],
+    ];
+    for (const [name, status, text, wanted] of cases) {
+      test(name, async () => {
+        route = () => new Response(text, { status, headers: { "content-type": text.startsWith("[") || text.startsWith("{") ? "application/json" : "text/plain" } });
+        const answer = await infer(chat());
+        const error = assertError(answer, wanted.status);
+        assert.match(error.message, wanted.message);
+        if (wanted.code) assert.equal(error.code, wanted.code);
+        if (wanted.type) assert.match(error.type, /^[a-z_]+$|^[A-Z_]+$/);
+        assert.ok(!Array.isArray(answer.body));
+      });
+    }
+
+    test("an OpenAI context-length error stays recognizable", async () => {
+      route = () => json(400, { error: { message: "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.", type: "invalid_request_error", param: "messages", code: "context_length_exceeded" } });
+      assertError(await infer(chat()), 400, { type: "invalid_request_error", code: "context_length_exceeded", param: "messages" });
+    });
+  });
+
+  describe("openai-compatible: finding 11, rate-limit hints", () => {
+    const HINTS = { "x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "59", "x-ratelimit-reset-requests": "1s", "x-ratelimit-limit-tokens": "150000", "x-ratelimit-remaining-tokens": "149984", "x-ratelimit-reset-tokens": "6m0s", "x-should-retry": "false" };
+
+    test("x-ratelimit-* and x-should-retry pass with a success, an error and a stream", async () => {
+      route = () => json(200, COMPLETION, { ...HINTS, "x-other": "no" });
+      assert.deepEqual((await infer(chat())).headers, { "content-type": "application/json", ...HINTS });
+      route = () => json(400, { error: { message: "no" } }, HINTS);
+      assert.deepEqual((await infer(chat())).headers, { "content-type": "application/json", ...HINTS });
+      route = () => sse(["data: [DONE]\n\n"], {}, HINTS).response;
+      const { answer } = await relayed(chat("gpt-x", { stream: true }));
+      for (const [name, value] of Object.entries(HINTS)) assert.equal(answer.headers[name], value);
+    });
+
+    test("a 429 without retry-after gets retry-after-ms from the exhausted limit's reset", async () => {
+      const cases = [
+        ["requests exhausted", { "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "20ms", "x-ratelimit-remaining-tokens": "100", "x-ratelimit-reset-tokens": "6m0s" }, "20"],
+        ["tokens exhausted", { "x-ratelimit-remaining-requests": "5", "x-ratelimit-reset-requests": "1s", "x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "1h2m3.5s" }, "3723500"],
+        ["both exhausted: the later", { "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "2.5s", "x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "1m" }, "60000"],
+        ["none exhausted: the sooner", { "x-ratelimit-remaining-requests": "3", "x-ratelimit-reset-requests": "6m0s", "x-ratelimit-remaining-tokens": "7", "x-ratelimit-reset-tokens": "750ms" }, "750"],
+        ["fractional ms rounded up", { "x-ratelimit-reset-tokens": "0.4ms" }, "1"],
+        ["bounded to a day", { "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "100h" }, "86400000"],
+        ["unparseable: nothing derived", { "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "soon" }, undefined],
+        ["an epoch, not a duration: nothing derived", { "x-ratelimit-reset-requests": "1733300000" }, undefined],
+        ["no hints: nothing derived", {}, undefined],
+      ];
+      for (const [name, hints, wanted] of cases) {
+        route = () => json(429, { error: { message: "Rate limit reached", type: "rate_limit_error", code: "rate_limit_exceeded" } }, hints);
+        const answer = await infer(chat());
+        assert.equal(answer.status, 429, name);
+        assert.equal(answer.headers["retry-after-ms"], wanted, name);
+      }
+    });
+
+    test("the upstream's own retry-after or retry-after-ms wins; other statuses derive nothing", async () => {
+      const hints = { "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "9s" };
+      route = () => json(429, { error: { message: "slow down" } }, { ...hints, "retry-after": "2" });
+      assert.deepEqual([(await infer(chat())).headers["retry-after"], (await infer(chat())).headers["retry-after-ms"]], ["2", undefined]);
+      route = () => json(429, { error: { message: "slow down" } }, { ...hints, "retry-after-ms": "1500" });
+      assert.equal((await infer(chat())).headers["retry-after-ms"], "1500");
+      route = () => json(200, COMPLETION, hints);
+      assert.equal((await infer(chat())).headers["retry-after-ms"], undefined);
+    });
+
+    test("hints are bounded: at most 16 x-ratelimit-* headers, none longer than 256 characters", async () => {
+      const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`x-ratelimit-extra-${i}`, "1"]));
+      route = () => json(200, COMPLETION, { ...many, "x-ratelimit-long": "x".repeat(300) });
+      const headers = (await infer(chat())).headers;
+      assert.equal(Object.keys(headers).filter((h) => h.startsWith("x-ratelimit-")).length, 16);
+      assert.equal(headers["x-ratelimit-long"], undefined);
+    });
+  });
+
+  describe("openai-compatible: finding 9, the attempt deadline stops the upstream call", () => {
+    test("an abandoned attempt's upstream call is aborted by its attemptDeadline, long before the deadline", async () => {
+      let abortedAt;
+      route = (call) => {
+        call.signal.addEventListener("abort", () => (abortedAt = Date.now()));
+        return new Promise(() => {});
+      };
+      const attemptDeadline = Date.now() + 50;
+      const deadline = Date.now() + 30_000;
+      assertError(await infer(chat("gpt-x", {}, { attemptDeadline, deadline })), 504, { code: "timeout" });
+      assert.ok(abortedAt !== undefined, "the signal fired");
+      assert.ok(abortedAt >= attemptDeadline - 5 && abortedAt < attemptDeadline + 5000, `aborted ${abortedAt - attemptDeadline} ms after the attempt deadline`);
+    });
+
+    test("a JSON body still arriving at the attempt deadline: the call is aborted", async () => {
+      route = (call) => new Response(body(['{"id":'], { end: "stall", signal: call.signal }).stream, { headers: { "content-type": "application/json" } });
+      assertError(await infer(chat("gpt-x", {}, { attemptDeadline: Date.now() + 40, deadline: Date.now() + 30_000 })), 504, { code: "timeout" });
+      assert.equal(calls[0].signal.aborted, true);
+    });
+
+    test("a stream the router abandons (cancels) aborts the upstream call itself, not only its body", async () => {
+      const upstream = sse([event("a"), event("b")], { end: "stall" });
+      route = () => upstream.response;
+      const answer = await infer(chat("gpt-x", { stream: true }, { attemptDeadline: Date.now() + 10_000 }));
+      const reader = answer.stream.getReader();
+      await reader.read();
+      assert.equal(calls[0].signal.aborted, false, "a stream being read is not aborted");
+      await reader.cancel("attempt abandoned");
+      assert.equal(calls[0].signal.aborted, true, "the call's signal fired");
+      assert.ok(await eventually(() => upstream.state.cancelled));
+    });
+
+    test("a stream read to its end is never aborted", async () => {
+      route = () => sse([event("a"), "data: [DONE]\n\n"]).response;
+      await relayed(chat("gpt-x", { stream: true }, { attemptDeadline: Date.now() + 10_000 }));
+      assert.equal(calls[0].signal.aborted, false);
+    });
+  });
+
+  describe("openai-compatible: finding 10, URLs joined with the URL API, and the options for real upstreams", () => {
+    const at = (base, extra = {}) => ({ ...ENV, UPSTREAM_BASE_URL: base, ...extra });
+    async function urlOf(env, path = "/v1/chat/completions") {
+      calls = [];
+      route = () => json(200, COMPLETION);
+      assert.equal((await infer(inferenceRequest({ path, model: "m", body: { model: "m" } }), env)).status, 200);
+      return calls[0].url;
+    }
+
+    test("the path goes before the base's query: an Azure base with ?api-version keeps it", async () => {
+      const base = "https://res.openai.azure.com/openai/deployments/dep?api-version=2024-10-21";
+      assert.equal(await urlOf(at(base)), "https://res.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2024-10-21");
+      assert.equal(await urlOf(at("https://res.openai.azure.com/openai/deployments/dep/?api-version=2024-10-21"), "/v1/embeddings"), "https://res.openai.azure.com/openai/deployments/dep/embeddings?api-version=2024-10-21");
+    });
+
+    test("UPSTREAM_QUERY adds fixed parameters, replacing the base's of the same name", async () => {
+      const query = JSON.stringify({ "api-version": "2024-10-21", flag: true, n: 2 });
+      assert.equal(await urlOf(at("https://res.openai.azure.com/openai/deployments/dep", { UPSTREAM_QUERY: query })), "https://res.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2024-10-21&flag=true&n=2");
+      assert.equal(await urlOf(at("https://h.example/v1?api-version=old&x=1", { UPSTREAM_QUERY: { "api-version": "new" } })), "https://h.example/v1/chat/completions?api-version=new&x=1");
+    });
+
+    test("a base without /v1 is used as the OpenAI client's baseURL: the path goes right after it", async () => {
+      assert.equal(await urlOf(at("https://generativelanguage.googleapis.com/v1beta/openai")), "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions");
+      assert.equal(await urlOf(at("https://generativelanguage.googleapis.com/v1beta/openai/")), "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions");
+      assert.equal(await urlOf(at("http://127.0.0.1:8000")), "http://127.0.0.1:8000/chat/completions");
+      assert.equal(await urlOf(at("http://127.0.0.1:8000/#frag")), "http://127.0.0.1:8000/chat/completions");
+    });
+
+    test("a base whose /models answers 404 (not the client's baseURL) is not healthy, and says which var to check", async () => {
+      route = () => json(404, { detail: "Not Found" });
+      const value = await (await backend(at("http://127.0.0.1:8000"))).health();
+      assert.equal(value.ok, false);
+      assert.match(value.detail, /404.*UPSTREAM_BASE_URL/);
+      assert.equal(calls.at(-1).url, "http://127.0.0.1:8000/models");
+    });
+
+    test("UPSTREAM_HEALTH_PATH: another path, with the fixed query, or none (no probe)", async () => {
+      route = () => json(200, { data: [] });
+      calls = [];
+      await (await backend(at("https://h.example/openai", { UPSTREAM_HEALTH_PATH: "/v1/models", UPSTREAM_QUERY: '{"api-version":"1"}' }))).health();
+      assert.equal(calls[0].url, "https://h.example/openai/v1/models?api-version=1");
+      calls = [];
+      assert.deepEqual(await (await backend(at("https://h.example/v1", { UPSTREAM_HEALTH_PATH: "none" }))).health(), { ok: true, detail: "no upstream probe (UPSTREAM_HEALTH_PATH is none)" });
+      assert.equal(calls.length, 0);
+    });
+
+    test("Azure's api-key header: UPSTREAM_AUTH_HEADER, the key alone unless UPSTREAM_AUTH_SCHEME says otherwise", async () => {
+      await urlOf(at(BASE, { UPSTREAM_AUTH_HEADER: "api-key" }));
+      assert.equal(calls[0].headers["api-key"], KEY);
+      assert.ok(!("authorization" in calls[0].headers));
+      await urlOf(at(BASE, { UPSTREAM_AUTH_HEADER: "X-Api-Key", UPSTREAM_AUTH_SCHEME: "Token" }));
+      assert.equal(calls[0].headers["x-api-key"], `Token ${KEY}`);
+      await urlOf(at(BASE, { UPSTREAM_AUTH_SCHEME: "" }));
+      assert.equal(calls[0].headers.authorization, KEY, "an empty scheme sends the key alone");
+      await urlOf(at(BASE, { UPSTREAM_AUTH_SCHEME: "Bearer" }));
+      assert.equal(calls[0].headers.authorization, `Bearer ${KEY}`);
+      await (await backend(at(BASE, { UPSTREAM_AUTH_HEADER: "api-key" }))).health();
+      assert.equal(calls.at(-1).headers["api-key"], KEY, "the probe authenticates the same way");
+    });
+
+    test("UPSTREAM_HEADERS are sent with every call and the probe", async () => {
+      const extra = { UPSTREAM_HEADERS: JSON.stringify({ "HTTP-Referer": "https://router.example", "X-Title": "Router", "OpenAI-Organization": "org-1" }) };
+      await urlOf(at(BASE, extra));
+      assert.equal(calls[0].headers["http-referer"], "https://router.example");
+      assert.equal(calls[0].headers["x-title"], "Router");
+      assert.equal(calls[0].headers["openai-organization"], "org-1");
+      await (await backend(at(BASE, extra))).health();
+      assert.equal(calls.at(-1).headers["x-title"], "Router");
+    });
+
+    test("inference calls do not follow redirects (the key would go along)", async () => {
+      route = () => new Response(null, { status: 307, headers: { location: "https://elsewhere.example/v1/chat/completions" } });
+      const answer = await infer(chat());
+      assertError(answer, 502, { type: "upstream_error" });
+      assert.equal(calls.at(-1).redirect, "manual");
+    });
+  });
+
+  describe("openai-compatible: the recipes of docs/backend-template.md", () => {
+    for (const recipe of RECIPES) {
+      test(`${recipe.name}: the exact URL, headers and body the upstream receives`, async () => {
+        const env = recipeEnv(recipe, "https://upstream.test");
+        const text = `{"model":${JSON.stringify(recipe.model)},"messages":[{"role":"user","content":"hi"}],"seed":12345678901234567890}`;
+        route = () => json(200, COMPLETION);
+        calls = [];
+        const answer = await infer(inferenceRequest({ requestId: "req-recipe", model: recipe.model, body: text }), env);
+        assert.equal(answer.status, 200, JSON.stringify(answer));
+        const [call] = calls;
+        assert.equal(call.url, `https://upstream.test${recipe.expect.path}${recipe.expect.query ?? ""}`);
+        assert.equal(call.method, "POST");
+        assert.deepEqual(call.headers, { ...templateHeaders("req-recipe"), ...recipe.expect.headers });
+        assert.equal(call.body, text.replace(JSON.stringify(recipe.model), JSON.stringify(recipe.upstreamModel ?? recipe.model)));
+        calls = [];
+        const health = await (await backend(env)).health();
+        if (recipe.expect.healthPath === null) {
+          assert.equal(calls.length, 0, "no probe");
+          assert.equal(health.ok, true);
+        } else {
+          assert.equal(calls[0].url, `https://upstream.test${recipe.expect.healthPath}${recipe.expect.query ?? ""}`);
+          assert.deepEqual(calls[0].headers, { accept: "application/json", ...recipe.expect.headers });
+        }
+      });
+    }
   });
 
   describe("openai-compatible: health()", () => {
