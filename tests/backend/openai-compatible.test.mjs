@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
+import { RECIPES, recipeEnv, templateHeaders, TRANSPORT_HEADERS } from "./fixtures/upstreams/recipes.mjs";
+import { startRecordingUpstream } from "./fixtures/upstreams/recording-upstream.mjs";
 import { bundleBackend, inferenceRequest, sseData, startBackends } from "./harness.mjs";
 
 const API_KEY = "sk-upstream-test-key";
@@ -174,6 +176,8 @@ async function hardeningCase(model, response) {
 }
 
 let upstream;
+/** The fake upstream of the recipes and of findings 7-12 (tests/backend/fixtures/upstreams). */
+let recording;
 let closedPort;
 let bundle;
 let stack;
@@ -188,6 +192,8 @@ before(async () => {
   await new Promise((resolve) => probe.close(resolve));
 
   const base = `http://127.0.0.1:${upstream.address().port}/v1`;
+  recording = await startRecordingUpstream(recordedAnswer);
+  const recipes = Object.fromEntries(RECIPES.map((recipe, i) => [`RECIPE_${i}`, { bindings: recipeEnv(recipe, recording.origin) }]));
   bundle = await bundleBackend();
   stack = await startBackends(bundle.scriptPath, {
     UPSTREAM: { bindings: { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: `${base}/`, UPSTREAM_API_KEY: API_KEY, BACKEND_NAME: "up" } },
@@ -197,10 +203,16 @@ before(async () => {
     NO_URL: { bindings: { PROVIDER: "openai-compatible" } },
     SMALL: { bindings: { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: base, UPSTREAM_API_KEY: API_KEY, MAX_UPSTREAM_BYTES: "1024" } },
     BAD_LIMIT: { bindings: { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: base, MAX_UPSTREAM_BYTES: "lots" } },
+    ...recipes,
+    FINDINGS: { bindings: { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: `${recording.origin}/v1`, UPSTREAM_API_KEY: API_KEY } },
+    LARGEST: { bindings: { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: `${recording.origin}/v1`, MAX_UPSTREAM_BYTES: String(14 * MiB) } },
+    NO_V1: { bindings: { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: recording.origin } },
+    TOO_LARGE_LIMIT: { bindings: { PROVIDER: "openai-compatible", UPSTREAM_BASE_URL: base, MAX_UPSTREAM_BYTES: String(32 * MiB) } },
   });
 });
 
 after(async () => {
+  await recording?.close();
   await stack?.dispose();
   await bundle?.cleanup();
   upstream?.closeAllConnections();
@@ -524,5 +536,153 @@ describe("openai-compatible: the upstream's key stays here", () => {
       assert.doesNotMatch(text, new RegExp(API_KEY), text);
       assert.doesNotMatch(text, /Incorrect API key/);
     }
+  });
+});
+
+const MiB = 1024 * 1024;
+const RATE_HINTS = { "x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1m30s", "x-ratelimit-limit-tokens": "30000", "x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "2.5s", "x-should-retry": "true" };
+
+/** A JSON answer of `size` bytes, written in chunks of 1 MiB; `extra` ends the padding (e.g. a character beyond Latin-1). */
+function paddedJson(size, extra = "") {
+  return async (response) => {
+    response.writeHead(200, { "content-type": "application/json" });
+    const head = `{"id":"big","object":"chat.completion","choices":[],"padding":"`;
+    const tail = `${extra}"}`;
+    let left = size - Buffer.byteLength(head) - Buffer.byteLength(tail);
+    response.write(head);
+    while (left > 0 && !response.destroyed) {
+      const n = Math.min(MiB, left);
+      if (!response.write("x".repeat(n))) await new Promise((resolve) => response.once("drain", resolve).once("close", resolve));
+      left -= n;
+    }
+    response.end(tail);
+  };
+}
+
+/** What the recording upstream answers: by the model named in the body, or to the probe. */
+function recordedAnswer({ method, url, raw }) {
+  if (method === "GET") return url.split("?")[0] === "/models" ? { status: 404, body: { detail: "Not Found" } } : { body: { object: "list", data: [] } };
+  const model = JSON.parse(raw).model;
+  switch (model) {
+    case "finding-401":
+      return { status: 401, body: { error: { message: "Incorrect API key provided: sk-proj-****abcd. You can find your API key at https://platform.openai.com/account/api-keys.", type: "invalid_request_error", param: null, code: "invalid_api_key" } } };
+    case "finding-400-masked":
+      return { status: 400, body: { error: { message: "Invalid request for key sk-proj-****abcd", type: "invalid_request_error", param: null, code: null } } };
+    case "finding-gemini":
+      return { status: 400, body: [{ error: { code: 400, message: "* GenerateContentRequest.contents: contents is not specified", status: "INVALID_ARGUMENT" } }] };
+    case "finding-vllm":
+      return { status: 400, body: { object: "error", message: "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.", type: "BadRequestError", param: null, code: 400 } };
+    case "finding-text":
+      return { status: 500, body: "Internal Server Error" };
+    case "finding-429":
+      return { status: 429, headers: RATE_HINTS, body: { error: { message: "Rate limit reached for requests", type: "requests", param: null, code: "rate_limit_exceeded" } } };
+    case "finding-20mb":
+      return { body: paddedJson(20 * 1000 * 1000) };
+    case "finding-40mb":
+      return { body: paddedJson(40 * 1000 * 1000) };
+    case "finding-14mib-utf16":
+      // At the largest bound, with a character that makes the whole string UTF-16 when serialised.
+      return { body: paddedJson(14 * MiB, "\u2603") };
+    default:
+      return { headers: { "x-ratelimit-remaining-requests": "499", "x-ratelimit-reset-requests": "120ms", "x-should-retry": "false", "x-upstream-secret": "internal" }, body: { id: "rec-1", object: "chat.completion", model, choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }] } };
+  }
+}
+
+/** The request headers the template chose (the runtime's own transport headers left out). */
+function chosenHeaders(headers) {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !TRANSPORT_HEADERS.includes(name)));
+}
+
+describe("openai-compatible: the recipes of docs/backend-template.md, as deployed", () => {
+  RECIPES.forEach((recipe, i) => {
+    test(`${recipe.name}: the exact URL, headers and body the upstream receives; the probe`, async () => {
+      recording.received.length = 0;
+      const text = `{"model":${JSON.stringify(recipe.model)},"messages":[{"role":"user","content":"hi"}],"seed":12345678901234567890}`;
+      const req = inferenceRequest({ requestId: `req-recipe-${i}`, model: recipe.model, body: text });
+      const answer = await stack.call(`RECIPE_${i}`, "infer", req);
+      assert.equal(answer.status, 200, JSON.stringify(answer));
+      const [sent] = recording.received;
+      assert.equal(sent.method, "POST");
+      assert.equal(sent.url, `${recipe.expect.path}${recipe.expect.query ?? ""}`);
+      assert.deepEqual(chosenHeaders(sent.headers), { ...templateHeaders(req.requestId), ...recipe.expect.headers });
+      assert.equal(sent.raw, text.replace(JSON.stringify(recipe.model), JSON.stringify(recipe.upstreamModel ?? recipe.model)));
+
+      recording.received.length = 0;
+      const { value } = await stack.call(`RECIPE_${i}`, "health");
+      assert.equal(value.ok, true, value.detail);
+      if (recipe.expect.healthPath === null) {
+        assert.equal(recording.received.length, 0, "no probe");
+      } else {
+        assert.equal(recording.received[0].url, `${recipe.expect.healthPath}${recipe.expect.query ?? ""}`);
+        assert.deepEqual(chosenHeaders(recording.received[0].headers), { accept: "application/json", ...recipe.expect.headers });
+      }
+    });
+  });
+});
+
+describe("openai-compatible: findings 7-12, as deployed", () => {
+  const chatTo = (model) => inferenceRequest({ model, body: { model, messages: [{ role: "user", content: "hi" }] } });
+
+  test("7: OpenAI's 401 with a masked key, and a 400 quoting one, never reach the router word for word", async () => {
+    const auth = await stack.call("FINDINGS", "infer", chatTo("finding-401"));
+    assert.equal(auth.status, 401);
+    assert.deepEqual(auth.body, { error: { message: "The upstream rejected this backend's credentials", type: "upstream_auth_error", param: null, code: "upstream_auth_failed" } });
+    const bad = await stack.call("FINDINGS", "infer", chatTo("finding-400-masked"));
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.message, "Invalid request for key [redacted]");
+    for (const text of [JSON.stringify(auth), JSON.stringify(bad), ...stack.logs.map((l) => l.message)]) assert.doesNotMatch(text, /\*\*\*\*abcd|Incorrect API key/);
+  });
+
+  test("8: a 20 MB answer is a 502 naming the 8 MiB bound; 40 MB is a 502 too, never an RPC failure", async () => {
+    for (const [binding, model, bound] of [["FINDINGS", "finding-20mb", 8 * MiB], ["LARGEST", "finding-40mb", 14 * MiB]]) {
+      const answer = await stack.call(binding, "infer", chatTo(model));
+      assert.equal(answer.thrown, undefined, "the RPC did not throw");
+      assert.equal(answer.status, 502, model);
+      assert.equal(answer.body.error.code, "upstream_response_too_large");
+      assert.match(answer.body.error.message, new RegExp(`${bound}.*MAX_UPSTREAM_BYTES`));
+    }
+  });
+
+  test("8: an answer at the largest bound crosses RPC, even when its serialised strings double in size", async () => {
+    const answer = await stack.call("LARGEST", "infer", chatTo("finding-14mib-utf16"));
+    assert.equal(answer.thrown, undefined);
+    assert.equal(answer.status, 200);
+    assert.ok(answer.body.padding.endsWith("\u2603"));
+  });
+
+  test("8: a MAX_UPSTREAM_BYTES above what RPC carries is a configuration error", async () => {
+    assert.match((await stack.call("TOO_LARGE_LIMIT", "describe")).thrown, /MAX_UPSTREAM_BYTES.*RPC/);
+  });
+
+  test("10: a base without /v1 whose /models is a 404 is reported not ok, naming the status and UPSTREAM_BASE_URL", async () => {
+    const { value } = await stack.call("NO_V1", "health");
+    assert.equal(value.ok, false);
+    assert.match(value.detail, /404.*UPSTREAM_BASE_URL/);
+  });
+
+  test("11: x-ratelimit-* and x-should-retry pass; a 429 without retry-after gets retry-after-ms from the later exhausted reset", async () => {
+    const ok = await stack.call("FINDINGS", "infer", chatTo("gpt-ok"));
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers["x-ratelimit-remaining-requests"], "499");
+    assert.equal(ok.headers["x-should-retry"], "false");
+    assert.equal(ok.headers["x-upstream-secret"], undefined);
+    const limited = await stack.call("FINDINGS", "infer", chatTo("finding-429"));
+    assert.equal(limited.status, 429);
+    for (const [name, value] of Object.entries(RATE_HINTS)) assert.equal(limited.headers[name], value, name);
+    assert.equal(limited.headers["retry-after-ms"], "90000");
+    assert.equal(limited.body.error.code, "rate_limit_exceeded");
+  });
+
+  test("12: Gemini's array, vLLM's flat object and plain text reach the router OpenAI-shaped", async () => {
+    const gemini = await stack.call("FINDINGS", "infer", chatTo("finding-gemini"));
+    assert.equal(gemini.status, 400);
+    assert.deepEqual(Object.keys(gemini.body), ["error"]);
+    assert.match(gemini.body.error.message, /contents is not specified/);
+    const vllm = await stack.call("FINDINGS", "infer", chatTo("finding-vllm"));
+    assert.equal(vllm.status, 400);
+    assert.equal(vllm.body.error.code, "context_length_exceeded");
+    const text = await stack.call("FINDINGS", "infer", chatTo("finding-text"));
+    assert.equal(text.status, 500);
+    assert.deepEqual(Object.keys(text.body.error).sort(), ["code", "message", "param", "type"]);
   });
 });
