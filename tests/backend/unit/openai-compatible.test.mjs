@@ -686,6 +686,15 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
       });
     }
 
+    // upstream-error.ts reads "too many tokens" in any 4xx as a context-length error, a 429 too: the
+    // router would then pass a rate limit to the client as its own fault. Reported, not fixed here.
+    test("a 429 about tokens per minute stays a 429", { todo: "upstream-error.ts: context-length detection should skip 429" }, async () => {
+      route = () => json(429, { error: { message: "Too many tokens per minute: limit 6000, requested 7000.", type: "tokens", code: "rate_limit_exceeded" } }, { "retry-after": "2" });
+      const answer = await infer(chat());
+      assert.equal(answer.status, 429);
+      assert.equal(answer.body.error.code, "rate_limit_exceeded");
+    });
+
     test("an OpenAI context-length error stays recognizable", async () => {
       route = () => json(400, { error: { message: "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.", type: "invalid_request_error", param: "messages", code: "context_length_exceeded" } });
       assertError(await infer(chat()), 400, { type: "invalid_request_error", code: "context_length_exceeded", param: "messages" });
