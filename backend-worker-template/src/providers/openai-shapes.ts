@@ -16,6 +16,17 @@ export interface ToolCall {
   function: { name: string; arguments: string };
 }
 
+/**
+ * One piece of a streamed tool call: the first piece of a call carries its id and name, later
+ * pieces (same `index`) only argument text, which clients append (OpenAI's streaming shape).
+ */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: "function";
+  function?: { name?: string; arguments?: string };
+}
+
 export interface ChatCompletion {
   id: string;
   object: "chat.completion";
@@ -23,7 +34,8 @@ export interface ChatCompletion {
   model: string;
   choices: {
     index: number;
-    message: { role: "assistant"; content: string | null; tool_calls?: ToolCall[] };
+    /** reasoning_content: the model's reasoning text, as DeepSeek, vLLM and Workers AI models name it. */
+    message: { role: "assistant"; content: string | null; reasoning_content?: string; tool_calls?: ToolCall[] };
     logprobs: null;
     finish_reason: FinishReason;
   }[];
@@ -37,7 +49,7 @@ export interface ChatCompletionChunk {
   model: string;
   choices: {
     index: number;
-    delta: { role?: "assistant"; content?: string; tool_calls?: (ToolCall & { index: number })[] };
+    delta: { role?: "assistant"; content?: string; reasoning_content?: string; tool_calls?: ToolCallDelta[] };
     logprobs: null;
     finish_reason: FinishReason | null;
   }[];
@@ -60,7 +72,7 @@ export interface Embeddings {
   usage: { prompt_tokens: number; total_tokens: number };
 }
 
-export type FinishReason = "stop" | "length" | "tool_calls";
+export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter" | "function_call";
 
 /** Unix seconds, as OpenAI's `created`. */
 export function nowSeconds(): number {

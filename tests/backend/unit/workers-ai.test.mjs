@@ -4,6 +4,7 @@
 // AI's own, passed on; the template only fills in a missing total (total = prompt + completion).
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
+import { ERRORS, GLM_REASONING_CUT, GPT_OSS_REASONING, KIMI_JSON, LEGACY_CUT_AT_DEFAULT, PARALLEL_TOOL_PIECES, TOOL_CALL_PIECES } from "../fixtures/workers-ai/shapes.mjs";
 import { assertError, backend, captureLogs, eventually, inferenceRequest, pause, readStream, sseData, SUITE_TIMEOUT_MS } from "./template.mjs";
 
 // One suite per file, so its hooks stay its own when all unit files run in one process (all.mjs).
@@ -11,15 +12,19 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
   const encoder = new TextEncoder();
   const MODEL_MAP = { llama: "@cf/meta/llama-3.1-8b-instruct", bge: "@cf/baai/bge-small-en-v1.5" };
 
-  /** The calls env.AI.run() got: {model, inputs}. */
+  /** The calls env.AI.run() got: {model, inputs}; their third argument in `options` (the signal as a boolean). */
   let calls = [];
+  let options = [];
+  let signals = [];
   /** What env.AI.run() does: answers (a value or a stream) or throws. */
   let run = async () => ({ response: "Bonjour" });
   let logs;
   const AI = {
     // An RPC to the AI binding: it answers in a later turn, after timers already due.
-    async run(model, inputs) {
+    async run(model, inputs, runOptions) {
       calls.push({ model, inputs: structuredClone(inputs) });
+      options.push({ ...runOptions, signal: runOptions?.signal instanceof AbortSignal });
+      signals.push(runOptions?.signal);
       await pause(2);
       return run(model, inputs);
     },
@@ -28,6 +33,8 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
 
   beforeEach(() => {
     calls = [];
+    options = [];
+    signals = [];
     logs = captureLogs();
   });
   afterEach(() => logs.restore());
@@ -73,7 +80,7 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
   }
 
   describe("workers-ai: env.AI.run() inputs", () => {
-    test("chat: messages (text-only content arrays flattened) and the generation options it accepts", async () => {
+    test("chat: messages (text-only content arrays flattened) and the client's fields, forwarded (finding 4)", async () => {
       run = async () => ({ response: "ok" });
       const tools = [{ type: "function", function: { name: "f", parameters: {} } }];
       const body = {
@@ -124,6 +131,11 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
             repetition_penalty: 1.1,
             tools,
             response_format: { type: "json_object" },
+            user: "someone",
+            n: 1,
+            stop: ["\n"],
+            logprobs: true,
+            stream_options: { include_usage: true },
             max_tokens: 64,
           },
         },
@@ -156,7 +168,7 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
       for (const prompt of ["Once upon", ["Once upon"]]) {
         const req = inferenceRequest({ path: "/v1/completions", model: "llama", body: { model: "llama", prompt, max_tokens: 5, temperature: 0.5, best_of: 2 } });
         assert.equal((await infer(req)).status, 200);
-        assert.deepEqual(calls.at(-1).inputs, { prompt: "Once upon", temperature: 0.5, max_tokens: 5 });
+        assert.deepEqual(calls.at(-1).inputs, { prompt: "Once upon", temperature: 0.5, best_of: 2, max_tokens: 5 });
       }
     });
 
@@ -224,10 +236,12 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
       }
     });
 
-    test("an answer already in OpenAI's shape passes, with the client's model name", async () => {
+    test("an answer already in OpenAI's shape is read, with this answer's id and the client's model name", async () => {
       const completion = { id: "chatcmpl-up", object: "chat.completion", created: 1, model: "@cf/x", choices: [{ index: 0, message: { role: "assistant", content: "hi" }, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } };
       run = async () => completion;
-      assert.deepEqual((await infer(chat())).body, { ...completion, model: "llama" });
+      const { body } = await infer(chat());
+      assert.match(body.id, /^chatcmpl-[0-9a-f]{32}$/);
+      assert.deepEqual({ ...body, id: "x", created: 0 }, { ...completion, id: "x", created: 0, model: "llama", choices: [{ ...completion.choices[0], logprobs: null }] });
     });
 
     test("tool calls become OpenAI tool_calls with string arguments, finish_reason tool_calls", async () => {
@@ -465,13 +479,26 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
       assert.doesNotMatch(text, /\[DONE\]/);
     });
 
-    test("an answer that is not a stream, to a streaming request, is a 502", async () => {
-      run = async () => ({ response: "not streamed" });
+    test("a JSON answer to a streaming request (JSON Mode does not stream) becomes a stream; an unknown shape is a 502", async () => {
+      run = async () => ({ response: "not streamed", usage: { prompt_tokens: 1, completion_tokens: 2 } });
+      const answer = await infer(chat({ stream: true, stream_options: { include_usage: true } }));
+      assert.equal(answer.status, 200);
+      const events = sseData((await readStream(answer.stream)).text);
+      assert.deepEqual(events.slice(0, -1).map((c) => c.choices[0]?.delta ?? c.usage), [
+        { role: "assistant", content: "" },
+        { content: "not streamed" },
+        {},
+        { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
+      ]);
+      assert.equal(events.at(-3).choices[0].finish_reason, "stop");
+      assert.equal(events.at(-1), "[DONE]");
+      run = async () => ({ result: "odd" });
       assertError(await infer(chat({ stream: true })), 502, { type: "upstream_error" });
     });
   });
 
-  describe("workers-ai: errors become the statuses an HTTP upstream would answer", () => {
+  describe("workers-ai: errors become the statuses an HTTP upstream would answer (finding 5)", () => {
+    const named = (name, message) => Object.assign(new Error(message), { name });
     const cases = [
       ["5006 input validation", new Error("AiError: 5006: Error: required properties at '/' are 'prompt'\n    at validate (internal)"), 400, "invalid_request_error", null],
       ["a validation message without a code", new Error("Error: Type mismatch of '/messages/0/content', 'string' not in 'array'"), 400, "invalid_request_error", null],
@@ -479,12 +506,13 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
       ["5007 no such model", new Error("5007: No such model @cf/x or task"), 404, "invalid_request_error", "model_not_found"],
       ["no such model without a code", new Error("No such model exists"), 404, "invalid_request_error", "model_not_found"],
       ["5007 by its code alone", new Error("AiError: 5007: unknown model @cf/x"), 404, "invalid_request_error", "model_not_found"],
-      ["3040 capacity", new Error("3040: Capacity temporarily exceeded, please try again."), 503, "service_unavailable", "capacity_exceeded"],
-      ["3040 by its code alone", new Error("AiError: 3040: temporarily overloaded"), 503, "service_unavailable", "capacity_exceeded"],
-      ["capacity without a code", new Error("Out of capacity"), 503, "service_unavailable", "capacity_exceeded"],
+      ["3040 capacity", new Error("3040: Capacity temporarily exceeded, please try again."), 429, "rate_limit_error", "capacity_exceeded"],
+      ["3040 by its code alone", new Error("AiError: 3040: temporarily overloaded"), 429, "rate_limit_error", "capacity_exceeded"],
+      ["capacity without a code", new Error("Out of capacity"), 429, "rate_limit_error", "capacity_exceeded"],
       ["3036 account limit", new Error("3036: You have used up your daily free allocation"), 429, "rate_limit_error", "rate_limit_exceeded"],
       ["rate limit without a code", new Error("Rate limit hit"), 429, "rate_limit_error", "rate_limit_exceeded"],
       ["too many requests", new Error("Too Many Requests"), 429, "rate_limit_error", "rate_limit_exceeded"],
+      ["a code as the error's own property", Object.assign(new Error("out of room"), { code: 3040 }), 429, "rate_limit_error", "capacity_exceeded"],
       ["anything else", new Error("InferenceUpstreamError: connection reset\n    at Ai.run (internal:ai:42)"), 502, "upstream_error", "upstream_error"],
       ["a thrown string", "9999: something odd", 502, "upstream_error", "upstream_error"],
       ["a five-digit number is no code", new Error("50060: internal thing"), 502, "upstream_error", "upstream_error"],
@@ -497,18 +525,30 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
         const answer = await infer(chat({}, { model: "@cf/x" }));
         assertError(answer, status, { type, code });
         if (status === 404) assert.equal(answer.body.error.param, "model");
-        if (status === 503) assert.equal(answer.headers["retry-after"], "1");
-        assert.doesNotMatch(JSON.stringify(answer), /internal|at validate|Ai\.run|connection reset|odd|allocation|No such/);
+        assert.equal(answer.headers["retry-after"], code === "capacity_exceeded" ? "1" : undefined);
+        assert.doesNotMatch(JSON.stringify(answer), /internal|at validate|Ai\.run|connection reset|odd|No such/);
       });
     }
 
-    test("a validation error passes its first line, without the error's class name, at most 300 characters", async () => {
+    for (const [name, errorName, message, status, code] of ERRORS) {
+      test(`the documented table: ${name} -> ${status} ${code ?? ""}`, async () => {
+        run = async () => {
+          throw named(errorName, message);
+        };
+        const answer = await infer(chat());
+        assertError(answer, status, { code });
+        assert.doesNotMatch(answer.body.error.message, /AiError|InferenceUpstreamError|\n/);
+        if (code === "capacity_exceeded") assert.equal(answer.headers["retry-after"], "1", "a short cooldown, then the router tries again");
+      });
+    }
+
+    test("a validation error passes its first line, without the error's class name or code, at most 300 characters", async () => {
       run = async () => {
         throw new Error("AiError: 5006: Error: required properties at '/' are 'prompt'\n    at validate (internal)");
       };
       const { message } = (await infer(chat())).body.error;
-      assert.ok(message.includes("5006: Error: required properties at '/' are 'prompt'"), message);
-      assert.doesNotMatch(message, /AiError|at validate/);
+      assert.ok(message.endsWith("required properties at '/' are 'prompt'"), message);
+      assert.doesNotMatch(message, /AiError|at validate|5006: Error/);
       for (const prefix of ["Error: ", "InferenceUpstreamError:  ", "aierror: "]) {
         run = async () => {
           throw new Error(`${prefix}validation failed here`);
@@ -520,7 +560,7 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
       run = async () => {
         throw new Error("5006: field 'x' Error: must be a string");
       };
-      assert.ok((await infer(chat())).body.error.message.endsWith("5006: field 'x' Error: must be a string"), "only a leading class name goes");
+      assert.ok((await infer(chat())).body.error.message.endsWith("field 'x' Error: must be a string"), "only leading class names and codes go");
       run = async () => {
         throw new Error(`5006: ${"x".repeat(400)}tail`);
       };
