@@ -29,6 +29,11 @@ const KEPT_STATUSES = new Set([400, 401, 403, 404, 408, 409, 413, 415, 422, 429,
  * Groq's "gsk_...", bearer tokens. Masked keys still identify the account's key: never passed.
  */
 const KEY_LIKE = /\b(?:sk|rk|pk|gsk|xai)[-_][A-Za-z0-9*._-]{6,}|\bAIza[A-Za-z0-9_*-]{10,}|\bBearer\s+\S+/g;
+/**
+ * The statuses upstreams answer a too-long prompt with. A 429 "too many tokens per minute" talks
+ * about tokens too, but it is a rate limit: it must stay a 429 (cooldown and failover).
+ */
+const CONTEXT_LENGTH_STATUSES = new Set([400, 413, 422]);
 /** Messages that mean the prompt did not fit the model's context window, as upstreams word it. */
 const CONTEXT_LENGTH_TEXT =
   /context[_ ]length|context window|maximum context|prompt is too long|too many (?:input )?tokens|input (?:is )?too long|exceeds? the (?:maximum|max) (?:number of )?(?:input )?tokens|reduce the length of the (?:messages|prompt)/i;
@@ -71,7 +76,7 @@ export function upstreamErrorResponse(error: UpstreamError, secrets: readonly (s
   if (error.status === 401 || error.status === 403) {
     return errorResponse(error.status, "The upstream rejected this backend's credentials", "upstream_auth_error", "upstream_auth_failed", null, headers);
   }
-  if (error.status < 500 && isContextLengthError(error)) {
+  if (CONTEXT_LENGTH_STATUSES.has(error.status) && isContextLengthError(error)) {
     const message = safeText(error.message || "The prompt is longer than the model's context window", secrets);
     return errorResponse(400, message, "invalid_request_error", CONTEXT_LENGTH_EXCEEDED, error.param ?? "messages", headers);
   }

@@ -686,9 +686,9 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
       });
     }
 
-    // upstream-error.ts reads "too many tokens" in any 4xx as a context-length error, a 429 too: the
-    // router would then pass a rate limit to the client as its own fault. Reported, not fixed here.
-    test("a 429 about tokens per minute stays a 429", { todo: "upstream-error.ts: context-length detection should skip 429" }, async () => {
+    // A rate limit worded in tokens must not read as a context-length error: the router would pass
+    // it to the client as its own fault instead of cooling the backend down and failing over.
+    test("a 429 about tokens per minute stays a 429", async () => {
       route = () => json(429, { error: { message: "Too many tokens per minute: limit 6000, requested 7000.", type: "tokens", code: "rate_limit_exceeded" } }, { "retry-after": "2" });
       const answer = await infer(chat());
       assert.equal(answer.status, 429);
