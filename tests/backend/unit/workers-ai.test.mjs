@@ -642,4 +642,166 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
       assert.equal((await (await backend(ENV)).health()).ok, true);
     });
   });
+  describe("workers-ai: the shapes current models answer in (issue 13)", () => {
+    const sse = (events) => [...events.map(aiEvent), "data: [DONE]\n\n"];
+    /** What an OpenAI client assembles from chunks: content, reasoning, tool calls merged by index, finish. */
+    function assemble(events) {
+      const out = { content: "", reasoning: "", calls: [], finish: null, usage: null };
+      for (const chunk of events.slice(0, -1)) {
+        if (chunk.usage) out.usage = chunk.usage;
+        const choice = chunk.choices[0];
+        if (!choice) continue;
+        out.content += choice.delta.content ?? "";
+        out.reasoning += choice.delta.reasoning_content ?? "";
+        for (const piece of choice.delta.tool_calls ?? []) {
+          const call = (out.calls[piece.index] ??= { id: "", type: "", function: { name: "", arguments: "" } });
+          call.id += piece.id ?? "";
+          call.type += piece.type ?? "";
+          call.function.name += piece.function?.name ?? "";
+          call.function.arguments += piece.function?.arguments ?? "";
+        }
+        out.finish = choice.finish_reason ?? out.finish;
+      }
+      return out;
+    }
+
+    test("finding 1: an OpenAI-shaped stream is read: content, reasoning as reasoning_content, finish_reason length kept", async () => {
+      const { text, error } = await translated(sse(GLM_REASONING_CUT.events), chat({ stream: true, max_tokens: 8, stream_options: { include_usage: true } }));
+      assert.equal(error, null);
+      const events = sseData(text);
+      const got = assemble(events);
+      assert.equal(got.content, "Once upon a time, in a kingdom far");
+      assert.equal(got.reasoning, "The user wants a story.");
+      assert.equal(got.finish, "length");
+      assert.deepEqual(got.usage, { prompt_tokens: 11, completion_tokens: 8, total_tokens: 19 });
+      assert.ok(events.slice(0, -1).every((c) => c.object === "chat.completion.chunk" && c.model === "llama"));
+      const gptOss = assemble(sseData((await translated(sse(GPT_OSS_REASONING.events), chat({ stream: true }))).text));
+      assert.deepEqual([gptOss.reasoning, gptOss.content, gptOss.finish], ["Think.", "Answer.", "stop"]);
+    });
+
+    test("finding 1: a non-streamed OpenAI-shaped answer keeps its reasoning, tool calls and finish_reason", async () => {
+      run = async () => structuredClone(KIMI_JSON.answer);
+      const { body } = await infer(chat({ tools: [] }));
+      assert.deepEqual(body.choices, [
+        {
+          index: 0,
+          message: { role: "assistant", content: null, reasoning_content: "Need the weather tool.", tool_calls: KIMI_JSON.answer.choices[0].message.tool_calls },
+          logprobs: null,
+          finish_reason: "tool_calls",
+        },
+      ]);
+      run = async () => ({ choices: [{ message: { content: "x", reasoning: "why" }, finish_reason: "length" }] });
+      const cut = (await infer(chat())).body.choices[0];
+      assert.deepEqual([cut.message.reasoning_content, cut.finish_reason], ["why", "length"]);
+    });
+
+    test("finding 2: a tool call streamed in four pieces is one call with whole arguments when merged by index", async () => {
+      const events = sseData((await translated(sse(TOOL_CALL_PIECES.events), chat({ stream: true, tools: [] }))).text);
+      const got = assemble(events);
+      assert.equal(got.calls.length, 1, JSON.stringify(got.calls));
+      assert.deepEqual(got.calls[0], { id: "chatcmpl-tool-7f3a", type: "function", function: { name: "get_weather", arguments: '{"city": "Paris", "unit": "celsius"}' } });
+      assert.deepEqual(JSON.parse(got.calls[0].function.arguments), { city: "Paris", unit: "celsius" });
+      assert.equal(got.finish, "tool_calls");
+      const pieces = events.slice(0, -1).flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+      assert.ok(pieces.every((p) => p.index === 0), "every piece names the one call");
+      assert.equal(pieces.filter((p) => p.id !== undefined).length, 1, "id and name are sent once");
+    });
+
+    test("finding 2: parallel calls streamed interleaved stay two calls", async () => {
+      const got = assemble(sseData((await translated(sse(PARALLEL_TOOL_PIECES.events), chat({ stream: true, tools: [] }))).text));
+      assert.deepEqual(got.calls.map((c) => [c.id, c.function.name, JSON.parse(c.function.arguments)]), [["call_a", "f", { x: 1 }], ["call_b", "g", { y: 2 }]]);
+    });
+
+    test("finding 3: an older model's answer that used the whole max_tokens says length, streamed or not", async () => {
+      run = async () => structuredClone(LEGACY_CUT_AT_DEFAULT.answer);
+      assert.equal((await infer(chat())).body.choices[0].finish_reason, "length", "Workers AI's default of 256 was in force");
+      assert.equal((await infer(chat({ max_tokens: 1000 }))).body.choices[0].finish_reason, "stop", "the client's larger limit was not reached");
+      run = async () => ({ response: "short", usage: { prompt_tokens: 1, completion_tokens: 5 } });
+      assert.equal((await infer(chat({ max_completion_tokens: 5 }))).body.choices[0].finish_reason, "length");
+      assert.equal((await infer(chat({ max_completion_tokens: 6 }))).body.choices[0].finish_reason, "stop");
+      const streamed = assemble(sseData((await translated(sse(LEGACY_CUT_AT_DEFAULT.events), chat({ stream: true }))).text));
+      assert.deepEqual([streamed.content, streamed.finish], ["A long answer that stops mid", "length"]);
+      run = async () => ({ response: "short", usage: { prompt_tokens: 1, completion_tokens: 5 } });
+      const completion = await infer(inferenceRequest({ path: "/v1/completions", model: "llama", body: { model: "llama", prompt: "x", max_tokens: 5 } }));
+      assert.equal(completion.body.choices[0].finish_reason, "length");
+      run = async () => ({ response: "ok", finish_reason: "stop", usage: { completion_tokens: 256 } });
+      assert.equal((await infer(chat())).body.choices[0].finish_reason, "stop", "the upstream's own finish_reason wins");
+    });
+
+    test("finding 4: assistant content null beside tool_calls becomes \"\"; tool results reach the model; nulls are not sent", async () => {
+      run = async () => ({ response: "It is sunny." });
+      const toolCall = { id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } };
+      const body = {
+        messages: [
+          { role: "user", content: "Weather?" },
+          { role: "assistant", content: null, tool_calls: [toolCall] },
+          { role: "tool", tool_call_id: "call_1", content: [{ type: "text", text: "sunny" }] },
+        ],
+        tool_choice: "auto",
+        parallel_tool_calls: false,
+        reasoning_effort: "low",
+        top_logprobs: 2,
+        max_completion_tokens: 100,
+        stop: null,
+        seed: null,
+      };
+      assert.equal((await infer(chat(body))).status, 200);
+      assert.deepEqual(calls[0].inputs, {
+        messages: [
+          { role: "user", content: "Weather?" },
+          { role: "assistant", content: "", tool_calls: [toolCall] },
+          { role: "tool", tool_call_id: "call_1", content: "sunny" },
+        ],
+        tool_choice: "auto",
+        parallel_tool_calls: false,
+        reasoning_effort: "low",
+        top_logprobs: 2,
+        max_tokens: 100,
+      });
+    });
+
+    test("finding 6: env.AI.run() gets { rejectIfBusy: true } and an AbortSignal, aborted when the attempt is given up", async () => {
+      run = async () => ({ response: "ok" });
+      await infer(chat());
+      assert.deepEqual(options[0], { rejectIfBusy: true, signal: true });
+      assert.equal(signals[0].aborted, false, "an answer in time is not aborted");
+      run = () => new Promise(() => {});
+      assertError(await infer(chat({}, { attemptDeadline: Date.now() + 20 })), 504, { type: "timeout" });
+      assert.equal(signals[1].aborted, true, "the abandoned run was cancelled");
+    });
+
+    test("finding 6: a binding that cannot take the signal (an RPC stand-in) is called again without it", async () => {
+      const stub = {
+        seen: [],
+        async run(model, inputs, runOptions) {
+          this.seen.push(Object.keys(runOptions ?? {}));
+          if (runOptions?.signal) throw Object.assign(new Error("AbortSignal serialization is not enabled."), { name: "DataCloneError" });
+          return { response: "ok" };
+        },
+      };
+      const env = { ...ENV, AI: stub };
+      assert.equal((await infer(chat(), env)).status, 200);
+      assert.equal((await infer(chat(), env)).status, 200);
+      assert.deepEqual(stub.seen, [["rejectIfBusy", "signal"], ["rejectIfBusy"], ["rejectIfBusy"]]);
+    });
+
+    test("answers are bounded by MAX_UPSTREAM_BYTES: a JSON answer is a 502, a stream ends with an SSE error and no [DONE]", async () => {
+      const env = { ...ENV, MAX_UPSTREAM_BYTES: "200" };
+      run = async () => ({ response: "x".repeat(300) });
+      assertError(await infer(chat(), env), 502, { code: "upstream_response_too_large" });
+      const long = aiStream([aiEvent({ response: "x".repeat(150) }), aiEvent({ response: "y".repeat(150) }), "data: [DONE]\n\n"]);
+      run = async () => long.stream;
+      const answer = await infer(chat({ stream: true }), env);
+      const { text } = await readStream(answer.stream);
+      assert.match(text, /"code":"upstream_response_too_large"/);
+      assert.doesNotMatch(text, /\[DONE\]|yyy/);
+      assert.ok(await eventually(() => long.state.cancelled), "the rest is cancelled unread");
+    });
+
+    test("an error event in the stream cuts it: no clean [DONE]", async () => {
+      const { error, text } = await translated([aiEvent({ response: "a" }), aiEvent({ errors: [{ code: 3040, message: "Capacity" }] }), "data: [DONE]\n\n"], chat({ stream: true }));
+      assert.notEqual(error, null);
+      assert.doesNotMatch(text, /\[DONE\]/);
+    });
+  });
 });
