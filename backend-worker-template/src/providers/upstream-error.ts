@@ -20,6 +20,8 @@ export const CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded";
 
 /** The longest upstream message passed on; the rest is cut (a message is for a human, not a dump). */
 const MAX_MESSAGE_CHARS = 500;
+/** Statuses that mean the same with any body (an HTML 429 from a proxy is still a rate limit). */
+const STATUSES_KEPT_WITHOUT_JSON = new Set([401, 403, 408, 413, 429]);
 /** Keys shorter than this are not searched for in text (they would match ordinary words). */
 const MIN_SECRET_LENGTH = 8;
 /** Statuses passed on as they are: each means the same to the router and to the client. */
@@ -97,8 +99,11 @@ export function upstreamErrorFromBody(status: number, text: string): UpstreamErr
   try {
     body = JSON.parse(text);
   } catch {
-    // HTML error pages and plain text carry nothing a client can use beyond the status.
-    return { status, message: `The upstream answered ${status} with a body that is not JSON` };
+    // HTML error pages and plain text carry nothing a client can use beyond the status. A 404 or
+    // 400 page is a wrong URL or a proxy, not an API's verdict on the request: a failed attempt
+    // (502). Statuses whose meaning needs no body keep it.
+    const kept = status >= 500 || STATUSES_KEPT_WITHOUT_JSON.has(status);
+    return { status: kept ? status : 502, message: `The upstream answered ${status} with a body that is not JSON`, code: kept ? null : "upstream_invalid_response" };
   }
   return { status, ...errorFields(Array.isArray(body) ? body[0] : body) };
 }

@@ -303,12 +303,21 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
       assertError(await infer(chat()), 502, { code: "upstream_invalid_response" });
     });
 
-    test("an error status with a body that is not JSON keeps its status, OpenAI-shaped, never the body", async () => {
-      for (const [status, contentType] of [[500, "text/plain"], [404, "text/html"], [502, "text/html"]]) {
+    test("a 5xx with a body that is not JSON keeps its status, OpenAI-shaped, never the body", async () => {
+      for (const [status, contentType] of [[500, "text/plain"], [502, "text/html"], [504, "text/html"]]) {
         route = () => new Response("<html>Welcome to nginx</html>", { status, headers: { "content-type": contentType } });
-        const error = assertError(await infer(chat()), status, { type: status >= 500 ? "upstream_error" : "invalid_request_error", code: null });
+        const error = assertError(await infer(chat()), status, { type: status === 504 ? "timeout" : "upstream_error", code: null });
         assert.ok(error.message.includes(String(status)), error.message);
         assert.doesNotMatch(error.message, /nginx/);
+      }
+    });
+
+    test("a 400 or 404 page that is not JSON is a wrong URL or a proxy, not the API's verdict: a 502", async () => {
+      for (const status of [400, 404, 405]) {
+        route = () => new Response("<html>404 Not Found</html>", { status, headers: { "content-type": "text/html" } });
+        const error = assertError(await infer(chat()), 502, { type: "upstream_error", code: "upstream_invalid_response" });
+        assert.ok(error.message.includes(String(status)), error.message);
+        assert.doesNotMatch(error.message, /Not Found/);
       }
     });
 
