@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { ERRORS } from "./fixtures/workers-ai/shapes.mjs";
 import { bundleBackend, COMPATIBILITY_DATE, inferenceRequest, sseData, startBackends } from "./harness.mjs";
 
 const REPLAY_SCRIPT = join(import.meta.dirname, "workers/workers-ai-replay.js");
@@ -20,6 +21,11 @@ const MODEL_MAP = {
   gone: "@cf/test/gone",
   slow: "@cf/test/slow",
   "broken-stream": "@cf/test/broken-stream",
+  glm: "@cf/zai-org/glm-4.7-flash",
+  "gpt-oss": "@cf/openai/gpt-oss-120b",
+  kimi: "@cf/moonshotai/kimi-k2.5",
+  "llama-cut": "@cf/meta/llama-3.1-8b-instruct-cut",
+  documented: "@cf/test/documented-error",
 };
 
 let bundle;
@@ -33,7 +39,7 @@ before(async () => {
       AI_BACKEND: { bindings: { PROVIDER: "workers-ai", BACKEND_NAME: "wai", MODEL_MAP: JSON.stringify(MODEL_MAP) }, serviceBindings: { AI: "workers-ai-replay" } },
       NO_BINDING: { bindings: { PROVIDER: "workers-ai" } },
     },
-    [{ name: "workers-ai-replay", modules: true, scriptPath: REPLAY_SCRIPT, modulesRoot: dirname(REPLAY_SCRIPT), compatibilityDate: COMPATIBILITY_DATE }],
+    [{ name: "workers-ai-replay", modules: true, scriptPath: REPLAY_SCRIPT, modulesRoot: dirname(dirname(REPLAY_SCRIPT)), compatibilityDate: COMPATIBILITY_DATE }],
   );
 });
 
@@ -81,8 +87,12 @@ describe("workers-ai: chat completions", () => {
           { role: "user", content: "Say\nhello" },
         ],
         temperature: 0.3,
+        user: "someone",
+        n: 1,
         max_tokens: 64,
       },
+      // rejectIfBusy fails fast; the AbortSignal is left out for this stand-in (an RPC stub cannot take one).
+      options: { rejectIfBusy: true },
     });
   });
 
@@ -127,6 +137,50 @@ describe("workers-ai: chat completions", () => {
     assert.equal(status, 200);
     assert.notEqual(stream.error, null);
     assert.doesNotMatch(stream.text, /^data: \[DONE\]/m);
+  });
+
+  test("OpenAI-shaped stream: reasoning as reasoning_content, content, finish_reason length kept", async () => {
+    const { status, stream } = await stack.call("AI_BACKEND", "infer", chat("glm", { stream: true, max_tokens: 8 }));
+    assert.equal(status, 200);
+    assert.equal(stream.error, null);
+    const chunks = sseData(stream.text).slice(0, -1);
+    const text = (key) => chunks.map((c) => c.choices[0]?.delta[key] ?? "").join("");
+    assert.equal(text("content"), "Once upon a time, in a kingdom far");
+    assert.equal(text("reasoning_content"), "The user wants a story.");
+    assert.equal(chunks.at(-1).choices[0].finish_reason, "length");
+  });
+
+  test("a tool call streamed in four pieces of one index stays one call", async () => {
+    const { stream } = await stack.call("AI_BACKEND", "infer", chat("gpt-oss", { stream: true, tools: [] }));
+    const pieces = sseData(stream.text).slice(0, -1).flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+    assert.deepEqual(new Set(pieces.map((p) => p.index)), new Set([0]));
+    assert.equal(pieces[0].function.name, "get_weather");
+    assert.equal(pieces[0].id, "chatcmpl-tool-7f3a");
+    assert.deepEqual(JSON.parse(pieces.map((p) => p.function.arguments).join("")), { city: "Paris", unit: "celsius" });
+    assert.equal(sseData(stream.text).at(-2).choices[0].finish_reason, "tool_calls");
+  });
+
+  test("a non-streamed OpenAI-shaped answer keeps reasoning_content and tool calls", async () => {
+    const { status, body } = await stack.call("AI_BACKEND", "infer", chat("kimi", { tools: [] }));
+    assert.equal(status, 200);
+    assert.equal(body.choices[0].message.reasoning_content, "Need the weather tool.");
+    assert.equal(body.choices[0].message.tool_calls[0].function.name, "get_weather");
+    assert.equal(body.choices[0].finish_reason, "tool_calls");
+  });
+
+  test("an older model's answer that used the default 256 tokens says length", async () => {
+    assert.equal((await stack.call("AI_BACKEND", "infer", chat("llama-cut"))).body.choices[0].finish_reason, "length");
+    const { stream } = await stack.call("AI_BACKEND", "infer", chat("llama-cut", { stream: true }));
+    assert.equal(sseData(stream.text).at(-2).choices[0].finish_reason, "length");
+  });
+
+  test("assistant content null beside tool_calls is sent as \"\"; tool results reach the model", async () => {
+    const call = { id: "call_1", type: "function", function: { name: "f", arguments: "{}" } };
+    const messages = [{ role: "user", content: "Hi" }, { role: "assistant", content: null, tool_calls: [call] }, { role: "tool", tool_call_id: "call_1", content: "42" }];
+    assert.equal((await stack.call("AI_BACKEND", "infer", chat("llama", { messages, tool_choice: "auto" }))).status, 200);
+    const { inputs } = await lastAiCall();
+    assert.deepEqual(inputs.messages, [messages[0], { ...messages[1], content: "" }, messages[2]]);
+    assert.equal(inputs.tool_choice, "auto");
   });
 
   test("a body sent as JSON text is translated like the object", async () => {
@@ -193,9 +247,9 @@ describe("workers-ai: completions and embeddings", () => {
 });
 
 describe("workers-ai: failures", () => {
-  test("over capacity (3040) is a 503 with retry-after", async () => {
+  test("over capacity (3040, what rejectIfBusy answers) is a 429 with a short retry-after", async () => {
     const { status, headers, body } = await stack.call("AI_BACKEND", "infer", chat("busy"));
-    assert.equal(status, 503);
+    assert.equal(status, 429);
     assert.equal(headers["retry-after"], "1");
     assert.equal(body.error.code, "capacity_exceeded");
   });
@@ -205,6 +259,14 @@ describe("workers-ai: failures", () => {
     assert.equal(status, 400);
     assert.match(body.error.message, /required properties at '\/' are 'prompt'/);
     assert.doesNotMatch(body.error.message, /at validate|AiError/);
+  });
+
+  test("Workers AI's documented errors, thrown across RPC, map per the table", async () => {
+    for (const [label, , , status, code] of ERRORS) {
+      const { status: got, headers, body } = await stack.call("AI_BACKEND", "infer", chat("documented", { messages: [{ role: "user", content: label }] }));
+      assert.deepEqual([label, got, body.error.code], [label, status, code]);
+      if (code === "capacity_exceeded") assert.equal(headers["retry-after"], "1");
+    }
   });
 
   test("an unknown Workers AI model (5007) is a 404 model_not_found", async () => {

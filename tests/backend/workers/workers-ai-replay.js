@@ -1,6 +1,9 @@
-// Stands in for the Workers AI binding (there is none offline): `run(model, inputs)` answers with
-// the shapes Workers AI answers with, and GET /calls lists the inputs it was called with.
+// Stands in for the Workers AI binding (there is none offline): `run(model, inputs, options)`
+// answers with the shapes Workers AI answers with, the older `{response}` ones and the OpenAI-shaped
+// ones of current models (tests/backend/fixtures/workers-ai/shapes.mjs, each naming its source), and
+// GET /calls lists the inputs and options it was called with.
 import { WorkerEntrypoint } from "cloudflare:workers";
+import { ERRORS, GLM_REASONING_CUT, KIMI_JSON, LEGACY_CUT_AT_DEFAULT, TOOL_CALL_PIECES } from "../fixtures/workers-ai/shapes.mjs";
 
 const calls = [];
 
@@ -44,9 +47,22 @@ const STREAM_EVENTS = [
 ];
 
 export default class WorkersAiReplay extends WorkerEntrypoint {
-  async run(model, inputs) {
-    calls.push({ model, inputs });
+  async run(model, inputs, options) {
+    calls.push({ model, inputs, options: options ?? null });
     switch (model) {
+      case "@cf/zai-org/glm-4.7-flash":
+        return recordedStream(GLM_REASONING_CUT.events, true);
+      case "@cf/openai/gpt-oss-120b":
+        return recordedStream(TOOL_CALL_PIECES.events, true);
+      case "@cf/moonshotai/kimi-k2.5":
+        return structuredClone(KIMI_JSON.answer);
+      case "@cf/meta/llama-3.1-8b-instruct-cut":
+        return inputs.stream ? recordedStream(LEGACY_CUT_AT_DEFAULT.events, true) : structuredClone(LEGACY_CUT_AT_DEFAULT.answer);
+      case "@cf/test/documented-error": {
+        // The fixture is named by the prompt; the error keeps the binding's class name.
+        const [, name, message] = ERRORS.find(([label]) => label === inputs.messages.at(-1).content);
+        throw Object.assign(new Error(message), { name });
+      }
       case "@cf/meta/llama-3.1-8b-instruct":
         if (inputs.stream) return recordedStream(STREAM_EVENTS, true);
         return { response: "Bonjour café", tool_calls: [], usage: { prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 } };
