@@ -54,7 +54,7 @@ function textChunk(meta: AnswerMeta, index: number, text: string, finish: Finish
  * and name sent once, its argument text as it comes (clients append it). A call without an index
  * (older models send whole calls) is a call of its own. All-null pieces close a call: skipped.
  */
-export function toolCallDeltas(choice: ChoiceState, calls: unknown): ToolCallDelta[] {
+function toolCallDeltas(choice: ChoiceState, calls: unknown): ToolCallDelta[] {
   if (!Array.isArray(calls)) return [];
   const out: ToolCallDelta[] = [];
   for (const raw of calls.filter(isObject)) {
