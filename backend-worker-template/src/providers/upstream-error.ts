@@ -14,6 +14,11 @@ export interface UpstreamError {
   code?: string | null;
   type?: string | null;
   param?: string | null;
+  /**
+   * The upstream holds no key of this backend's (the AI binding), so a 401/403's own text may be
+   * passed: it says why the account is refused (model terms not accepted, account blocked).
+   */
+  keyless?: boolean;
 }
 
 export const CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded";
@@ -76,7 +81,8 @@ export function safeText(text: string, secrets: readonly (string | undefined)[] 
  */
 export function upstreamErrorResponse(error: UpstreamError, secrets: readonly (string | undefined)[] = [], headers: Record<string, string> = {}): InferenceResponse {
   if (error.status === 401 || error.status === 403) {
-    return errorResponse(error.status, "The upstream rejected this backend's credentials", "upstream_auth_error", "upstream_auth_failed", null, headers);
+    const message = error.keyless && error.message ? safeText(error.message, secrets) : "The upstream rejected this backend's credentials";
+    return errorResponse(error.status, message, "upstream_auth_error", error.keyless && error.code ? safeText(error.code) : "upstream_auth_failed", null, headers);
   }
   if (CONTEXT_LENGTH_STATUSES.has(error.status) && isContextLengthError(error)) {
     const message = safeText(error.message || "The prompt is longer than the model's context window", secrets);

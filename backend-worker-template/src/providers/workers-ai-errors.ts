@@ -23,10 +23,10 @@ const CODE_TABLE: Record<number, { status: number; code?: string; type?: string 
   3006: { status: 413, code: "request_too_large" },
   // Model agreement not accepted, private model, blocked account: this backend's account cannot
   // serve it; 403 makes the router fail over and count it against this backend.
-  5016: { status: 403 },
-  5018: { status: 403 },
-  3041: { status: 403 },
-  3023: { status: 403 },
+  5016: { status: 403, code: "upstream_access_denied" },
+  5018: { status: 403, code: "upstream_access_denied" },
+  3041: { status: 403, code: "upstream_access_denied" },
+  3023: { status: 403, code: "upstream_access_denied" },
   3007: { status: 408, code: "timeout", type: "timeout" },
   3008: { status: 408, code: "timeout", type: "timeout" },
   3036: { status: 429, code: "rate_limit_exceeded", type: "rate_limit_error" },
@@ -82,7 +82,8 @@ export function upstreamErrorOf(failure: AiFailure, model: string): UpstreamErro
   if (entry?.code === "model_not_found") {
     return { status: 404, message: `The model \`${model}\` does not exist or is not served by this backend`, code: "model_not_found", param: "model" };
   }
-  if (entry) return { status: entry.status, message: `Workers AI: ${message || `error ${code}`}`, code: entry.code ?? null, type: entry.type ?? null };
+  // The binding holds no key: a 403's text (terms not accepted, account blocked) is safe to pass.
+  if (entry) return { status: entry.status, message: `Workers AI: ${message || `error ${code}`}`, code: entry.code ?? null, type: entry.type ?? null, keyless: true };
   if (code === undefined && /no such model/i.test(message)) return upstreamErrorOf({ ...failure, code: 5007 }, model);
   if (code === undefined && /capacity/i.test(message)) return upstreamErrorOf({ ...failure, code: 3040 }, model);
   if (code === undefined && /rate limit|too many requests/i.test(message)) return upstreamErrorOf({ ...failure, code: 3036 }, model);

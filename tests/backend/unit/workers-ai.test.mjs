@@ -539,6 +539,8 @@ describe("the workers-ai provider", { timeout: SUITE_TIMEOUT_MS }, () => {
         assertError(answer, status, { code });
         assert.doesNotMatch(answer.body.error.message, /AiError|InferenceUpstreamError|\n/);
         if (code === "capacity_exceeded") assert.equal(answer.headers["retry-after"], "1", "a short cooldown, then the router tries again");
+        // The binding holds no key: why the account is refused is worth passing on.
+        if (status === 403) assert.ok(answer.body.error.message.includes(message.replace(/^\d{4}: /, "")), answer.body.error.message);
       });
     }
 
