@@ -16,7 +16,7 @@ export interface BackendConfig {
   ai?: AiBinding;
   /** Client model name -> provider model name. */
   modelMap: Record<string, string>;
-  /** openai-compatible: the most bytes read from one upstream answer. */
+  /** openai-compatible and workers-ai: the most bytes read from one upstream answer (JSON or stream). */
   maxUpstreamBytes: number;
 }
 
