@@ -1,13 +1,19 @@
 #!/usr/bin/env node
-// The whole deployment, offline: render the configs for a manifest, `wrangler deploy --dry-run`
-// every backend and the orchestrator, check that wrangler sees exactly the planned bindings, and
-// report what a real deploy (.github/workflows/cf-deploy.yml) would upload and bind.
+// The whole deployment, offline: the deploy's checks (scripts/lib/deploy-preflight.mjs: the
+// router config through the Wasm core, access, the account's limits), then render the configs
+// for a manifest, `wrangler deploy --dry-run` every backend and the orchestrator, check that
+// wrangler sees exactly the planned bindings, and report what a real deploy
+// (.github/workflows/cf-deploy.yml) would upload and bind.
 //
 //   node scripts/deploy-rehearsal.mjs [--manifest backends.json | --count N --pattern name-{i}]
 //        [--out build/config] [--bundles build/bundle/rehearsal] [--json]
+//        [--workers-plan free|paid] [--router-api-keys set|empty] [--no-core]
+// ROUTER_API_KEYS in the environment (even empty) is what the access check knows of that secret.
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { ManifestError } from "./lib/backends-manifest.mjs";
+import { describePreflight, preflight } from "./lib/deploy-preflight.mjs";
+import { takePreflightOptions } from "./lib/preflight-options.mjs";
 import { dryRun, inPool } from "./lib/wrangler-dry-run.mjs";
 import { ROOT, renderDeployment, resolveCli } from "./render-configs.mjs";
 
@@ -56,11 +62,14 @@ function expectedBindings(plan, worker) {
 }
 
 /**
- * Renders `manifest` (normalized) into `outDir` and dry-runs into `bundleDir`. `backends` limits
- * the dry runs to those backend names (all by default); the orchestrator is always dry-run.
- * Resolves to the report; rejects when wrangler refuses a config or binds something unplanned.
+ * Checks `manifest` (normalized) as a deploy does (`checks`: preflight()'s options), renders it
+ * into `outDir` and dry-runs into `bundleDir`. `backends` limits the dry runs to those backend
+ * names (all by default); the orchestrator is always dry-run. Resolves to the report; rejects
+ * with a DeployCheckError before rendering anything when a check fails, and when wrangler refuses
+ * a config or binds something unplanned.
  */
-export async function rehearse(manifest, { outDir, bundleDir = DEFAULT_BUNDLES, source = "manifest", backends, root = ROOT } = {}) {
+export async function rehearse(manifest, { outDir, bundleDir = DEFAULT_BUNDLES, source = "manifest", backends, root = ROOT, checks = {} } = {}) {
+  const checked = await preflight(manifest, { ...checks, source });
   const plan = await renderDeployment(manifest, { outDir, source, root });
   const chosen = plan.backends.filter((b) => !backends || backends.includes(b.name));
   const jobs = [
@@ -76,6 +85,7 @@ export async function rehearse(manifest, { outDir, bundleDir = DEFAULT_BUNDLES, 
   const bundle = (r) => ({ dir: r.outdir, files: r.files });
   return {
     source,
+    checks: checked,
     configDir: outDir,
     backends: chosen.map((b) => ({ ...b, bundle: bundle(results.find((r) => r.worker === b.name)) })),
     skipped: plan.backends.filter((b) => !chosen.includes(b)).map((b) => b.name),
@@ -95,6 +105,9 @@ export function formatReport(report) {
     `Deploy rehearsal from ${report.source}: dry runs only, nothing was uploaded.`,
     `Configs: ${rel(report.configDir)}/   Bundles: ${rel(path.dirname(o.bundle.dir))}/`,
     "",
+    "0. the checks a deploy makes before uploading anything, passed:",
+    ...describePreflight(report.checks).map((l) => `   ${l}`),
+    "",
     `1. ${report.backends.length + report.skipped.length} backend Worker(s), private (workers_dev = false, preview_urls = false, no routes), deployed in parallel:`,
   ];
   for (const b of report.backends) {
@@ -104,7 +117,8 @@ export function formatReport(report) {
     lines.push(`      bundle: ${fileList(b.bundle.files)}`);
   }
   if (report.skipped.length) lines.push(`   (rendered but not dry-run: ${report.skipped.join(", ")})`);
-  lines.push("", `2. then the orchestrator ${o.name}, public at https://${o.name}.<your-subdomain>.workers.dev:`);
+  const access = report.checks.access === "public" ? "open to anyone" : "asking for a key of ROUTER_API_KEYS";
+  lines.push("", `2. then the orchestrator ${o.name}, at https://${o.name}.<your-subdomain>.workers.dev, ${access}:`);
   lines.push(`      bundle: ${fileList(o.bundle.files)}`);
   lines.push(`      ROUTER_CONFIG: ${o.routerConfig ? "set from the manifest" : "not set (default policy)"}`);
   lines.push(`      secrets, uploaded when the repository secrets exist: ${o.secrets.join(", ")}`);
@@ -114,7 +128,14 @@ export function formatReport(report) {
   return lines.join("\n");
 }
 
-async function main(argv) {
+async function main(args) {
+  let checks, argv;
+  try {
+    ({ options: checks, rest: argv } = takePreflightOptions(args));
+  } catch (e) {
+    process.stderr.write(`${e.message}\n`);
+    return 2;
+  }
   const bundlesAt = argv.indexOf("--bundles");
   if (bundlesAt >= 0 && !argv[bundlesAt + 1]) {
     process.stderr.write("--bundles needs a folder\n");
@@ -130,11 +151,12 @@ async function main(argv) {
     return 2;
   }
   if (options.help) {
-    process.stdout.write("usage: node scripts/deploy-rehearsal.mjs [--manifest FILE | --count N --pattern NAME-{i}] [--out DIR] [--bundles DIR] [--json]\n");
+    process.stdout.write("usage: node scripts/deploy-rehearsal.mjs [--manifest FILE | --count N --pattern NAME-{i}] [--out DIR] [--bundles DIR] [--json]\n" +
+      "       [--workers-plan free|paid] [--router-api-keys set|empty] [--no-core]   (ROUTER_API_KEYS in the environment is read too)\n");
     return 0;
   }
   try {
-    const report = await rehearse(options.manifest, { ...options, bundleDir });
+    const report = await rehearse(options.manifest, { ...options, bundleDir, checks });
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
     return 0;
   } catch (e) {

@@ -132,6 +132,8 @@ export async function renderDeployment(manifest, { outDir = DEFAULT_OUT, root = 
       name: manifest.orchestrator.name,
       config: "orchestrator/wrangler.toml",
       routerConfig: manifest.orchestrator.routerConfig !== null,
+      // "keys" or "public" (the manifest's orchestrator.access): the workflow refuses "keys" without ROUTER_API_KEYS.
+      access: manifest.orchestrator.access,
       secrets: ["ROUTER_API_KEYS", "ROUTER_ADMIN_KEY"],
       bindings: manifest.backends.map((b) => ({ binding: b.binding, service: b.name })),
       // From wrangler.toml.in: the control plane (docs/control-plane.md).

@@ -4,7 +4,13 @@
 //   {"backends": {"count": 12, "pattern": "echo-{i}", "provider": "echo"}}    N alike backends
 // Every problem is collected and reported at once, each naming the field it is about.
 
+import { secretNameProblem } from "./secret-names.mjs";
+
 export const PROVIDERS = ["echo", "workers-ai", "openai-compatible"];
+// Who may call the router: "keys" (clients need a key of ROUTER_API_KEYS) or "public" (anyone).
+export const ACCESS = ["keys", "public"];
+// The account's Workers plan, for the limits checked before a deploy (scripts/lib/account-limits.mjs).
+export const WORKERS_PLANS = ["free", "paid"];
 export const DEFAULT_ORCHESTRATOR_NAME = "ai-router";
 // GitHub Actions refuses a matrix of more than 256 jobs, and each backend is one deploy job.
 export const MAX_BACKENDS = 256;
@@ -16,15 +22,14 @@ const MAX_WEIGHT = 1_000_000;
 const WORKER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const BINDING_NAME = /^BACKEND_[A-Z0-9_]+$/;
 const VAR_NAME = /^[A-Z_][A-Z0-9_]*$/;
-// GitHub secret names: letters, digits and underscores, not starting with a digit or GITHUB_.
-const GITHUB_SECRET_NAME = /^(?!GITHUB_)[A-Z_][A-Z0-9_]*$/i;
 
 // Vars the renderer derives from the backend's own fields; setting them in `vars` would be ambiguous.
 const DERIVED_VARS = { BACKEND_NAME: "name", PROVIDER: "provider", MODELS: "models", WEIGHT: "weight" };
 const BACKEND_FIELDS = ["name", "binding", "provider", "models", "weight", "vars", "upstreamApiKeySecret"];
 const COUNT_FIELDS = ["count", "pattern", "start", ...BACKEND_FIELDS.filter((f) => f !== "name" && f !== "binding")];
-const ORCHESTRATOR_FIELDS = ["name", "routerConfig"];
-const TOP_FIELDS = ["$schema", "$comment", "orchestrator", "backends"];
+const ORCHESTRATOR_FIELDS = ["name", "routerConfig", "access"];
+const ACCOUNT_FIELDS = ["plan", "otherWorkers"];
+const TOP_FIELDS = ["$schema", "$comment", "account", "orchestrator", "backends"];
 
 /** A manifest that cannot be deployed; `problems` lists every reason, one per line in `message`. */
 export class ManifestError extends Error {
@@ -47,14 +52,16 @@ export function countManifest(count, pattern) {
 
 /**
  * Validates a parsed manifest and returns its normalized form:
- * {orchestrator: {name, routerConfig}, backends: [{name, binding, provider, models, weight, vars,
- * upstreamApiKeySecret}]}. Throws a ManifestError naming every problem.
+ * {account: {plan, otherWorkers}, orchestrator: {name, routerConfig, access}, backends: [{name,
+ * binding, provider, models, weight, vars, upstreamApiKeySecret}]}. Throws a ManifestError naming
+ * every problem.
  */
 export function normalizeManifest(manifest, source = "manifest") {
   const problems = [];
   if (!isPlainObject(manifest)) throw new ManifestError(source, ["the manifest must be a JSON object"]);
   unknownFields(manifest, TOP_FIELDS, "the manifest", problems);
 
+  const account = normalizeAccount(manifest.account, problems);
   const orchestrator = normalizeOrchestrator(manifest.orchestrator, problems);
   const entries = expandBackends(manifest.backends, problems);
   const backends = entries.map(({ entry, where }) => normalizeBackend(entry, where, problems));
@@ -65,14 +72,35 @@ export function normalizeManifest(manifest, source = "manifest") {
     problems.push(`orchestrator.name "${orchestrator.name}" is also a backend's name: every Worker needs its own name`);
   }
   if (problems.length > 0) throw new ManifestError(source, problems);
-  return { orchestrator, backends };
+  return { account, orchestrator, backends };
+}
+
+/** The account the deploy goes to: its Workers plan (default "free", the smaller limits) and how many other Workers it holds. */
+function normalizeAccount(value, problems) {
+  const account = { plan: "free", otherWorkers: 0 };
+  if (value === undefined) return account;
+  if (!isPlainObject(value)) {
+    problems.push("account must be an object like {\"plan\": \"paid\"}");
+    return account;
+  }
+  unknownFields(value, ACCOUNT_FIELDS, "account", problems);
+  if (value.plan !== undefined) {
+    if (WORKERS_PLANS.includes(value.plan)) account.plan = value.plan;
+    else problems.push(`account.plan must be "free" or "paid" (your account's Workers plan), got ${JSON.stringify(value.plan)}`);
+  }
+  if (value.otherWorkers !== undefined) {
+    if (Number.isInteger(value.otherWorkers) && value.otherWorkers >= 0 && value.otherWorkers <= 100_000) account.otherWorkers = value.otherWorkers;
+    else problems.push(`account.otherWorkers must be a whole number >= 0 (the Workers already in the account that this manifest does not deploy), got ${JSON.stringify(value.otherWorkers)}`);
+  }
+  return account;
 }
 
 function normalizeOrchestrator(value, problems) {
-  if (value === undefined) return { name: DEFAULT_ORCHESTRATOR_NAME, routerConfig: null };
+  const defaults = { name: DEFAULT_ORCHESTRATOR_NAME, routerConfig: null, access: "keys" };
+  if (value === undefined) return defaults;
   if (!isPlainObject(value)) {
     problems.push("orchestrator must be an object like {\"name\": \"ai-router\"}");
-    return { name: DEFAULT_ORCHESTRATOR_NAME, routerConfig: null };
+    return defaults;
   }
   unknownFields(value, ORCHESTRATOR_FIELDS, "orchestrator", problems);
   const name = value.name ?? DEFAULT_ORCHESTRATOR_NAME;
@@ -85,7 +113,12 @@ function normalizeOrchestrator(value, problems) {
     else if (typeof value.routerConfig === "string" && isJsonObjectText(value.routerConfig)) routerConfig = value.routerConfig;
     else problems.push("orchestrator.routerConfig must be a JSON object (the ROUTER_CONFIG policy), or its JSON text");
   }
-  return { name, routerConfig };
+  // Secure by default: a public router must be asked for by name.
+  const access = value.access ?? "keys";
+  if (!ACCESS.includes(access)) {
+    problems.push(`orchestrator.access must be "keys" (clients need a key of ROUTER_API_KEYS) or "public" (anyone may call the router), got ${JSON.stringify(value.access)}`);
+  }
+  return { name, routerConfig, access };
 }
 
 /** The list of raw backend entries with where each came from (for messages). */
@@ -176,13 +209,11 @@ function normalizeBackend(entry, where, problems) {
 
   let upstreamApiKeySecret;
   if (entry.upstreamApiKeySecret !== undefined) {
-    if (provider !== "openai-compatible") {
-      problems.push(`${at}: upstreamApiKeySecret is only used by provider openai-compatible`);
-    } else if (typeof entry.upstreamApiKeySecret !== "string" || !GITHUB_SECRET_NAME.test(entry.upstreamApiKeySecret)) {
-      problems.push(`${at}: upstreamApiKeySecret must be the name of a GitHub secret, e.g. "OPENAI_API_KEY" (got ${JSON.stringify(entry.upstreamApiKeySecret)})`);
-    } else {
-      upstreamApiKeySecret = entry.upstreamApiKeySecret;
-    }
+    // The name is checked whatever the provider: a credential's name is worth a line of its own.
+    const problem = secretNameProblem(entry.upstreamApiKeySecret, `${at}: upstreamApiKeySecret`);
+    if (problem) problems.push(problem);
+    if (provider !== "openai-compatible") problems.push(`${at}: upstreamApiKeySecret is only used by provider openai-compatible`);
+    else if (!problem) upstreamApiKeySecret = entry.upstreamApiKeySecret;
   }
 
   return { name, binding, provider, models, weight, vars, upstreamApiKeySecret };

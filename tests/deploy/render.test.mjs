@@ -90,7 +90,7 @@ describe("rendered configs", () => {
       backends: [
         { name: "fast", weight: 3, models: ["gpt-4o", "gpt-4o-mini"], vars: { ECHO_LATENCY_MS: 5 } },
         { name: "ai", provider: "workers-ai", vars: { MODEL_MAP: { "gpt-4o": "@cf/meta/llama-3.1-8b-instruct" } } },
-        { name: "up", provider: "openai-compatible", binding: "BACKEND_UPSTREAM", upstreamApiKeySecret: "OPENAI_API_KEY",
+        { name: "up", provider: "openai-compatible", binding: "BACKEND_UPSTREAM", upstreamApiKeySecret: "UPSTREAM_OPENAI_KEY",
           vars: { UPSTREAM_BASE_URL: "https://api.openai.com/v1" } },
       ],
     };
@@ -102,7 +102,7 @@ describe("rendered configs", () => {
     assert.deepEqual(JSON.parse(backends.ai.vars.MODEL_MAP), { "gpt-4o": "@cf/meta/llama-3.1-8b-instruct" });
     assert.equal(backends.up.vars.UPSTREAM_BASE_URL, "https://api.openai.com/v1");
     assert.equal(backends.up.vars.UPSTREAM_API_KEY, undefined, "a secret is never a var");
-    assert.equal(plan.backends.find((b) => b.name === "up").upstreamApiKeySecret, "OPENAI_API_KEY");
+    assert.equal(plan.backends.find((b) => b.name === "up").upstreamApiKeySecret, "UPSTREAM_OPENAI_KEY");
   });
 
   test("without routerConfig the orchestrator has no ROUTER_CONFIG var", async () => {
