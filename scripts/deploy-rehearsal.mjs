@@ -147,8 +147,9 @@ async function main(args) {
   try {
     options = await resolveCli(renderArgs);
   } catch (e) {
-    process.stderr.write(`${e.message}\n`);
-    return 2;
+    // A manifest the checks refuse is a refused rehearsal (1), like one the deploy checks refuse.
+    process.stderr.write(`${e instanceof ManifestError ? "deploy rehearsal failed: " : ""}${e.message}\n`);
+    return e instanceof ManifestError ? 1 : 2;
   }
   if (options.help) {
     process.stdout.write("usage: node scripts/deploy-rehearsal.mjs [--manifest FILE | --count N --pattern NAME-{i}] [--out DIR] [--bundles DIR] [--json]\n" +

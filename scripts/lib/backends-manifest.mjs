@@ -114,7 +114,7 @@ function normalizeOrchestrator(value, problems) {
     else problems.push("orchestrator.routerConfig must be a JSON object (the ROUTER_CONFIG policy), or its JSON text");
   }
   // Secure by default: a public router must be asked for by name.
-  const access = value.access ?? "keys";
+  const access = value.access === undefined ? "keys" : value.access;
   if (!ACCESS.includes(access)) {
     problems.push(`orchestrator.access must be "keys" (clients need a key of ROUTER_API_KEYS) or "public" (anyone may call the router), got ${JSON.stringify(value.access)}`);
   }

@@ -27,9 +27,12 @@ async function assertBundle(dir, { wasm }) {
 test("1 backend: the rehearsal CLI dry-runs the backend and the orchestrator", async () => {
   const out = path.join(scratch.dir, "one/config");
   const bundles = path.join(scratch.dir, "one/bundle");
+  const { ROUTER_API_KEYS: _unknown, ...env } = process.env;
   const { stdout } = await run(process.execPath, ["scripts/deploy-rehearsal.mjs", "--count", "1", "--pattern", "solo-{i}",
-    "--out", out, "--bundles", bundles, "--json"], { cwd: ROOT, maxBuffer: 8 << 20 });
+    "--out", out, "--bundles", bundles, "--json"], { cwd: ROOT, env, maxBuffer: 8 << 20 });
   const report = JSON.parse(stdout);
+  // The deploy's checks ran first (access keys by default; nothing known of ROUTER_API_KEYS here).
+  assert.deepEqual([report.checks.access, report.checks.plan, report.checks.workers, report.checks.routerConfig], ["keys", "free", 2, "not set"]);
   assert.deepEqual(report.orchestrator.bindings, [{ binding: "BACKEND_SOLO_1", service: "solo-1" }]);
   assert.deepEqual(report.backends.map((b) => b.name), ["solo-1"]);
   await assertBundle(path.join(bundles, "backends/solo-1"), { wasm: false });
