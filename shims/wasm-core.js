@@ -735,7 +735,8 @@ export function internalErrorAction(message, code) {
     model: "",
     path: "",
     key: "",
-    headers: { "content-type": "application/json", "x-request-id": freshRequestId() },
+    // Server-Timing is on every answer (contract section 3); the core that would time it failed.
+    headers: { "content-type": "application/json", "x-request-id": freshRequestId(), "server-timing": 'router;desc="core failed"' },
     body: encoder.encode(JSON.stringify({ error: { message, type: "server_error", param: null, code } })),
   };
 }

@@ -162,3 +162,49 @@ test("a client that goes away mid-stream releases the backend", async () => {
   }
   assert.equal(inFlight, 0);
 });
+
+/** The metrics of a Server-Timing header: name -> dur (ms), each checked to be a number >= 0. */
+function serverTiming(res) {
+  const value = res.headers.get("server-timing");
+  assert.ok(value, `no Server-Timing on ${res.status} ${res.url}`);
+  const metrics = {};
+  for (const part of value.split(",")) {
+    const [name, ...params] = part.trim().split(";");
+    const dur = params.find((p) => p.startsWith("dur="));
+    assert.ok(dur, `metric ${name} without dur: ${value}`);
+    metrics[name] = Number(dur.slice(4));
+    assert.ok(Number.isFinite(metrics[name]) && metrics[name] >= 0, value);
+  }
+  return metrics;
+}
+
+test("every answer carries Server-Timing (router and backend time) and /v1 answers name the model routed to", async () => {
+  const ok = await post(stack, "/v1/chat/completions", chat());
+  await ok.arrayBuffer();
+  assert.deepEqual(Object.keys(serverTiming(ok)), ["router", "backend"]);
+  assert.equal(ok.headers.get("x-router-model"), "echo-1");
+
+  const streamed = await post(stack, "/v1/chat/completions", chat("echo-2", { stream: true }));
+  await streamed.arrayBuffer();
+  assert.deepEqual(Object.keys(serverTiming(streamed)), ["router", "backend"]);
+  assert.equal(streamed.headers.get("x-router-model"), "echo-2");
+
+  const unknownModel = await post(stack, "/v1/chat/completions", chat("no-such-model"));
+  await unknownModel.arrayBuffer();
+  assert.equal(unknownModel.status, 404);
+  assert.deepEqual(Object.keys(serverTiming(unknownModel)), ["router"], "no backend was called");
+  assert.equal(unknownModel.headers.get("x-router-model"), "no-such-model");
+
+  const invalid = await post(stack, "/v1/chat/completions", { messages: [] });
+  await invalid.arrayBuffer();
+  assert.equal(invalid.status, 400);
+  serverTiming(invalid);
+  assert.equal(invalid.headers.get("x-router-model"), null, "the body named no model");
+
+  for (const path of ["/healthz", "/status", "/v1/models", "/nowhere"]) {
+    const res = await stack.fetch(path);
+    await res.arrayBuffer();
+    serverTiming(res);
+    assert.ok(res.headers.get("x-request-id"), path);
+  }
+});

@@ -71,7 +71,11 @@ test("a streaming request's actions, field by field: rate_limit, read_body, disc
   const forward = c.outcome(exchange, { outcome: 3, status: 200 }, T0 + 210);
   assert.deepEqual(forward, action({
     kind: "forward", status: 200, backend: third.backend, binding: c.backends[third.backend], attempt: 3, timeoutMs: 60_000,
-    headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": "r1", "x-router-backend": third.binding, "x-router-attempts": "3" },
+    // Server-Timing: 210 ms since arrival, of which 1 + 1 + 10 ms waiting on the three attempts.
+    headers: {
+      "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": "r1", "x-router-backend": third.binding, "x-router-attempts": "3",
+      "x-router-model": "m", "server-timing": "router;dur=198, backend;dur=12",
+    },
   }));
   assert.equal(c.end(exchange, 0, encoder.encode("data: [DONE]\n\n"), T0 + 220), null);
 });
@@ -81,7 +85,7 @@ test("a reply: status, headers and body split at the blank line, nothing else", 
   const { exchange, action: reply } = c.begin({ method: "GET", path: "/healthz" }, T0, [5, 6, 7, 8]);
   assert.equal(decoder.decode(reply.body), '{"status":"ok"}');
   assert.deepEqual(reply, action({
-    kind: "reply", status: 200, headers: { "content-type": "application/json", "x-request-id": "00000005000000060000000700000008" }, body: reply.body,
+    kind: "reply", status: 200, headers: { "content-type": "application/json", "x-request-id": "00000005000000060000000700000008", "server-timing": "router;dur=0" }, body: reply.body,
   }));
   c.end(exchange, 0, null, T0);
 });
@@ -92,6 +96,6 @@ test("internalErrorAction: a complete 500 reply in OpenAI's error shape with a f
   assert.notEqual(internalErrorAction("x", "y").headers["x-request-id"], a.headers["x-request-id"]);
   assert.deepEqual(JSON.parse(decoder.decode(a.body)), { error: { message: "Something failed", type: "server_error", param: null, code: "some_code" } });
   assert.deepEqual(a, action({
-    kind: "reply", status: 500, headers: { "content-type": "application/json", "x-request-id": a.headers["x-request-id"] }, body: a.body,
+    kind: "reply", status: 500, headers: { "content-type": "application/json", "x-request-id": a.headers["x-request-id"], "server-timing": 'router;desc="core failed"' }, body: a.body,
   }));
 });

@@ -5,6 +5,7 @@
 
 #include "api/openai_error.hpp"
 #include "api/rate_limit_key.hpp"
+#include "api/response_headers.hpp"
 #include "api/retry_after.hpp"
 #include "routing/front_door.hpp"
 #include "routing/router.hpp"
@@ -99,12 +100,18 @@ Exchange::Exchange(Router& router, const RequestHead& head, double now, uint64_t
       head_(head),
       rng_(seed),
       policy_(router.retry_policy()),
-      retry_(router.backends().size(), router.retry_policy().deadline(now)) {
+      retry_(router.backends().size(), router.retry_policy().deadline(now)),
+      arrived_at_(now),
+      now_(now) {
   if (sane_request_id(head_.request_id)) {
     request_id_ = head_.request_id;
   } else {
     request_id_ = hex64(seed) + hex64(id_bits);  // 128 random bits from the shim
   }
+}
+
+void Exchange::clock(double now) {
+  if (now > now_) now_ = now;
 }
 
 std::string Exchange::common_headers() const {
@@ -113,6 +120,9 @@ std::string Exchange::common_headers() const {
     if (produced_by_) h += "\nx-router-backend: " + router_.binding(*produced_by_);
     h += "\nx-router-attempts: " + integer_text(retry_.attempts());
   }
+  // The model routed to, once the body named one (with fallback chains: the one that served).
+  if (route_ == Route::Inference && !model_.empty()) h += "\nx-router-model: " + header_safe_text(model_);
+  h += "\nserver-timing: " + server_timing_value(now_ - arrived_at_, backend_ms_, retry_.attempts() > 0);
   return h;
 }
 
@@ -159,6 +169,7 @@ bool Exchange::take(Event event) {
 }
 
 Action Exchange::start(double now) {
+  clock(now);
   Admission door = front_door(head_, router_, now);
   route_ = door.route;
   endpoint_ = door.endpoint;
@@ -172,6 +183,7 @@ Action Exchange::start(double now) {
 }
 
 Action Exchange::rate_limited(RateLimitAnswer answer, double now) {
+  clock(now);
   if (!take(Event::RateLimited)) return NoAction{};
   if (answer == RateLimitAnswer::OverLimit) {
     std::string seconds = integer_text(router_.config().rate_limit.retry_after_seconds);
@@ -203,6 +215,7 @@ Action Exchange::admitted(double now) {
 }
 
 Action Exchange::body(std::string_view bytes, BodyRead how, double now) {
+  clock(now);
   if (!take(Event::Body)) return NoAction{};
   if (how == BodyRead::TimedOut || now >= retry_.deadline())
     return error(504, "The request body did not arrive before the request deadline", "timeout", {}, "deadline_exceeded");
@@ -272,6 +285,7 @@ Action Exchange::call(uint32_t backend, double now) {
   double timeout = policy_.attempt_timeout_ms(stream_, now, retry_.deadline());
   retry_.attempt_started(backend);
   router_.attempt_started(backend);
+  attempt_started_at_ = now;
   current_backend_ = backend;
   phase_ = Phase::Call;
   return Call{.request = request_id_ + "\n" + model_ + "\n" + head_.path, .backend = backend, .attempt = retry_.attempts(),
@@ -307,7 +321,9 @@ void Exchange::log_bad_answer(std::string_view detail) {
 
 Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody body, std::string_view retry_after,
                          std::string_view retry_after_ms, double now) {
+  clock(now);
   if (!take(Event::Outcome)) return NoAction{};
+  backend_ms_ += std::max(0.0, now - attempt_started_at_);
   if (outcome == AttemptOutcome::Answered) {
     std::string problem = answer_problem(status, body);
     if (!problem.empty()) {
@@ -368,6 +384,7 @@ Action Exchange::after_failure(double now) {
 }
 
 Action Exchange::resume(double now) {
+  clock(now);
   if (!take(Event::Resume)) return NoAction{};
   if (phase_ == Phase::Discover) {
     if (route_ == Route::Inference && now >= retry_.deadline()) return deadline_exceeded();
@@ -411,6 +428,7 @@ Action Exchange::deadline_exceeded() {
 }
 
 std::string Exchange::end(EndHow how, std::string_view tail, double now) {
+  clock(now);
   release_retry();
   if (how == EndHow::Completed && phase_ == Phase::Forwarded && forwarded_stream_ && !ends_with_done(tail)) {
     router_.log("warn", "backend_stream_unterminated",

@@ -83,6 +83,8 @@ class Exchange {
   Action error(uint32_t status, std::string_view message, std::string_view type, std::string_view param,
                std::string_view code, std::string extra_headers = {});
   std::string common_headers() const;
+  // Every event carries `now`: the latest is the time an answer made in that event is sent.
+  void clock(double now);
   std::string attempt_trace() const;
   void release_retry();
 
@@ -107,6 +109,12 @@ class Exchange {
   double wait_until_ = 0;
   bool holds_retry_ = false;      // this exchange counts in the router's retries in flight
   bool forwarded_stream_ = false; // Forwarded: the answer is the backend's event stream
+  // Server-Timing: when the request arrived, the latest event's time, and the time spent waiting
+  // on backend calls (each attempt from its Call to its outcome); the rest is the router's.
+  double arrived_at_ = 0;
+  double now_ = 0;
+  double attempt_started_at_ = 0;
+  double backend_ms_ = 0;
 };
 
 }  // namespace router
