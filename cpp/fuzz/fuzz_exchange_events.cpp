@@ -118,6 +118,15 @@ void trace(const char* format, ...) {
 
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 
+// Whether every header line (up to the blank line) is printable ASCII with a Server-Timing whose
+// router time comes first: what a Headers object accepts, on every answer (contract section 3).
+bool headers_sound(std::string_view text) {
+  std::string_view head = text.substr(0, text.find("\n\n"));
+  for (char c : head)
+    if (c != '\n' && (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e)) return false;
+  return contains("\n" + std::string(head), "\nserver-timing: router;dur=");
+}
+
 std::vector<std::string> split(std::string_view text, char separator) {
   std::vector<std::string> parts;
   size_t start = 0;
@@ -525,6 +534,7 @@ struct Harness {
         FUZZ_CHECK(contains(text, "x-router-backend: " + setup.backends[x.backend].binding), text);
         FUZZ_CHECK(contains(text, "x-router-attempts: " + std::to_string(x.calls)), text);
         FUZZ_CHECK(contains("\n" + text + "\n", "\nx-request-id: " + x.expected_id + "\n"), text);
+        FUZZ_CHECK(headers_sound(text), "FORWARD headers unsound or without Server-Timing: " + text);
         // A success goes out in the shape asked for; errors are JSON.
         x.forwarded_stream = contains(text, "content-type: text/event-stream");
         FUZZ_CHECK(x.forwarded_stream == (x.call_stream && x.answered_status >= 200 && x.answered_status < 300),
@@ -645,6 +655,7 @@ struct Harness {
     FUZZ_CHECK(blank != std::string::npos, "REPLY without a blank line: " + text);
     const std::string headers = "\n" + text.substr(0, blank) + "\n";
     FUZZ_CHECK(contains(headers, "\ncontent-type: application/json\n") && contains(headers, "\nx-request-id: "), text);
+    FUZZ_CHECK(headers_sound(text), "REPLY headers unsound or without Server-Timing: " + text);
     FUZZ_CHECK(contains(headers, "\nx-request-id: " + x.expected_id + "\n"),
                "REPLY x-request-id, expected " + x.expected_id + ": " + text);
     if (x.inference && setup.open)
