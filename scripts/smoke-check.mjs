@@ -22,17 +22,25 @@ import { parseArgs } from "node:util";
 const ROOT = path.resolve(fileURLToPath(new URL("..", import.meta.url)));
 const REQUEST_TIMEOUT_MS = 15_000;
 
+/**
+ * Text from the router, made one printable line: it ends up in logs and GitHub annotations, where
+ * a line break could start a workflow command of the router's choosing.
+ */
+export function oneLine(text, max = 300) {
+  return String(text).slice(0, max).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ");
+}
+
 /** Why one listed backend is not usable (undefined = usable). */
 function backendProblem(b, planned) {
-  if (b.describeError) return `describe() failed: ${String(b.describeError).slice(0, 200)}`;
+  if (b.describeError) return `describe() failed: ${oneLine(b.describeError, 200)}`;
   if (b.described !== true || b.name !== planned.name) {
-    return `describe() has not answered as "${planned.name}" (name ${JSON.stringify(b.name ?? null)})`;
+    return `describe() has not answered as "${planned.name}" (name ${oneLine(JSON.stringify(b.name ?? null), 80)})`;
   }
   if (!Array.isArray(b.models) || b.models.length === 0 || !b.models.every((m) => typeof m === "string" && m)) {
     return "no models known";
   }
-  if (b.state === "ejected") return `ejected until ${b.until}`;
-  if (b.state !== "healthy") return `not healthy (state ${JSON.stringify(b.state ?? null)}, until ${b.until ?? null})`;
+  if (b.state === "ejected") return `ejected until ${oneLine(b.until, 40)}`;
+  if (b.state !== "healthy") return `not healthy (state ${oneLine(JSON.stringify(b.state ?? null), 40)}, until ${oneLine(b.until ?? null, 40)})`;
   return undefined;
 }
 
@@ -50,7 +58,7 @@ export function statusProblems(status, plan) {
   }
   const plannedBindings = new Set(plan.backends.map((b) => b.binding));
   for (const b of listed) {
-    if (!plannedBindings.has(b.binding)) problems.push(`${b.binding}: bound but not in the plan`);
+    if (!plannedBindings.has(b.binding)) problems.push(`${oneLine(b.binding, 100)}: bound but not in the plan`);
   }
   return problems;
 }
@@ -77,7 +85,7 @@ async function getJson(fetchImpl, url, key, headers = {}) {
   } catch {
     body = undefined;
   }
-  return { status: response.status, body, text: text.slice(0, 300) };
+  return { status: response.status, body, text: oneLine(text) };
 }
 
 /**
@@ -103,7 +111,7 @@ export async function smokeCheck({ url, plan, apiKey, adminKey, versionOverride,
         if (problems.length === 0) return status.body;
       }
     } catch (e) {
-      problems = [`${base} unreachable: ${e.cause?.message ?? e.message}`];
+      problems = [`${base} unreachable: ${oneLine(e.cause?.message ?? e.message)}`];
     }
     log(`attempt ${attempt}/${attempts}: ${problems.join("; ")}`);
   }

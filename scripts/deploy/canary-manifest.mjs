@@ -6,9 +6,11 @@
 // canary decision (canary-decision.mjs) then compares the two bindings.
 //
 //   node scripts/deploy/canary-manifest.mjs --manifest build/config/manifest.json --backend NAME
-//        [--share 0.1] --out canary-manifest.json [--github-output FILE]
+//        [--share 0.1] --out canary-manifest.json [--config-dir build/config] [--github-output FILE]
 // --share: the canary's weight as a fraction of the incumbent's (0 < share <= 1).
-// Outputs: canary (Worker name), canary_binding, incumbent_binding.
+// Outputs: canary and incumbent (Worker names), canary_binding, incumbent_binding, and backends:
+// the deploy matrix of a canary run, the canary alone (its folder as render-configs.mjs lays out
+// --config-dir), in render-configs.mjs's --github-output shape.
 import { readFile, writeFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -53,7 +55,10 @@ export function canaryManifest(manifest, backend, share = 0.1) {
 async function main(argv) {
   const { values } = parseArgs({
     args: argv,
-    options: { manifest: { type: "string" }, backend: { type: "string" }, share: { type: "string", default: "0.1" }, out: { type: "string" }, "github-output": { type: "string" } },
+    options: {
+      manifest: { type: "string" }, backend: { type: "string" }, share: { type: "string", default: "0.1" }, out: { type: "string" },
+      "config-dir": { type: "string", default: "build/config" }, "github-output": { type: "string" },
+    },
   });
   if (!values.manifest || !values.backend || !values.out) {
     process.stderr.write("usage: node scripts/deploy/canary-manifest.mjs --manifest build/config/manifest.json --backend NAME [--share 0.1] --out FILE [--github-output FILE]\n");
@@ -63,7 +68,12 @@ async function main(argv) {
     const result = canaryManifest(JSON.parse(await readFile(values.manifest, "utf8")), values.backend, Number(values.share));
     await writeFile(values.out, `${JSON.stringify(result.manifest, null, 2)}\n`);
     process.stdout.write(`canary ${result.canary.name} (${result.canary.binding}, weight ${result.canary.weight}) beside ${result.incumbent.name} (${result.incumbent.binding}, weight ${result.incumbent.weight}): ${values.out}\n`);
-    await appendGithubOutputs(values["github-output"], { canary: result.canary.name, canary_binding: result.canary.binding, incumbent_binding: result.incumbent.binding });
+    const twin = result.manifest.backends.at(-1);
+    const matrix = [{ name: twin.name, binding: twin.binding, dir: `${values["config-dir"]}/backends/${twin.name}`, upstreamApiKeySecret: twin.upstreamApiKeySecret ?? "" }];
+    await appendGithubOutputs(values["github-output"], {
+      canary: result.canary.name, canary_binding: result.canary.binding,
+      incumbent: result.incumbent.name, incumbent_binding: result.incumbent.binding, backends: JSON.stringify(matrix),
+    });
     return 0;
   } catch (e) {
     process.stderr.write(`${e.message}\n`);

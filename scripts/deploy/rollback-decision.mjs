@@ -16,7 +16,10 @@ import { isVersionId } from "./version-id.mjs";
 /** The smoke result's problems, or why the result itself cannot be trusted. */
 function smokeProblems(smoke) {
   if (!smoke || typeof smoke !== "object") return ["the smoke check left no readable result"];
-  const problems = Array.isArray(smoke.problems) ? smoke.problems.filter((p) => typeof p === "string") : null;
+  // One line each: the reason becomes a GitHub annotation, where a line break could start a command.
+  const problems = Array.isArray(smoke.problems)
+    ? smoke.problems.filter((p) => typeof p === "string").map((p) => p.slice(0, 300).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " "))
+    : null;
   if (smoke.ok === true && problems?.length === 0) return [];
   if (smoke.ok === true) return ["the smoke result says ok but does not list zero problems"];
   return problems?.length ? problems : ["the smoke check failed without saying why"];

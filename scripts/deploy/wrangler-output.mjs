@@ -2,8 +2,9 @@
 // Reads the two things the rollout needs from wrangler, checked, never trusted:
 //   stable   the version serving the most traffic in `wrangler deployments status --json` (the
 //            version a rollback returns to; a 50/50 split has none and is refused);
-//   uploaded the version id `wrangler versions upload` reported in its output file
-//            (WRANGLER_OUTPUT_FILE_PATH: one JSON object per line, {"type":"version-upload",...}).
+//   uploaded the version id `wrangler versions upload` (or, on a first deploy, `wrangler deploy`)
+//            reported in its output file (WRANGLER_OUTPUT_FILE_PATH: one JSON object per line,
+//            {"type":"version-upload"|"deploy","worker_name":...,"version_id":...}).
 //
 //   node scripts/deploy/wrangler-output.mjs stable status.json
 //   node scripts/deploy/wrangler-output.mjs uploaded wrangler-output.ndjson [--worker NAME]
@@ -37,12 +38,12 @@ export function stableVersion(text) {
   return versions[0].id;
 }
 
-/** The version id of the last `version-upload` entry of wrangler's output file (of `worker`). */
+/** The version id of the last `version-upload` / `deploy` entry of wrangler's output file (of `worker`). */
 export function uploadedVersion(text, worker) {
   const entries = text.split("\n").flatMap((line) => {
     try {
       const entry = JSON.parse(line);
-      return entry?.type === "version-upload" ? [entry] : [];
+      return entry?.type === "version-upload" || entry?.type === "deploy" ? [entry] : [];
     } catch {
       return [];
     }

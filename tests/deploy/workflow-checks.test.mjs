@@ -108,7 +108,7 @@ test("the plan job checks routerConfig with the Wasm core before it renders", as
 
 test("a secret is read by name only under UPSTREAM_", () => {
   const reads = [...text.matchAll(/\$\{\{[^}]*secrets\[[^}]*\}\}/g)].map((m) => m[0]);
-  assert.ok(reads.length >= 2);
+  assert.ok(reads.length >= 1); // the backend job reads it once, into the version's secrets file
   for (const read of reads) {
     assert.equal(read, "${{ startsWith(matrix.backend.upstreamApiKeySecret, 'UPSTREAM_') && secrets[matrix.backend.upstreamApiKeySecret] || '' }}");
   }
