@@ -6,11 +6,11 @@ import type { InferenceResponse } from "../../../shims/interfaces";
 import { providerModel, type BackendConfig } from "../config";
 import type { CheckedRequest } from "../request-check";
 import { withTopLevelModel } from "./json-text";
-import { deadlineExceeded, errorResponse, JSON_CONTENT_TYPE, streamResponse } from "./openai-shapes";
+import { errorResponse, JSON_CONTENT_TYPE, streamResponse } from "./openai-shapes";
 import type { Provider } from "./provider";
 import { passedHeaders } from "./rate-limit-headers";
-import { readBounded, relaySse } from "./upstream-body";
-import { upstreamErrorFromBody, upstreamErrorResponse } from "./upstream-error";
+import { relaySse } from "./upstream-body";
+import { errorAnswer, readJsonAnswer, UpstreamCall } from "./upstream-call";
 import { inferenceHeaders, probeHeaders } from "./upstream-headers";
 import { inferenceSuffix, upstreamUrl } from "./upstream-url";
 
@@ -21,31 +21,24 @@ export const openAiCompatibleProvider: Provider = {
     // The stop time (the sooner of attemptDeadline and deadline) bounds the whole exchange of a
     // JSON answer and the wait for a stream's headers: past it the router has abandoned this
     // attempt, and an upstream still generating would be billed for nothing.
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), Math.max(0, req.stopAt - Date.now()));
+    const call = new UpstreamCall(req.stopAt);
     try {
-      let upstream: Response;
-      try {
-        // Redirects are not followed: the key must not be sent on to wherever they point.
-        const init = { method: "POST", headers: inferenceHeaders(req, config), body: upstreamBody(req, config), signal: abort.signal, redirect: "manual" } as const;
-        upstream = await fetch(upstreamUrl(config.upstream!, inferenceSuffix(req.path)), init);
-      } catch {
-        if (abort.signal.aborted) return deadlineExceeded();
-        return errorResponse(502, "The upstream could not be reached", "upstream_error", "upstream_unreachable");
-      }
+      const init = { method: "POST", headers: inferenceHeaders(req, config), body: upstreamBody(req, config) };
+      const upstream = await call.fetch(upstreamUrl(config.upstream!, inferenceSuffix(req.path)), init);
+      if (!(upstream instanceof Response)) return upstream;
       const passed = passedHeaders(upstream.status, upstream.headers);
-      if (!upstream.ok) return await errorAnswer(req, config, upstream, passed, abort.signal);
+      if (!upstream.ok) return await errorAnswer(req.requestId, config, upstream, passed, call.signal);
       const contentType = upstream.headers.get("content-type") ?? "";
       if (req.stream && contentType.includes("text/event-stream") && upstream.body) {
         // A flowing stream is timed by the router; when it abandons the stream it cancels it,
         // and the cancel stops the upstream call too.
-        clearTimeout(timer);
-        const answer = streamResponse(relaySse(upstream.body, config.maxUpstreamBytes, () => abort.abort()));
+        call.stopTimer();
+        const answer = streamResponse(relaySse(upstream.body, config.maxUpstreamBytes, () => call.abort.abort()));
         return { ...answer, status: upstream.status, headers: { ...answer.headers, ...passed } };
       }
-      return await jsonAnswer(req, config, upstream, passed, abort.signal);
+      return await jsonAnswer(req, config, upstream, passed, call.signal);
     } finally {
-      clearTimeout(timer);
+      call.stopTimer();
     }
   },
 
@@ -79,55 +72,12 @@ function upstreamBody(req: CheckedRequest, config: BackendConfig): string {
   return model === req.model ? req.bodyText : withTopLevelModel(req.bodyText, model);
 }
 
-/**
- * An upstream error, whatever its body's shape, as an OpenAI error through the normalizer. A
- * 401/403 (this backend's key refused) is not even read: its text may quote the key.
- */
-async function errorAnswer(req: CheckedRequest, config: BackendConfig, upstream: Response, passed: Record<string, string>, signal: AbortSignal): Promise<InferenceResponse> {
-  const secrets = [config.upstreamApiKey];
-  if (upstream.status === 401 || upstream.status === 403) {
-    await upstream.body?.cancel().catch(() => {});
-    console.error(JSON.stringify({ event: "upstream_auth_failed", requestId: req.requestId, status: upstream.status }));
-    return upstreamErrorResponse({ status: upstream.status }, secrets, passed);
-  }
-  const read = await readBounded(upstream.body, upstream.headers.get("content-length"), config.maxUpstreamBytes);
-  if (!read.ok) {
-    if (signal.aborted) return deadlineExceeded();
-    if (read.reason === "too_large") return tooLarge(config);
-    return upstreamErrorResponse({ status: upstream.status, message: `The upstream answered ${upstream.status} but its body could not be read` }, secrets, passed);
-  }
-  return upstreamErrorResponse(upstreamErrorFromBody(upstream.status, read.text), secrets, passed);
-}
-
 /** A successful non-streamed answer, read within the size bound; it must be JSON. */
 async function jsonAnswer(req: CheckedRequest, config: BackendConfig, upstream: Response, passed: Record<string, string>, signal: AbortSignal): Promise<InferenceResponse> {
-  const read = await readBounded(upstream.body, upstream.headers.get("content-length"), config.maxUpstreamBytes);
-  if (!read.ok) {
-    if (signal.aborted) return deadlineExceeded();
-    if (read.reason === "too_large") return tooLarge(config);
-    return errorResponse(502, `The upstream answered ${upstream.status} but its body could not be read`, "upstream_error", "upstream_error");
-  }
-  const json = parseJson(read.text);
-  if (json === undefined) {
-    const shown = (upstream.headers.get("content-type") ?? "").split(";")[0] || "no content-type";
-    return errorResponse(502, `The upstream answered ${upstream.status} with a body that is not JSON (${shown})`, "upstream_error", "upstream_invalid_response", null, passed);
-  }
+  const read = await readJsonAnswer(config, upstream, passed, signal);
+  if (!read.ok) return read.answer;
   if (req.stream) {
     return errorResponse(502, `The upstream answered ${upstream.status} with JSON to a streaming request`, "upstream_error", "upstream_invalid_response", null, passed);
   }
-  return { status: upstream.status, headers: { "content-type": JSON_CONTENT_TYPE, ...passed }, body: json };
-}
-
-/** An answer over MAX_UPSTREAM_BYTES: refused here rather than sent whole over RPC (32 MiB at most). */
-function tooLarge(config: BackendConfig): InferenceResponse {
-  const message = `The upstream answer was larger than ${config.maxUpstreamBytes} bytes, this backend's bound (MAX_UPSTREAM_BYTES)`;
-  return errorResponse(502, message, "upstream_error", "upstream_response_too_large");
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  return { status: upstream.status, headers: { "content-type": JSON_CONTENT_TYPE, ...passed }, body: read.json };
 }
