@@ -87,14 +87,14 @@ export interface AiBinding {
 }
 
 /** The providers the backend template offers. */
-export type ProviderName = "echo" | "workers-ai" | "openai-compatible";
+export type ProviderName = "echo" | "workers-ai" | "openai-compatible" | "anthropic";
 
 /**
  * The backend template's env. Wrangler `[vars]` may hold strings or JSON values, so numeric and
  * list vars accept either form.
  */
 export interface BackendEnv {
-  /** "echo" (default) | "workers-ai" | "openai-compatible". */
+  /** "echo" (default) | "workers-ai" | "openai-compatible" | "anthropic". */
   PROVIDER?: string;
   /** describe().name; default "backend". */
   BACKEND_NAME?: string;
@@ -104,9 +104,9 @@ export interface BackendEnv {
   WEIGHT?: string | number;
   /** echo: simulated latency before answering and between stream chunks. */
   ECHO_LATENCY_MS?: string | number;
-  /** openai-compatible: base URL including its version prefix, e.g. "https://api.openai.com/v1". */
+  /** openai-compatible: base URL including its version prefix, e.g. "https://api.openai.com/v1"; anthropic: default "https://api.anthropic.com". */
   UPSTREAM_BASE_URL?: string;
-  /** openai-compatible: secret sent in UPSTREAM_AUTH_HEADER, by default as "Authorization: Bearer <key>". */
+  /** openai-compatible: secret sent in UPSTREAM_AUTH_HEADER, by default as "Authorization: Bearer <key>"; anthropic: sent as x-api-key. */
   UPSTREAM_API_KEY?: string;
   /** openai-compatible: the header the key is sent in; default "authorization" (Azure: "api-key"). */
   UPSTREAM_AUTH_HEADER?: string;
@@ -122,6 +122,8 @@ export interface BackendEnv {
   AI?: AiBinding;
   /** JSON object (or table): client model name -> provider model name (Workers AI id or upstream name). */
   MODEL_MAP?: string | Record<string, string>;
+  /** anthropic: max_tokens sent when the client gives none (Anthropic requires it); default 4096. */
+  ANTHROPIC_MAX_TOKENS?: string | number;
   /** openai-compatible: the most bytes read from one upstream answer; default 8 MiB, at most 14 MiB. */
   MAX_UPSTREAM_BYTES?: string | number;
 }

@@ -1,7 +1,7 @@
 // The backend's configuration, read from its env vars. A bad var is a configuration error that
 // describe(), health() and infer() all report loudly, never a silently ignored value.
 import type { AiBinding, BackendEnv, ProviderName } from "../../shims/interfaces";
-import { readUpstreamConfig, type UpstreamConfig } from "./upstream-config";
+import { readAnthropicUpstream, readUpstreamConfig, type UpstreamConfig } from "./upstream-config";
 
 export interface BackendConfig {
   provider: ProviderName;
@@ -10,19 +10,26 @@ export interface BackendConfig {
   models: string[];
   weight?: number;
   echoLatencyMs: number;
-  /** openai-compatible: where and how to call the upstream. */
+  /** openai-compatible and anthropic: where and how to call the upstream. */
   upstream?: UpstreamConfig;
   upstreamApiKey?: string;
   ai?: AiBinding;
   /** Client model name -> provider model name. */
   modelMap: Record<string, string>;
-  /** openai-compatible and workers-ai: the most bytes read from one upstream answer (JSON or stream). */
+  /** openai-compatible, anthropic and workers-ai: the most bytes read from one upstream answer (JSON or stream). */
   maxUpstreamBytes: number;
+  /** anthropic: max_tokens sent when the client gives none (Anthropic's API requires one). */
+  anthropicMaxTokens: number;
 }
 
 export type ConfigResult = { ok: true; config: BackendConfig } | { ok: false; error: string };
 
-const PROVIDERS: readonly ProviderName[] = ["echo", "workers-ai", "openai-compatible"];
+const PROVIDERS: readonly ProviderName[] = ["echo", "workers-ai", "openai-compatible", "anthropic"];
+/**
+ * max_tokens sent to Anthropic when the client gives none: its API requires one, OpenAI's does
+ * not. 4096 is what LiteLLM sends by default, and every current Claude model can produce it.
+ */
+export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 /**
  * An upstream answer larger than this is refused. Embeddings batches are the largest legitimate
  * answers: 8 MiB holds about 1000 base64 embeddings of 1536 dimensions (what OpenAI's client asks
@@ -62,7 +69,11 @@ export function readConfig(env: BackendEnv): ConfigResult {
       errors,
     ) ?? DEFAULT_MAX_UPSTREAM_BYTES;
 
-  const upstream = provider === "openai-compatible" ? readUpstreamConfig(env, errors) : undefined;
+  const anthropicMaxTokens =
+    numberVar(env.ANTHROPIC_MAX_TOKENS, "ANTHROPIC_MAX_TOKENS", (n) => Number.isSafeInteger(n) && n >= 1, "a whole number of tokens >= 1", errors) ??
+    DEFAULT_ANTHROPIC_MAX_TOKENS;
+
+  const upstream = provider === "openai-compatible" ? readUpstreamConfig(env, errors) : provider === "anthropic" ? readAnthropicUpstream(env, errors) : undefined;
 
   if (provider === "workers-ai" && (typeof env.AI !== "object" || env.AI === null || typeof env.AI.run !== "function")) {
     errors.push("PROVIDER workers-ai needs the AI binding (add [ai] binding = \"AI\" to the wrangler config)");
@@ -82,6 +93,7 @@ export function readConfig(env: BackendEnv): ConfigResult {
       ai: provider === "workers-ai" ? env.AI : undefined,
       modelMap,
       maxUpstreamBytes,
+      anthropicMaxTokens,
     },
   };
 }

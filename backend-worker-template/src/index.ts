@@ -1,8 +1,9 @@
 // A backend Worker: reached only through a Service Binding, it answers the orchestrator's RPC calls
-// with the provider its vars choose (PROVIDER = echo | workers-ai | openai-compatible).
+// with the provider its vars choose (PROVIDER = echo | workers-ai | openai-compatible | anthropic).
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { BackendDescription, BackendEnv, BackendRpc, HealthReport, InferenceResponse, ProviderName } from "../../shims/interfaces";
 import { readConfig, servesModel } from "./config";
+import { anthropicProvider } from "./providers/anthropic";
 import { echoProvider } from "./providers/echo";
 import { openAiCompatibleProvider } from "./providers/openai-compatible";
 import { badRequest, errorBody, errorResponse, modelNotServed } from "./providers/openai-shapes";
@@ -16,6 +17,7 @@ const PROVIDERS: Record<ProviderName, Provider> = {
   echo: echoProvider,
   "workers-ai": workersAiProvider,
   "openai-compatible": openAiCompatibleProvider,
+  anthropic: anthropicProvider,
 };
 
 export default class Backend extends WorkerEntrypoint<BackendEnv> implements BackendRpc {

@@ -46,6 +46,21 @@ export function readUpstreamConfig(env: BackendEnv, errors: string[]): UpstreamC
   return { baseUrl, authHeader, authScheme, query, headers, healthPath };
 }
 
+/** Anthropic's API: where the anthropic provider calls unless UPSTREAM_BASE_URL says otherwise. */
+export const ANTHROPIC_BASE_URL = "https://api.anthropic.com";
+/** The Messages API version sent as anthropic-version (https://docs.claude.com/en/api/versioning). */
+export const ANTHROPIC_VERSION = "2023-06-01";
+
+/**
+ * The upstream of an anthropic backend: UPSTREAM_BASE_URL (default Anthropic's API, without the
+ * /v1 the calls add), the key in x-api-key, the API version header, health() probing GET /v1/models.
+ */
+export function readAnthropicUpstream(env: BackendEnv, errors: string[]): UpstreamConfig | undefined {
+  const baseUrl = readBaseUrl((env.UPSTREAM_BASE_URL ?? "").trim() || ANTHROPIC_BASE_URL, errors);
+  if (baseUrl === undefined) return undefined;
+  return { baseUrl, authHeader: "x-api-key", authScheme: "", query: {}, headers: { "anthropic-version": ANTHROPIC_VERSION }, healthPath: "/v1/models" };
+}
+
 function readBaseUrl(value: string | undefined, errors: string[]): string | undefined {
   const raw = (value ?? "").trim();
   if (!raw) return void errors.push("UPSTREAM_BASE_URL is required with PROVIDER openai-compatible");
