@@ -6,3 +6,4 @@ import "./entrypoint.test.mjs";
 import "./echo.test.mjs";
 import "./openai-compatible.test.mjs";
 import "./workers-ai.test.mjs";
+import "./anthropic.test.mjs";
