@@ -6,7 +6,7 @@
 
 import { secretNameProblem } from "./secret-names.mjs";
 
-export const PROVIDERS = ["echo", "workers-ai", "openai-compatible"];
+export const PROVIDERS = ["echo", "workers-ai", "openai-compatible", "anthropic"];
 // Who may call the router: "keys" (clients need a key of ROUTER_API_KEYS) or "public" (anyone).
 export const ACCESS = ["keys", "public"];
 // The account's Workers plan, for the limits checked before a deploy (scripts/lib/account-limits.mjs).
@@ -212,7 +212,7 @@ function normalizeBackend(entry, where, problems) {
     // The name is checked whatever the provider: a credential's name is worth a line of its own.
     const problem = secretNameProblem(entry.upstreamApiKeySecret, `${at}: upstreamApiKeySecret`);
     if (problem) problems.push(problem);
-    if (provider !== "openai-compatible") problems.push(`${at}: upstreamApiKeySecret is only used by provider openai-compatible`);
+    if (provider !== "openai-compatible" && provider !== "anthropic") problems.push(`${at}: upstreamApiKeySecret is only used by provider openai-compatible or anthropic`);
     else if (!problem) upstreamApiKeySecret = entry.upstreamApiKeySecret;
   }
 

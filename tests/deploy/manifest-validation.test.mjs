@@ -54,7 +54,13 @@ describe("manifest validation", () => {
   });
 
   test("unknown provider", () => {
-    refused({ backends: [echo("a", { provider: "anthropic" })] }, /backends\[0\] "a": unknown provider "anthropic"; use one of echo, workers-ai, openai-compatible/);
+    refused({ backends: [echo("a", { provider: "bedrock" })] }, /backends\[0\] "a": unknown provider "bedrock"; use one of echo, workers-ai, openai-compatible, anthropic/);
+  });
+
+  test("anthropic is a provider, its key named by upstreamApiKeySecret (UPSTREAM_BASE_URL optional)", () => {
+    const { backends } = normalizeManifest({ backends: [{ name: "claude", provider: "anthropic", models: ["claude-sonnet"], upstreamApiKeySecret: "UPSTREAM_ANTHROPIC_KEY" }] });
+    assert.equal(backends[0].provider, "anthropic");
+    assert.equal(backends[0].upstreamApiKeySecret, "UPSTREAM_ANTHROPIC_KEY");
   });
 
   test("openai-compatible needs an http(s) UPSTREAM_BASE_URL", () => {
