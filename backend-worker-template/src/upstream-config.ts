@@ -58,6 +58,8 @@ export const ANTHROPIC_VERSION = "2023-06-01";
 export function readAnthropicUpstream(env: BackendEnv, errors: string[]): UpstreamConfig | undefined {
   const baseUrl = readBaseUrl((env.UPSTREAM_BASE_URL ?? "").trim() || ANTHROPIC_BASE_URL, errors);
   if (baseUrl === undefined) return undefined;
+  // The calls add /v1 themselves: a base ending in /v1 would post to /v1/v1/messages.
+  if (/\/v1$/.test(new URL(baseUrl).pathname)) return void errors.push("UPSTREAM_BASE_URL with PROVIDER anthropic is the API's origin without /v1 (e.g. https://api.anthropic.com)");
   return { baseUrl, authHeader: "x-api-key", authScheme: "", query: {}, headers: { "anthropic-version": ANTHROPIC_VERSION }, healthPath: "/v1/models" };
 }
 

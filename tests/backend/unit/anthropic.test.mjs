@@ -379,8 +379,8 @@ describe("the anthropic provider", { timeout: SUITE_TIMEOUT_MS }, () => {
       assert.match((await (await backend(ENV)).describe()).version, /\+anthropic$/);
     });
 
-    test("a bad ANTHROPIC_MAX_TOKENS or a base URL holding credentials: backend_misconfigured", async () => {
-      for (const env of [{ ...ENV, ANTHROPIC_MAX_TOKENS: "0" }, { ...ENV, ANTHROPIC_MAX_TOKENS: "many" }, { ...ENV, UPSTREAM_BASE_URL: "https://user:pw@api.anthropic.com" }]) {
+    test("a bad ANTHROPIC_MAX_TOKENS, a base URL holding credentials or ending in /v1: backend_misconfigured", async () => {
+      for (const env of [{ ...ENV, ANTHROPIC_MAX_TOKENS: "0" }, { ...ENV, ANTHROPIC_MAX_TOKENS: "many" }, { ...ENV, UPSTREAM_BASE_URL: "https://user:pw@api.anthropic.com" }, { ...ENV, UPSTREAM_BASE_URL: "https://api.anthropic.com/v1" }]) {
         assertError(await infer(chat({}), env), 500, { code: "backend_misconfigured" });
       }
     });
