@@ -344,6 +344,22 @@ describe("the anthropic provider", { timeout: SUITE_TIMEOUT_MS }, () => {
       assert.ok(reset.headers["anthropic-ratelimit-tokens-remaining"] === "0");
     });
 
+    test("no limit exhausted: retry-after-ms until the soonest reset; unreadable resets: none derived", async () => {
+      const at = (s) => new Date(Date.now() + s * 1000).toISOString();
+      route = () => answerOf({ status: 429, headers: { "anthropic-ratelimit-requests-reset": at(40), "anthropic-ratelimit-input-tokens-reset": at(3) }, body: errorBody("rate_limit_error", "slow down") });
+      const wait = Number((await infer(chat({}))).headers["retry-after-ms"]);
+      assert.ok(wait > 1000 && wait <= 3000, `retry-after-ms ${wait}`);
+      route = () => answerOf({ status: 429, headers: { "anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-requests-reset": "in a minute" }, body: errorBody("rate_limit_error", "slow down") });
+      assert.equal((await infer(chat({}))).headers["retry-after-ms"], undefined);
+    });
+
+    test("a stream event that is not JSON ends the stream with upstream_invalid_response, no [DONE]", async () => {
+      route = () => new Response(sseEvent(TEXT_STREAM[0]) + "event: content_block_delta\ndata: {not json\n\n" + TEXT_STREAM.slice(1).map(sseEvent).join(""), { headers: { "content-type": "text/event-stream" } });
+      const events = await streamed({});
+      assert.ok(!events.includes("[DONE]"));
+      assert.equal(events.at(-1).error.code, "upstream_invalid_response");
+    });
+
     test("an error body that is not JSON keeps 5xx and 429 statuses; a redirect is a 502", async () => {
       route = () => new Response("<html>overloaded</html>", { status: 529, headers: { "content-type": "text/html" } });
       assertError(await infer(chat({})), 503);
