@@ -80,6 +80,11 @@ export function safeText(text: string, secrets: readonly (string | undefined)[] 
  * over and counts it against this backend.
  */
 export function upstreamErrorResponse(error: UpstreamError, secrets: readonly (string | undefined)[] = [], headers: Record<string, string> = {}): InferenceResponse {
+  if (error.status === 402) {
+    // Billing (Anthropic's billing_error, a spent prepaid balance): this backend's account, not the
+    // client's request: a 403 makes the router fail over and count it against this backend.
+    return errorResponse(403, "The upstream refused this backend's account: payment required", "upstream_auth_error", "upstream_payment_required", null, headers);
+  }
   if (error.status === 401 || error.status === 403) {
     const message = error.keyless && error.message ? safeText(error.message, secrets) : "The upstream rejected this backend's credentials";
     return errorResponse(error.status, message, "upstream_auth_error", error.keyless && error.code ? safeText(error.code) : "upstream_auth_failed", null, headers);

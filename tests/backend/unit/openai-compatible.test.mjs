@@ -704,6 +704,12 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
       assert.equal(answer.body.error.code, "rate_limit_exceeded");
     });
 
+    test("a 402 (billing) is this backend's account failing: 403, never the upstream's text", async () => {
+      route = () => json(402, { type: "error", error: { type: "billing_error", message: "Your credit balance of org-1234 is too low" } });
+      const error = assertError(await infer(chat()), 403, { type: "upstream_auth_error", code: "upstream_payment_required" });
+      assert.doesNotMatch(error.message, /org-1234/);
+    });
+
     test("an OpenAI context-length error stays recognizable", async () => {
       route = () => json(400, { error: { message: "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.", type: "invalid_request_error", param: "messages", code: "context_length_exceeded" } });
       assertError(await infer(chat()), 400, { type: "invalid_request_error", code: "context_length_exceeded", param: "messages" });
