@@ -157,6 +157,12 @@ async function callBackend(backend, action, bodyText) {
   }
 }
 
+/** A 400 answer's `error.code` when a string (the core decides what it means), else "". */
+function errorCode(status, body) {
+  const error = status === 400 && isObject(body) ? body.error : undefined;
+  return isObject(error) && typeof error.code === "string" ? error.code : "";
+}
+
 /**
  * The facts of one answer: status (an integer, else 0), Retry-After headers as text, and what it
  * carried; for a streaming request, the stream's first chunk.
@@ -167,7 +173,7 @@ async function readAnswer(resp, wantStream, expired) {
   const answer = isObject(resp) ? resp : {};
   const headers = isObject(answer.headers) ? answer.headers : {};
   const status = typeof answer.status === "number" && Number.isInteger(answer.status) && answer.status >= 0 && answer.status < 1000 ? answer.status : 0;
-  const facts = { status, retryAfter: headerText(headers["retry-after"]), retryAfterMs: headerText(headers["retry-after-ms"]) };
+  const facts = { status, retryAfter: headerText(headers["retry-after"]), retryAfterMs: headerText(headers["retry-after-ms"]), errorCode: errorCode(status, answer.body) };
   if (!(answer.stream instanceof ReadableStream)) {
     /** @type {string | undefined} */
     let bodyText;
@@ -502,7 +508,9 @@ async function discover(x, action) {
 async function call(x, action) {
   x.dropAnswer();
   x.bodyText ??= decoder.decode(x.bodyBytes); // the client's exact text: no number is rounded
-  const result = await callBackend(/** @type {BackendBinding} */ (x.env[action.binding]), action, x.bodyText);
+  // The core's edit of it (another model of a fallback chain, `models` removed), else the client's.
+  const body = action.backendBody || x.bodyText;
+  const result = await callBackend(/** @type {BackendBinding} */ (x.env[action.binding]), action, body);
   x.answer = result.answer;
   return x.ended ? null : x.core.outcome(x.id, result, Date.now());
 }

@@ -28,6 +28,7 @@
  * @property {Record<string, string>} headers  reply, forward (the core never repeats a header; workerd
  *   builds a Response's headers from an object faster than from [name, value] pairs)
  * @property {Uint8Array} body    reply
+ * @property {string} backendBody call: the body for the backend when the core edited the client's (another model, `models` removed), else ""
  */
 /**
  * @typedef {object} RequestHead
@@ -63,6 +64,7 @@
  * @property {number} [status]
  * @property {string|null} [retryAfter]    raw Retry-After header value
  * @property {string|null} [retryAfterMs]  raw retry-after-ms header value
+ * @property {string} [errorCode]  a 400 answer's `error.code` (the core may fall back on context_length_exceeded)
  */
 
 // The ABI's codes, as cpp/src/abi/abi_layout.def names them for JS. The constructor checks them
@@ -421,7 +423,8 @@ export class RouterCore {
   /** After call. @param {number} exchange @param {Outcome} result @param {number} now */
   outcome(exchange, result, now) {
     return this.#exchangeCall(exchange, (h) => {
-      const ra = `${oneLine(result.retryAfter ?? "")}\n${oneLine(result.retryAfterMs ?? "")}`;
+      const code = oneLine(result.errorCode ?? "").slice(0, 64);
+      const ra = `${oneLine(result.retryAfter ?? "")}\n${oneLine(result.retryAfterMs ?? "")}\n${code}`;
       const len = this.#putString(ra);
       this.exports.rt_exchange_outcome(h, result.outcome, result.status ?? 0, this.scratchPtr, len, now);
     });
@@ -516,14 +519,18 @@ export class RouterCore {
       key: kind === "rate_limit" ? decoder.decode(out) : "",
       headers: kind === "reply" || kind === "forward" ? {} : NO_HEADERS,
       body: NO_BYTES,
+      backendBody: "",
     };
     if (kind === "call") {
+      // requestId \n model \n path [\n the body edited for this model]
       const text = decoder.decode(out);
       const first = text.indexOf("\n");
-      const last = text.lastIndexOf("\n");
+      const second = text.indexOf("\n", first + 1);
+      const third = text.indexOf("\n", second + 1);
       action.requestId = text.slice(0, first);
-      action.model = text.slice(first + 1, last);
-      action.path = text.slice(last + 1);
+      action.model = text.slice(first + 1, second);
+      action.path = third < 0 ? text.slice(second + 1) : text.slice(second + 1, third);
+      if (third >= 0) action.backendBody = text.slice(third + 1);
     } else if (kind === "reply" || kind === "forward") {
       parseReply(out, action);
     }
@@ -738,6 +745,7 @@ export function internalErrorAction(message, code) {
     // Server-Timing is on every answer (contract section 3); the core that would time it failed.
     headers: { "content-type": "application/json", "x-request-id": freshRequestId(), "server-timing": 'router;desc="core failed"' },
     body: encoder.encode(JSON.stringify({ error: { message, type: "server_error", param: null, code } })),
+    backendBody: "",
   };
 }
 

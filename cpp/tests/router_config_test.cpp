@@ -231,7 +231,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadField{R"({"stratgy":"round-robin"})", "stratgy",
                  "stratgy is not a known setting (top level accepts: strategy, retry, timeouts, health, limits, "
-                 "discovery, rateLimit, controlPlane, backends)"},
+                 "discovery, rateLimit, controlPlane, fallbacks, backends)"},
         BadField{R"({"retry":{"maxAtempts":3}})", "retry.maxAtempts",
                  "retry.maxAtempts is not a known setting (retry accepts: maxAttempts, backoffBaseMs, backoffCapMs, "
                  "retryAfterCapMs, budgetPercent, budgetMinRetries)"},
@@ -281,7 +281,7 @@ INSTANTIATE_TEST_SUITE_P(
         // Keys that are not plain names are quoted, so that a path names one place only.
         BadField{R"({"":{"a":1,"a":2}})", R"([""].a)", R"([""].a appears more than once in ROUTER_CONFIG)"},
         BadField{R"({"":1})", R"([""])",
-                 R"([""] is not a known setting (top level accepts: strategy, retry, timeouts, health, limits, discovery, rateLimit, controlPlane, backends))"},
+                 R"([""] is not a known setting (top level accepts: strategy, retry, timeouts, health, limits, discovery, rateLimit, controlPlane, fallbacks, backends))"},
         BadField{R"({"backends":{"my backend":{}}})", R"(backends["my backend"])",
                  R"(backends["my backend"]: a backend binding name is BACKEND_ followed by letters, digits or _)"}));
 
@@ -408,6 +408,8 @@ std::vector<std::string> valid_values(const ConfigField& field) {
       return {R"(["m1","*"])", "[\"" + std::string(static_cast<std::size_t>(field.max), 'm') + "\"]"};
     case FieldType::Backends:
       return {R"({"BACKEND_A":{}})"};
+    case FieldType::Fallbacks:
+      return {R"({"a":["b","c"]})", R"({"a":["b"],"b":["a"]})"};
     case FieldType::Uint32:
     case FieldType::Uint64:
       return {number_json(min), number_json(max), number_json(mid)};
@@ -434,6 +436,10 @@ bool same_value(FieldRef a, FieldRef b) {
     case FieldType::OptionalModels: {
       using Models = std::optional<std::vector<std::string>>;
       return *static_cast<Models*>(a.value) == *static_cast<Models*>(b.value);
+    }
+    case FieldType::Fallbacks: {
+      using Chains = std::map<std::string, std::vector<std::string>>;
+      return *static_cast<Chains*>(a.value) == *static_cast<Chains*>(b.value);
     }
     case FieldType::Backends: {
       using Backends = std::map<std::string, BackendOverride>;
@@ -582,6 +588,15 @@ std::vector<Refusal> invalid_values(const ConfigField& field) {
       break;
     case FieldType::Backends:
       add({"[]", "1", "null"}, path, "must be an object");
+      break;
+    case FieldType::Fallbacks:
+      add({"[]", "1", "null"}, path, "must be an object mapping a model to an array of up to 8 other models");
+      add({R"({"a":[]})", R"({"a":"b"})", R"({"a":["b","c","d","e","f","g","h","i","j"]})"}, path + ".a",
+          "must be a non-empty array of at most 8 models");
+      add({R"({"a":["a"]})"}, path + ".a[0]", R"(("a") makes the chain loop: it is the model itself)");
+      add({R"({"a":["b","b"]})"}, path + ".a[1]", R"(("b") makes the chain loop: it is listed twice)");
+      add({R"({"a":[""]})", R"({"a":[1]})"}, path + ".a[0]",
+          "must be a non-empty string of at most 256 bytes without control characters");
       break;
     case FieldType::Uint32:
     case FieldType::Uint64:

@@ -6,6 +6,7 @@
 //   INFER_MODE     ok | throw | status | hang | stream-break | stream-empty | stream-stall
 //                  (stream-stall: a stream's first chunk, or a non-stream answer, comes after HANG_MS)
 //   INFER_STATUS   status for INFER_MODE=status         INFER_HEADERS  JSON object of answer headers
+//   INFER_CODE     the error body's `code` for INFER_MODE=status (default null), e.g. context_length_exceeded
 //   INFER_FAULTS   how many first infer() calls misbehave (then it answers ok); default: all
 //   DELAY_MS       wait before answering (ok mode too)  HANG_MS  how long "hang" lasts, default 30 s
 // GET /calls on its fetch handler reports what it received, POST /reset clears that (tests reach it
@@ -96,7 +97,7 @@ export default class FaultBackend extends WorkerEntrypoint {
         const status = Number(this.envVars.INFER_STATUS ?? 503);
         const headers = JSON.parse(this.envVars.INFER_HEADERS ?? "{}");
         return { status, headers, body: { error: { message: `${this.backendName} says ${status}`,
-          type: "upstream_error", param: null, code: null } } };
+          type: "upstream_error", param: null, code: this.envVars.INFER_CODE ?? null } } };
       }
       case "hang":
         await sleep(Number(this.envVars.HANG_MS ?? 30000));

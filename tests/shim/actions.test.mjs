@@ -15,7 +15,7 @@ const decoder = new TextDecoder();
 function action(fields) {
   return {
     kind: "error", status: 0, backend: 0, binding: "", attempt: 0, timeoutMs: 0, limit: 0, deadline: 0, attemptDeadline: 0,
-    until: 0, bindings: [], stream: false, requestId: "", model: "", path: "", key: "", headers: {}, body: new Uint8Array(0),
+    until: 0, bindings: [], stream: false, requestId: "", model: "", path: "", key: "", headers: {}, body: new Uint8Array(0), backendBody: "",
     ...fields,
   };
 }

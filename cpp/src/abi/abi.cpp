@@ -234,10 +234,15 @@ RT_EXPORT(rt_exchange_outcome) uint32_t rt_exchange_outcome(uint32_t exchange, u
   if (!slot) return 0;
   if (!valid_bytes(ra_ptr, ra_len) || !finite_time(now) || outcome > kOutcomeStreamNotBytes)
     return publish_error(*slot);
+  // `retry-after \n retry-after-ms \n error code` (a 400's `error.code`); missing lines are empty.
+  std::string_view fields[3];
   std::string_view ra = view(ra_ptr, ra_len);
-  size_t nl = ra.find('\n');
-  std::string_view retry_after = ra.substr(0, nl);
-  std::string_view retry_after_ms = nl == std::string_view::npos ? std::string_view() : ra.substr(nl + 1);
+  for (std::string_view& field : fields) {
+    size_t nl = ra.find('\n');
+    field = ra.substr(0, nl);
+    ra = nl == std::string_view::npos ? std::string_view() : ra.substr(nl + 1);
+  }
+  const std::string_view retry_after = fields[0], retry_after_ms = fields[1];
   using router::AnswerBody;
   using router::AttemptOutcome;
   if (outcome == kOutcomeThrew || outcome == kOutcomeTimedOut)
@@ -246,7 +251,8 @@ RT_EXPORT(rt_exchange_outcome) uint32_t rt_exchange_outcome(uint32_t exchange, u
   static constexpr AnswerBody kBody[] = {AnswerBody::Json, AnswerBody::Missing, AnswerBody::Missing,
                                          AnswerBody::Stream, AnswerBody::Missing, AnswerBody::NotObject,
                                          AnswerBody::EmptyStream, AnswerBody::StreamNotBytes};
-  return publish(*slot, e->outcome(AttemptOutcome::Answered, status, kBody[outcome], retry_after, retry_after_ms, now));
+  return publish(*slot, e->outcome(AttemptOutcome::Answered, status, kBody[outcome], retry_after, retry_after_ms, now,
+                                   fields[2]));
 }
 
 // how: 0 completed, 1 the stream failed, 2 the client went away, 3 the shim failed. tail: the last

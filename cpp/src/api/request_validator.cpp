@@ -1,5 +1,6 @@
 #include "api/request_validator.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -21,8 +22,8 @@ RequestError bad_request(std::string message, std::string param = {}) {
 // a DOM parse, the last occurrence of a key wins.
 class RequestFields final : public JsonEvents {
  public:
-  RequestFields(std::string_view payload_key, bool payload_is_messages)
-      : payload_key_(payload_key), payload_is_messages_(payload_is_messages) {}
+  RequestFields(std::string_view body, std::string_view payload_key, bool payload_is_messages)
+      : body_(body), payload_key_(payload_key), payload_is_messages_(payload_is_messages) {}
 
   void value(uint32_t depth, const JsonToken& token) override {
     const JsonKind kind = token.kind;
@@ -46,8 +47,16 @@ class RequestFields final : public JsonEvents {
           bad_message_role = false;
           in_payload_array_ = kind == JsonKind::Array;
           break;
+        case Field::Models:
+          models = kind;
+          models_value_at = offset(token.text.data());
+          models_items.clear();
+          in_models_array_ = kind == JsonKind::Array;
+          break;
         case Field::Other: break;
       }
+    } else if (depth == 2 && in_models_array_) {
+      if (models_items.size() <= kMaxChain) models_items.push_back(token);  // one past the bound is enough
     } else if (depth == 2 && in_payload_array_) {
       const std::size_t index = payload_items++;
       if (!payload_is_messages_) return;
@@ -69,7 +78,12 @@ class RequestFields final : public JsonEvents {
       field_ = json_string_equals(name, "model")         ? Field::Model
                : json_string_equals(name, "stream")      ? Field::Stream
                : json_string_equals(name, payload_key_)  ? Field::Payload
+               : json_string_equals(name, "models")      ? Field::Models
                                                          : Field::Other;
+      if (field_ == Field::Models) {
+        models_keys++;
+        models_key_at = offset(name.text.data()) - 1;  // its opening quote
+      }
     } else if (depth == 3 && in_message_) {
       expecting_role_ = json_string_equals(name, "role");
     }
@@ -82,8 +96,9 @@ class RequestFields final : public JsonEvents {
         bad_message = payload_items - 1;
         bad_message_role = true;
       }
-    } else if (depth == 1 && in_payload_array_) {
+    } else if (depth == 1) {
       in_payload_array_ = false;
+      in_models_array_ = false;
     }
   }
 
@@ -98,15 +113,25 @@ class RequestFields final : public JsonEvents {
   std::size_t payload_items = 0;
   std::optional<std::size_t> bad_message;  // first element of `messages` that is not an object...
   bool bad_message_role = false;           // ...or (when true) has no string `role`
+  std::optional<JsonKind> models;
+  std::size_t models_keys = 0;     // how many `models` members
+  std::size_t models_key_at = 0;   // offsets in the body of the last one's key and value
+  std::size_t models_value_at = 0;
+  std::vector<JsonToken> models_items;  // its first kMaxChain + 1 items
+
+  std::size_t offset(const char* p) const { return static_cast<std::size_t>(p - body_.data()); }
 
  private:
   // The top-level fields the router checks; everything else passes through untouched.
-  enum class Field : uint8_t { Other, Model, Stream, Payload };
+  enum class Field : uint8_t { Other, Model, Stream, Payload, Models };
+
+  std::string_view body_;
 
   std::string_view payload_key_;
   bool payload_is_messages_;
   Field field_ = Field::Other;
   bool in_payload_array_ = false;
+  bool in_models_array_ = false;
   bool in_message_ = false;
   bool message_has_role_ = false;
   bool expecting_role_ = false;
@@ -180,6 +205,86 @@ std::string_view payload_key(Endpoint endpoint) {
 
 ValidationResult failure(RequestError error) { return ValidationResult{std::nullopt, std::move(error)}; }
 
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// The end of the `models` value at `at`: an array of strings (validated), else a literal (null).
+std::size_t models_value_end(std::string_view body, std::size_t at) {
+  if (body[at] != '[') return at + 4;
+  bool in_string = false;
+  for (std::size_t i = at + 1; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') ++i; else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ']') {
+      return i + 1;
+    }
+  }
+  return body.size();
+}
+
+// The `models` member, with the comma before it (else the one after it) when `with_comma`.
+BodySpan models_member(std::string_view body, const RequestFields& scan, bool with_comma) {
+  const std::size_t at = scan.models_key_at;
+  const std::size_t end = models_value_end(body, scan.models_value_at);
+  if (!with_comma) return {at, end - at};
+  std::size_t before = at;
+  while (before > 0 && is_space(body[before - 1])) --before;
+  if (before > 0 && body[before - 1] == ',') return {before - 1, end - (before - 1)};
+  std::size_t after = end;
+  while (after < body.size() && is_space(body[after])) ++after;
+  if (after < body.size() && body[after] == ',') return {at, after + 1 - at};
+  return {at, end - at};
+}
+
+// `models`: absent or null, else 1 to kMaxChain distinct usable names, given once.
+std::optional<RequestError> read_models(const RequestFields& scan, std::vector<std::string>& out) {
+  const std::string what = "`models` must be an array of 1 to " + std::to_string(kMaxChain) +
+                           " distinct model names (non-empty strings of at most " + std::to_string(kMaxModelBytes) +
+                           " bytes without control characters)";
+  if (scan.models_keys > 1) return bad_request("`models` must appear only once", "models");
+  if (!scan.models || scan.models == JsonKind::Null) return std::nullopt;
+  if (scan.models != JsonKind::Array || scan.models_items.empty() || scan.models_items.size() > kMaxChain)
+    return bad_request(what, "models");
+  for (std::size_t i = 0; i < scan.models_items.size(); ++i) {
+    const JsonToken& item = scan.models_items[i];
+    std::string name = item.kind == JsonKind::String ? decode_json_string(item.text) : std::string();
+    if (name.empty() || name.size() > kMaxModelBytes || has_control_character(name) ||
+        std::find(out.begin(), out.end(), name) != out.end())
+      return bad_request(what, "models[" + std::to_string(i) + "]");
+    out.push_back(std::move(name));
+  }
+  return std::nullopt;
+}
+
+// `model` and the chain after it; with no `model`, the first of `models` is the model.
+ValidationResult model_and_chain(std::string_view body, const RequestFields& scan) {
+  ValidRequest request;
+  if (auto error = read_models(scan, request.models)) return failure(std::move(*error));
+  const bool from_models = (!scan.model || scan.model == JsonKind::Null) && !request.models.empty();
+  if (from_models) {
+    request.model = request.models.front();
+    request.models.erase(request.models.begin());
+  } else {
+    if (scan.model != JsonKind::String || scan.model_text.text.empty()) {
+      return failure(bad_request("`model` is required and must be a non-empty string", "model"));
+    }
+    request.model = decode_json_string(scan.model_text.text);
+    if (request.model.size() > kMaxModelBytes) {
+      return failure(bad_request("`model` must be at most " + std::to_string(kMaxModelBytes) + " bytes", "model"));
+    }
+    if (has_control_character(request.model)) {
+      return failure(bad_request("`model` must not contain control characters", "model"));
+    }
+    auto& chain = request.models;
+    chain.erase(std::remove(chain.begin(), chain.end(), request.model), chain.end());
+    request.model_value = BodySpan{scan.offset(scan.model_text.text.data()) - 1, scan.model_text.text.size() + 2};
+  }
+  if (scan.models) request.models_member = models_member(body, scan, !from_models);
+  return ValidationResult{std::move(request), std::nullopt};
+}
+
 }  // namespace
 
 ValidationResult validate_request(Endpoint endpoint, std::string_view body, const LimitConfig& limits) {
@@ -191,30 +296,22 @@ ValidationResult validate_request(Endpoint endpoint, std::string_view body, cons
   }
   if (body.empty()) return failure(bad_request("request body is empty"));
 
-  RequestFields scan(payload_key(endpoint), endpoint == Endpoint::ChatCompletions);
+  RequestFields scan(body, payload_key(endpoint), endpoint == Endpoint::ChatCompletions);
   if (auto error = scan_json(body, limits.max_depth, scan)) {
     return failure(bad_request(scan_error_message(*error, body.size(), limits.max_depth)));
   }
   if (scan.top != JsonKind::Object) return failure(bad_request("request body must be a JSON object"));
 
-  if (scan.model != JsonKind::String || scan.model_text.text.empty()) {
-    return failure(bad_request("`model` is required and must be a non-empty string", "model"));
-  }
-  std::string model = decode_json_string(scan.model_text.text);
-  if (model.size() > kMaxModelBytes) {
-    return failure(bad_request("`model` must be at most " + std::to_string(kMaxModelBytes) + " bytes", "model"));
-  }
-  if (has_control_character(model)) {
-    return failure(bad_request("`model` must not contain control characters", "model"));
-  }
+  ValidationResult result = model_and_chain(body, scan);
+  if (result.error) return result;
   // null is accepted as "not given", as OpenAI's API does for optional fields.
   if (scan.stream && scan.stream != JsonKind::Null && scan.stream != JsonKind::Boolean) {
     return failure(bad_request("`stream` must be a boolean", "stream"));
   }
   if (auto error = check_payload(endpoint, scan)) return failure(std::move(*error));
 
-  return ValidationResult{ValidRequest{std::move(model), scan.stream == JsonKind::Boolean && scan.stream_value},
-                          std::nullopt};
+  result.request->stream = scan.stream == JsonKind::Boolean && scan.stream_value;
+  return result;
 }
 
 }  // namespace router

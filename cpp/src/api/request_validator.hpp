@@ -2,10 +2,12 @@
 // nesting depth, JSON syntax, field types; extracts `model` and `stream`.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/router_config.hpp"
 
@@ -13,9 +15,22 @@ namespace router {
 
 enum class Endpoint { ChatCompletions, Completions, Embeddings };
 
+// Bytes [at, at + len) of the body.
+struct BodySpan {
+  std::size_t at = 0;
+  std::size_t len = 0;
+};
+
 struct ValidRequest {
   std::string model;
   bool stream = false;
+  // The client's own fallback chain (`models`, OpenRouter's convention): the models after `model`.
+  std::vector<std::string> models;
+  // Where the body is edited for a backend (body_edit.hpp): the last top-level `model` value
+  // (quotes included; absent when `models` gave the model), and the `models` member with one
+  // adjoining comma (without it when `model` is absent: the member then becomes `"model": ...`).
+  std::optional<BodySpan> model_value;
+  std::optional<BodySpan> models_member;
 };
 
 struct RequestError {
@@ -38,6 +53,8 @@ struct ValidationResult {
 // listed in docs/configuration.md. The body is read in one pass (json_scanner.hpp) that stops at
 // its first problem in byte order (bad UTF-8, NUL, nesting, syntax, a number beyond a double such
 // as 1E1000) and builds nothing, so deep or large input costs no more than reading it once.
+// `models` (optional; null counts as absent): 1 to kMaxChain distinct model names, once; with no
+// `model` its first item is the model. Its items equal to `model` are dropped from the chain.
 ValidationResult validate_request(Endpoint endpoint, std::string_view body, const LimitConfig& limits);
 
 }  // namespace router

@@ -27,7 +27,9 @@ enum class FieldType : uint8_t {
   OptionalBoolean,  // std::optional<bool>: as Boolean; written only when set
   OptionalModels,   // std::optional<std::vector<std::string>>: non-empty; names of 1 to max bytes
   Backends,         // std::map<std::string, BackendOverride>: per binding, the kEachBackend rows
+  Fallbacks,        // std::map<std::string, std::vector<std::string>>: model -> 1 to kMaxChain other models
 };
+
 
 // The FieldType of a member's C++ type. No definition for other types: a row for a member of
 // a type the reader and the writer do not handle does not compile.
@@ -42,6 +44,9 @@ template <> struct FieldTypeOf<std::optional<double>> { static constexpr FieldTy
 template <> struct FieldTypeOf<std::optional<bool>> { static constexpr FieldType type = FieldType::OptionalBoolean; };
 template <> struct FieldTypeOf<std::optional<std::vector<std::string>>> {
   static constexpr FieldType type = FieldType::OptionalModels;
+};
+template <> struct FieldTypeOf<std::map<std::string, std::vector<std::string>>> {
+  static constexpr FieldType type = FieldType::Fallbacks;
 };
 template <> struct FieldTypeOf<std::map<std::string, BackendOverride>> {
   static constexpr FieldType type = FieldType::Backends;
@@ -62,7 +67,7 @@ struct ConfigField {
         min_exclusive(min_exclusive), max(max) {}
 
   const char* section;    // the object holding the key: "" (top level), "retry", ..., kEachBackend
-  uint32_t min;           // bounds of a number (OptionalModels: of each name's length in bytes);
+  uint32_t min;           // bounds of a number (OptionalModels, Fallbacks: of each name's length in bytes);
   const char* key;        // its camelCase key; the JSON path is section.key
   const char* not_above;  // Number: the key of a setting in the same section it must not exceed
   uint16_t offset;        // the member's offset in a RouterConfig or (kEachBackend) a BackendOverride

@@ -1,5 +1,6 @@
 #include "config/router_config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -65,6 +66,7 @@ constexpr ConfigField kFields[] = {
     {"controlPlane", "syncIntervalMs", POLICY(control_plane.sync_interval_ms), 100, 60000},
     {"controlPlane", "firstSyncWaitMs", POLICY(control_plane.first_sync_wait_ms), 0, 1000},
     {"controlPlane", "timeoutMs", POLICY(control_plane.timeout_ms), 50, 10000},
+    {"", "fallbacks", POLICY(fallbacks), 1, kMaxModelBytes},
     {"", "backends", POLICY(backends)},
     {kEachBackend, "weight", BACKEND(weight), 0, kMaxWeight, nullptr, /*min_exclusive=*/true},
     {kEachBackend, "models", BACKEND(models), 1, kMaxModelBytes},
@@ -131,6 +133,8 @@ std::string expectation(const ConfigField& field, FieldType type) {
       return "must be true or false";
     case FieldType::OptionalModels:
       return "must be a non-empty array of model names (use \"enabled\": false to disable a backend)";
+    case FieldType::Fallbacks:
+      return "must be an object mapping a model to an array of up to " + number_text(kMaxChain) + " other models";
     case FieldType::Backends:
       break;
   }
@@ -256,6 +260,42 @@ bool read_models(ObjectReader& reader, const ConfigField& field, const JsonValue
 void read_object(const JsonValue& object, std::string path, const char* section, void* owner,
                  std::optional<ConfigError>& error);
 
+// One chain, fallbacks.<model>: 1 to kMaxChain names, none of them the model itself or repeated
+// (either would loop). Chains are not followed transitively, so no other loop can form.
+void read_chain(ObjectReader& reader, const ConfigField& field, const std::string& model, const JsonValue& value,
+                std::vector<std::string>& out) {
+  const std::string path = join_path(join_path(reader.path(), field.key), model);
+  std::optional<ConfigError>& error = reader.error();
+  if (!usable_name(model, field.min, field.max)) {
+    error = ConfigError{path, path + ": a model name is 1 to " + number_text(field.max) +
+                                  " bytes without control characters"};
+    return;
+  }
+  if (!value.is_array() || value.size() == 0 || value.size() > kMaxChain) {
+    error = ConfigError{path, path + " must be a non-empty array of at most " + number_text(kMaxChain) + " models"};
+    return;
+  }
+  for (std::size_t i = 0; i < value.size() && !error; ++i) {
+    const JsonValue& item = value.item(i);
+    const std::string at = path + "[" + std::to_string(i) + "]";
+    if (!item.is_string() || !usable_name(item.string(), field.min, field.max)) {
+      error = ConfigError{at, at + " must be a non-empty string of at most " + number_text(field.max) +
+                                  " bytes without control characters"};
+    } else if (item.string() == model || std::find(out.begin(), out.end(), item.string()) != out.end()) {
+      error = ConfigError{at, at + " (\"" + item.string() + "\") makes the chain loop: " +
+                                  (item.string() == model ? "it is the model itself" : "it is listed twice")};
+    } else {
+      out.push_back(item.string());
+    }
+  }
+}
+
+void read_fallbacks(ObjectReader& reader, const ConfigField& field, const JsonValue& value,
+                    std::map<std::string, std::vector<std::string>>& out) {
+  for (std::size_t i = 0; i < value.size() && !reader.error(); ++i)
+    read_chain(reader, field, value.key(i), value.item(i), out[value.key(i)]);
+}
+
 // Each member of the backends object configures one binding, with the kEachBackend rows.
 void read_backends(ObjectReader& reader, const char* key, const JsonValue& value,
                    std::map<std::string, BackendOverride>& out) {
@@ -305,6 +345,10 @@ bool store(ObjectReader& reader, const ConfigField& field, const JsonValue& valu
       return value.is_boolean();
     case FieldType::OptionalModels:
       return read_models(reader, field, value, *static_cast<std::optional<std::vector<std::string>>*>(ref.value));
+    case FieldType::Fallbacks:
+      if (!value.is_object()) return false;
+      read_fallbacks(reader, field, value, *static_cast<std::map<std::string, std::vector<std::string>>*>(ref.value));
+      return true;
     case FieldType::Backends:
       if (!value.is_object()) return false;
       read_backends(reader, field.key, value, *static_cast<std::map<std::string, BackendOverride>*>(ref.value));
@@ -393,6 +437,12 @@ void write_field(JsonWriter& w, const ConfigField& field, void* owner) {
       if (const auto& models = *static_cast<const std::optional<std::vector<std::string>>*>(value)) {
         w.key(field.key).strings(*models);
       }
+      break;
+    case FieldType::Fallbacks:
+      w.key(field.key).begin_object();
+      for (const auto& [model, chain] : *static_cast<const std::map<std::string, std::vector<std::string>>*>(value))
+        w.key(model).strings(chain);
+      w.end_object();
       break;
     case FieldType::Backends:
       w.key(field.key).begin_object();

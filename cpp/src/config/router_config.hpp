@@ -3,6 +3,7 @@
 // invalid field yields a ConfigError naming it, e.g. "retry.maxAttempts must be an integer in [1, 10]".
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -13,6 +14,9 @@
 namespace router {
 
 enum class Strategy { RoundRobin, LeastInflight };
+
+// The longest fallback chain (models after the requested one), in ROUTER_CONFIG and per request.
+inline constexpr std::size_t kMaxChain = 8;
 
 struct RetryConfig {
   uint32_t max_attempts = 3;          // attempts per client request, first one included
@@ -94,6 +98,9 @@ struct RouterConfig {
   DiscoveryConfig discovery;
   RateLimitConfig rate_limit;
   ControlPlaneConfig control_plane;
+  // Fallback chains: model -> the models to try next, in order (fallback_chain.hpp). Not followed
+  // transitively: the list of the requested model is its whole chain.
+  std::map<std::string, std::vector<std::string>> fallbacks;
   std::map<std::string, BackendOverride> backends;
 
   bool operator==(const RouterConfig&) const = default;

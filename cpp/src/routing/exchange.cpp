@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "api/body_edit.hpp"
 #include "api/openai_error.hpp"
 #include "api/rate_limit_key.hpp"
 #include "api/response_headers.hpp"
@@ -118,17 +119,17 @@ std::string Exchange::common_headers() const {
   std::string h = "x-request-id: " + request_id_;
   if (route_ == Route::Inference || route_ == Route::Models) {
     if (produced_by_) h += "\nx-router-backend: " + router_.binding(*produced_by_);
-    h += "\nx-router-attempts: " + integer_text(retry_.attempts());
+    h += "\nx-router-attempts: " + integer_text(attempts());
   }
   // The model routed to, once the body named one (with fallback chains: the one that served).
   if (route_ == Route::Inference && !model_.empty()) h += "\nx-router-model: " + header_safe_text(model_);
-  h += "\nserver-timing: " + server_timing_value(now_ - arrived_at_, backend_ms_, retry_.attempts() > 0);
+  h += "\nserver-timing: " + server_timing_value(now_ - arrived_at_, backend_ms_, attempts() > 0);
   return h;
 }
 
 Action Exchange::reply(uint32_t status, std::string body, std::string extra_headers) {
   phase_ = Phase::Done;
-  Reply a{.text = "content-type: application/json\n" + common_headers(), .status = status, .attempts = retry_.attempts()};
+  Reply a{.text = "content-type: application/json\n" + common_headers(), .status = status, .attempts = attempts()};
   if (!extra_headers.empty()) a.text += "\n" + extra_headers;
   a.text += "\n\n";
   a.text += body;
@@ -229,8 +230,13 @@ Action Exchange::body(std::string_view bytes, BodyRead how, double now) {
     return error(v.error->status, v.error->message, "invalid_request_error", v.error->param,
                  v.error->status == 413 ? "request_too_large" : "");
   }
-  model_ = std::move(v.request->model);
+  model_ = v.request->model;
   stream_ = v.request->stream;
+  chain_ = FallbackChain(model_, std::move(v.request->models), router_.config());
+  if (v.request->models_member || !chain_.empty()) {
+    request_ = std::move(*v.request);
+    body_.assign(bytes);
+  }
   return discover_or_continue(now);
 }
 
@@ -264,6 +270,10 @@ Action Exchange::unavailable(std::string_view message, double retry_at, double n
 Action Exchange::route_first(double now) {
   const Choice choice = router_.choose(model_, retry_, rng_, now);
   using Why = Choice::Why;
+  if (!choice.chosen() && choice.why != Why::NoBackends) {
+    auto next = fall_back(choice.why == Why::ModelNotServed ? "model_not_served" : "no_backend_available", now);
+    if (next) return std::move(*next);
+  }
   switch (choice.why) {
     case Why::Chosen: return call(choice.backend, now);
     case Why::NoBackends: return unavailable("No backends are configured", choice.retry_at, now);
@@ -288,7 +298,9 @@ Action Exchange::call(uint32_t backend, double now) {
   attempt_started_at_ = now;
   current_backend_ = backend;
   phase_ = Phase::Call;
-  return Call{.request = request_id_ + "\n" + model_ + "\n" + head_.path, .backend = backend, .attempt = retry_.attempts(),
+  std::string request = request_id_ + "\n" + model_ + "\n" + head_.path;
+  if (!body_.empty() && body_needs_edit(request_, request_.model, model_)) request += "\n" + backend_body();
+  return Call{.request = std::move(request), .backend = backend, .attempt = attempts(),
               .stream = stream_, .timeout_ms = timeout, .deadline = retry_.deadline(), .attempt_deadline = now + timeout};
 }
 
@@ -320,7 +332,7 @@ void Exchange::log_bad_answer(std::string_view detail) {
 }
 
 Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody body, std::string_view retry_after,
-                         std::string_view retry_after_ms, double now) {
+                         std::string_view retry_after_ms, double now, std::string_view error_code) {
   clock(now);
   if (!take(Event::Outcome)) return NoAction{};
   backend_ms_ += std::max(0.0, now - attempt_started_at_);
@@ -335,6 +347,12 @@ Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody bod
   std::optional<double> wait = parse_retry_after(retry_after, retry_after_ms, now);
   double capped = wait ? policy_.cap_retry_after(*wait) : -1;
   retry_.attempt_finished(outcome, status, capped, now);
+  // A prompt too long for this model may fit the next one; the backend itself answered properly.
+  if (outcome == AttemptOutcome::Answered && status == 400 && body == AnswerBody::Json &&
+      error_code == "context_length_exceeded" && chain_.has_next()) {
+    router_.attempt_finished(current_backend_, AttemptResult::Success, now);
+    if (auto next = fall_back("context_length_exceeded", now)) return std::move(*next);
+  }
   if (!RetryPolicy::retriable(outcome, status)) return pass_on(status, body, retry_after, now);
 
   router_.attempt_finished(current_backend_, RetryPolicy::health_result(outcome, status), now,
@@ -353,7 +371,7 @@ Action Exchange::pass_on(uint32_t status, AnswerBody body, std::string_view retr
                  {}, "backend_error");
   }
   phase_ = Phase::Forwarded;
-  Forward a{.headers = {}, .status = status, .backend = current_backend_, .attempts = retry_.attempts()};
+  Forward a{.headers = {}, .status = status, .backend = current_backend_, .attempts = attempts()};
   forwarded_stream_ = body == AnswerBody::Stream;
   // A stream that stalls after its first chunk is a failed upstream like one that breaks:
   // the shim ends it with the SSE error event once no chunk came for this long.
@@ -366,12 +384,21 @@ Action Exchange::pass_on(uint32_t status, AnswerBody body, std::string_view retr
 }
 
 Action Exchange::after_failure(double now) {
-  if (retry_.attempts() >= policy_.max_attempts()) return give_up("All attempts failed", "all_attempts_failed");
+  if (retry_.attempts() >= policy_.max_attempts()) {
+    if (auto next = fall_back("attempts_exhausted", now)) return std::move(*next);
+    return give_up("All attempts failed", "all_attempts_failed");
+  }
   if (now >= retry_.deadline()) return deadline_exceeded();
   const Choice choice = router_.choose(model_, retry_, rng_, now);
-  if (!choice.chosen()) return give_up("No other backend is available", "all_attempts_failed");
+  if (!choice.chosen()) {
+    if (auto next = fall_back("no_backend_left", now)) return std::move(*next);
+    return give_up("No other backend is available", "all_attempts_failed");
+  }
   auto start = retry_.start_time(policy_, choice.backend, choice.revisit, now, rng_);
-  if (!start) return give_up("No time is left for another attempt before the deadline", "all_attempts_failed");
+  if (!start) {
+    if (auto next = fall_back("no_backend_left", now)) return std::move(*next);
+    return give_up("No time is left for another attempt before the deadline", "all_attempts_failed");
+  }
   if (!router_.acquire_retry()) return give_up("The retry budget is exhausted", "retry_budget_exhausted");
   holds_retry_ = true;
   if (*start > now) {
@@ -397,8 +424,36 @@ Action Exchange::resume(double now) {
   return call(fresh.chosen() ? fresh.backend : pending_backend_, now);
 }
 
+std::optional<Action> Exchange::fall_back(std::string_view reason, double now) {
+  if (!chain_.has_next()) return std::nullopt;
+  if (now >= retry_.deadline()) return deadline_exceeded();
+  const std::string& next = chain_.take_next();
+  router_.fallback_taken(model_, next);
+  router_.log("info", "fallback", {{"requestId", request_id_}, {"from", model_}, {"to", next}, {"reason", reason}});
+  if (retry_.attempts() > 0) {
+    earlier_trace_ = attempt_trace() + " (" + model_ + ")";
+    earlier_attempts_ += retry_.attempts();
+  }
+  retry_ = RetryState(router_.backends().size(), retry_.deadline());
+  model_ = next;
+  // Another attempt after some already made is a retry: it takes the budget like any other.
+  if (earlier_attempts_ > 0 && !holds_retry_) {
+    if (!router_.acquire_retry()) return give_up("The retry budget is exhausted", "retry_budget_exhausted");
+    holds_retry_ = true;
+  }
+  return route_first(now);
+}
+
+const std::string& Exchange::backend_body() {
+  if (sent_body_.empty() || sent_for_ != model_) {
+    sent_body_ = body_for_model(body_, request_, model_);
+    sent_for_ = model_;
+  }
+  return sent_body_;
+}
+
 std::string Exchange::attempt_trace() const {
-  std::string trace;
+  std::string trace = earlier_trace_;
   const BackendSet& backends = router_.backends();
   for (const AttemptRecord& r : retry_.trace()) {
     if (!trace.empty()) trace += "; ";
@@ -414,16 +469,16 @@ std::string Exchange::attempt_trace() const {
 
 Action Exchange::give_up(std::string_view why, std::string_view code) {
   release_retry();
-  std::string message = std::string(why) + " after " + integer_text(retry_.attempts()) + " attempt" +
-                        (retry_.attempts() == 1 ? "" : "s") + ": " + attempt_trace();
+  std::string message = std::string(why) + " after " + integer_text(attempts()) + " attempt" +
+                        (attempts() == 1 ? "" : "s") + ": " + attempt_trace();
   return error(502, message, "upstream_error", {}, code);
 }
 
 Action Exchange::deadline_exceeded() {
   release_retry();
-  std::string message = "The request deadline was exceeded after " + integer_text(retry_.attempts()) + " attempt" +
-                        (retry_.attempts() == 1 ? "" : "s");
-  if (retry_.attempts() > 0) message += ": " + attempt_trace();
+  std::string message = "The request deadline was exceeded after " + integer_text(attempts()) + " attempt" +
+                        (attempts() == 1 ? "" : "s");
+  if (attempts() > 0) message += ": " + attempt_trace();
   return error(504, message, "timeout", {}, "deadline_exceeded");
 }
 

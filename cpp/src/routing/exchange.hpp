@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "routing/action.hpp"
+#include "routing/fallback_chain.hpp"
 #include "routing/front_door.hpp"
 #include "api/request_head.hpp"
 #include "api/request_validator.hpp"
@@ -46,9 +47,10 @@ class Exchange {
   Action resume(double now);
   // After a RateLimit action.
   Action rate_limited(RateLimitAnswer answer, double now);
-  // After a Call action. `body`: what the answer carried besides its status (for Answered).
+  // After a Call action. `body`: what the answer carried besides its status (for Answered);
+  // `error_code`: the `error.code` of a 400 answer's JSON body, when a string (else empty).
   Action outcome(AttemptOutcome outcome, uint32_t status, AnswerBody body, std::string_view retry_after,
-                 std::string_view retry_after_ms, double now);
+                 std::string_view retry_after_ms, double now, std::string_view error_code = {});
   // Releases what the exchange holds. `tail`: a forwarded stream's last bytes (a stream that does
   // not end with its `data: [DONE]` line has failed). Returns the SSE error event to write when the
   // stream failed, or the 500 reply (headers, blank line, body) for InternalError.
@@ -75,6 +77,13 @@ class Exchange {
   // One log line for an answer that broke the contract, naming the backend and what was wrong.
   void log_bad_answer(std::string_view detail);
   Action after_failure(double now);
+  // Goes on with the next model of the chain (fresh attempts and tried set, the same deadline);
+  // nullopt when the chain is over.
+  std::optional<Action> fall_back(std::string_view reason, double now);
+  // The body the backend gets: the client's, edited when the model differs or `models` was sent.
+  const std::string& backend_body();
+  // Attempts on every model so far.
+  uint32_t attempts() const { return earlier_attempts_ + retry_.attempts(); }
   Action call(uint32_t backend, double now);
   Action give_up(std::string_view why, std::string_view code);
   Action deadline_exceeded();
@@ -101,8 +110,15 @@ class Exchange {
   std::string request_id_;
   RetryPolicy policy_;
   RetryState retry_;
-  std::string model_;
+  std::string model_;  // the model of the attempts now (the served one, after a fallback)
   bool stream_ = false;
+  FallbackChain chain_;
+  ValidRequest request_;       // where to edit the body; kept with body_ only when it may be edited
+  std::string body_;
+  std::string sent_body_;      // body_ edited for sent_for_ (kept across a model's attempts)
+  std::string sent_for_;
+  uint32_t earlier_attempts_ = 0;  // attempts on the models before model_
+  std::string earlier_trace_;      // and their trace
   uint32_t current_backend_ = 0;  // the attempt in flight (Call) or the answer forwarded (Forwarded)
   std::optional<uint32_t> produced_by_;
   uint32_t pending_backend_ = 0;  // Wait: who to call when it ends

@@ -323,9 +323,19 @@ std::string Router::status_json(double now) const {
   if (backends_.described()) w.value(backends_.described_at()); else w.null();
   w.key("requestsInFlight").value(static_cast<uint64_t>(exchanges_.size()));
   w.key("retriesInFlight").value(budget_.retries_in_flight());
+  w.key("fallbacks").begin_object();
+  for (const auto& [pair, count] : fallbacks_) w.key(pair).value(count);
+  w.end_object();
   w.key("now").value(now);
   cluster_.write_status(w, now);
   return w.end_object().take();
+}
+
+void Router::fallback_taken(const std::string& from, const std::string& to) {
+  std::string pair = from + " -> " + to;
+  if (fallbacks_.size() >= kMaxFallbackPairs && fallbacks_.find(pair) == fallbacks_.end())
+    pair = std::string(kOtherFallbacks);
+  fallbacks_[pair]++;
 }
 
 std::string Router::models_json() const {

@@ -104,6 +104,10 @@ class Router {
   void attempt_finished(uint32_t backend, AttemptResult result, double now, double cooldown_ms = -1) {
     health_.attempt_finished(backend, result, now, cooldown_ms);
   }
+  // An exchange went on from model `from` to `to` (counted per pair for /status).
+  void fallback_taken(const std::string& from, const std::string& to);
+  // The fallbacks counted so far, "from -> to" -> count.
+  const std::map<std::string, uint64_t>& fallbacks() const { return fallbacks_; }
   // A retry takes a slot of the retry budget (false: the budget is exhausted) until released.
   bool acquire_retry() { return budget_.try_acquire(exchanges_.size()); }
   void release_retry() { budget_.release(); }
@@ -168,6 +172,11 @@ class Router {
   ClusterSync cluster_;
   std::vector<bool> catalog_covers_;  // backends the control plane's catalog describes
   std::map<uint32_t, std::unique_ptr<Exchange>> exchanges_;
+  // Per model pair; bounded, as clients name models (`models`): pairs past kMaxFallbackPairs count
+  // under kOtherFallbacks.
+  std::map<std::string, uint64_t> fallbacks_;
+  static constexpr size_t kMaxFallbackPairs = 100;
+  static constexpr std::string_view kOtherFallbacks = "(other pairs)";
 };
 
 }  // namespace router
