@@ -280,3 +280,27 @@ TEST(Fallback, ABadModelsListIs400NamingIt) {
 
 }  // namespace
 }  // namespace router
+
+namespace router {
+namespace {
+
+TEST(FallbackBodyEdit, ModelsWithBracketsAndEscapesInsideIsRemovedWhole) {
+  RouterHarness h;
+  setup(h, R"({"retry":{"maxAttempts":1}})");
+  // A "]" and an escaped quote inside the names must not end the member early.
+  auto [e, call] = h.post(
+      R"({"model":"a" , "models" : ["a", "x]\"y", "b"] , "n":1,"messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_EQ(kind(call), ActionKind::Call);
+  EXPECT_EQ(sent_body(call), R"({"model":"a"  , "n":1,"messages":[{"role":"user","content":"hi"}]})");
+  Action next = h.threw(e);  // nobody serves x]"y: on to b
+  EXPECT_EQ(model_of(next), "b");
+  EXPECT_EQ(sent_body(next), R"({"model":"b"  , "n":1,"messages":[{"role":"user","content":"hi"}]})");
+  h.end(e);
+  // `models: null` is no chain, and is removed all the same.
+  auto [e2, call2] = h.post(R"({"model":"a","models":null,"messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(sent_body(call2), R"({"model":"a","messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(http_status(h.threw(e2)), 502u);
+}
+
+}  // namespace
+}  // namespace router

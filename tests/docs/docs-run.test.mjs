@@ -736,6 +736,8 @@ const VALIDATION_SAMPLES = [
   { path: "/v1/chat/completions", body: '{"model":"m","n":1E1000}' },
   { path: "/v1/chat/completions", body: "[]" },
   { path: "/v1/chat/completions", body: '{"messages":[]}' },
+  { path: "/v1/chat/completions", body: '{"model":"m","models":[],"messages":[{"role":"user"}]}' },
+  { path: "/v1/chat/completions", body: '{"models":["a"],"models":["b"],"messages":[{"role":"user"}]}' },
   { path: "/v1/chat/completions", body: `{"model":"${"m".repeat(257)}"}` },
   { path: "/v1/chat/completions", body: '{"model":"m\\u0001"}' },
   { path: "/v1/chat/completions", body: '{"model":"m","stream":"true","messages":[{"role":"user"}]}' },
