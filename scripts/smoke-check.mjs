@@ -16,8 +16,9 @@
 // and ROUTER_ADMIN_KEY, when the router has them.
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { isMain } from "./deploy/is-main.mjs";
 
 const ROOT = path.resolve(fileURLToPath(new URL("..", import.meta.url)));
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -181,6 +182,6 @@ async function main(argv) {
   return outcome.ok ? 0 : 1;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+if (isMain(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -8,8 +8,8 @@
 //   node scripts/deploy/backend-rollbacks.mjs DIR     prints "WORKER VERSION" per line
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { isVersionId } from "./version-id.mjs";
+import { isMain } from "./is-main.mjs";
 
 const WORKER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -40,6 +40,6 @@ async function main([dir]) {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+if (isMain(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }

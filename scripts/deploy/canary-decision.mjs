@@ -17,9 +17,9 @@
 // ROUTER_ADMIN_KEY from the environment when /status needs it. Exit 0 whatever the decision (the
 // workflow acts on the output `action`), 2 on bad arguments or when /status cannot be read.
 import { readFile } from "node:fs/promises";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { appendGithubOutputs } from "./github-output.mjs";
+import { isMain } from "./is-main.mjs";
 
 const COUNTERS = ["attempts", "failures", "serverErrors"];
 
@@ -158,6 +158,6 @@ async function main(argv) {
   return 0;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+if (isMain(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -12,10 +12,10 @@
 // the deploy matrix of a canary run, the canary alone (its folder as render-configs.mjs lays out
 // --config-dir), in render-configs.mjs's --github-output shape.
 import { readFile, writeFile } from "node:fs/promises";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { bindingFor } from "../lib/backends-manifest.mjs";
 import { appendGithubOutputs } from "./github-output.mjs";
+import { isMain } from "./is-main.mjs";
 
 const MAX_NAME = 63;
 
@@ -81,6 +81,6 @@ async function main(argv) {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+if (isMain(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -10,9 +10,9 @@
 //        --prefix echo- [--github-output FILE]
 // Prints what it would delete; output `names` (one a line) and `count`.
 import { readFile } from "node:fs/promises";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { appendGithubOutputs } from "./github-output.mjs";
+import { isMain } from "./is-main.mjs";
 
 const WORKER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -68,6 +68,6 @@ async function main(argv) {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+if (isMain(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }

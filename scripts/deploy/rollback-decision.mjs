@@ -8,10 +8,10 @@
 // Prints "promote: ..." / "rollback: ..." / "fail: ..." and writes the outputs action, target and
 // reason. Exit 0 whatever the decision (the workflow acts on `action`), 2 on bad arguments.
 import { readFile } from "node:fs/promises";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { appendGithubOutputs } from "./github-output.mjs";
 import { isVersionId } from "./version-id.mjs";
+import { isMain } from "./is-main.mjs";
 
 /** The smoke result's problems, or why the result itself cannot be trusted. */
 function smokeProblems(smoke) {
@@ -71,6 +71,6 @@ async function main(argv) {
   return 0;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+if (isMain(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -5,8 +5,8 @@
 //
 //   node scripts/deploy/router-url.mjs --worker ai-router [--url "$ROUTER_URL"] [--subdomain subdomain.json]
 import { readFile } from "node:fs/promises";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { isMain } from "./is-main.mjs";
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -35,6 +35,6 @@ async function main(argv) {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+if (isMain(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -6,8 +6,8 @@
 //
 //   node scripts/deploy/secrets-file.mjs --out secrets.json NAME...
 import { writeFile } from "node:fs/promises";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { isMain } from "./is-main.mjs";
 
 /** name -> value for the names set and non-empty in `env`; throws on a name that is not one. */
 export function pickSecrets(names, env) {
@@ -37,6 +37,6 @@ async function main(argv) {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+if (isMain(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }

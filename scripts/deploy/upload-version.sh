@@ -24,6 +24,7 @@ if [ -n "${SECRETS_FILE:-}" ]; then secrets=(--secrets-file "$SECRETS_FILE"); fi
 previous=""
 if wrangler deployments status --json --name "$worker" >"$work/status.json" 2>"$work/status.err"; then
   previous="$(node "$here/wrangler-output.mjs" stable "$work/status.json")"
+  if [ -z "$previous" ]; then echo "no serving version of $worker could be read" >&2; exit 1; fi
 elif grep -qiE "does not exist|has no deployments|10007" "$work/status.err"; then
   echo "$worker has no deployment yet: first deploy"
 else
@@ -45,6 +46,8 @@ else
     split=true
   fi
 fi
+# Never report success without a version id (wrangler-output.mjs checked its shape).
+if [ -z "$new" ]; then echo "wrangler reported no version id for $worker" >&2; exit 1; fi
 echo "$worker: version $new deployed at $([ "$split" = true ] && echo "$percent" || echo 100) %${previous:+ (previous $previous)}"
 if [ -n "${RECORD:-}" ]; then
   printf '{"worker":"%s","previous":"%s","new":"%s"}\n' "$worker" "$previous" "$new" >"$RECORD"

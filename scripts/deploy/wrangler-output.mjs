@@ -10,9 +10,9 @@
 //   node scripts/deploy/wrangler-output.mjs uploaded wrangler-output.ndjson [--worker NAME]
 // Prints the version id; exit 1 with the reason when there is none.
 import { readFile } from "node:fs/promises";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { isVersionId } from "./version-id.mjs";
+import { isMain } from "./is-main.mjs";
 
 /** The JSON object in a text that may carry a line of noise before or after it. */
 function parseObject(text) {
@@ -72,6 +72,6 @@ async function main(argv) {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+if (isMain(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }
