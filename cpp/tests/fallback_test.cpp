@@ -304,3 +304,27 @@ TEST(FallbackBodyEdit, ModelsWithBracketsAndEscapesInsideIsRemovedWhole) {
 
 }  // namespace
 }  // namespace router
+
+namespace router {
+namespace {
+
+TEST(Fallback, NeverMoreThan32WorkersForOneRequest) {
+  RouterHarness h;
+  h.configure({"BACKEND_0"},
+              R"({"retry":{"maxAttempts":10,"backoffBaseMs":0,"backoffCapMs":0,"budgetMinRetries":1000},)"
+              R"("fallbacks":{"a":["b","c","d"]}})");
+  h.describe({{"any", {"*"}}});
+  auto [e, a] = h.post(chat_body("a"));
+  uint32_t calls = 0;
+  while (kind(a) == ActionKind::Call) {
+    ++calls;
+    a = past_waits(h, e, h.threw(e));
+  }
+  EXPECT_EQ(calls, Router::kMaxWorkerInvocations);
+  EXPECT_EQ(http_status(a), 502u);
+  EXPECT_NE(reply_body(a).find("Cloudflare's limit of 32 Workers"), std::string::npos) << reply_body(a);
+  EXPECT_EQ(header(a, "x-router-model"), "d");
+}
+
+}  // namespace
+}  // namespace router

@@ -253,6 +253,7 @@ Action Exchange::discover_or_continue(double now) {
   Discover a;
   a.describe_timeout_ms = router_.config().discovery.describe_timeout_ms;
   a.wait_until = wait ? std::max(now, std::min(retry_.deadline(), now + a.describe_timeout_ms)) : 0;
+  described_ += static_cast<uint32_t>(batch.size());
   for (uint32_t i : batch) (a.bindings.empty() ? a.bindings : a.bindings += '\n') += router_.binding(i);
   return a;
 }
@@ -292,6 +293,12 @@ Action Exchange::route_first(double now) {
 
 Action Exchange::call(uint32_t backend, double now) {
   if (now >= retry_.deadline()) return deadline_exceeded();
+  // Cloudflare's limit on Workers one request invokes (describe() calls included): without a
+  // fallback chain maxAttempts and the discovery share stay within it; a chain could go past it.
+  if (attempts() + described_ >= Router::kMaxWorkerInvocations)
+    return give_up("No more backends may be called for this request (Cloudflare's limit of " +
+                       integer_text(Router::kMaxWorkerInvocations) + " Workers)",
+                   "all_attempts_failed");
   double timeout = policy_.attempt_timeout_ms(stream_, now, retry_.deadline());
   retry_.attempt_started(backend);
   router_.attempt_started(backend);

@@ -118,6 +118,7 @@ class Exchange {
   std::string sent_body_;      // body_ edited for sent_for_ (kept across a model's attempts)
   std::string sent_for_;
   uint32_t earlier_attempts_ = 0;  // attempts on the models before model_
+  uint32_t described_ = 0;         // describe() calls this request started (they count as Workers invoked)
   std::string earlier_trace_;      // and their trace
   uint32_t current_backend_ = 0;  // the attempt in flight (Call) or the answer forwarded (Forwarded)
   std::optional<uint32_t> produced_by_;
