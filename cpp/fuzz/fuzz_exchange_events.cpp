@@ -14,7 +14,11 @@
 //      with how 0..3 and a stream tail with or without its [DONE] line), out-of-order events and
 //      bad arguments, calls with bad handles, and time moving forward by fuzzed amounts;
 //   3. every exchange ended, then /status must show nothing left in flight.
-// Invariants (FUZZ_CHECK traps): at most maxAttempts CALLs per exchange, attempt numbers 1, 2, ...;
+// Invariants (FUZZ_CHECK traps): at most maxAttempts CALLs per model of an exchange (fallback chains
+// from ROUTER_CONFIG.fallbacks, some through a model no backend serves, and 400s carrying the
+// context_length_exceeded code: a CALL's model and every answer's x-router-model is the exchange's or
+// a later one of its chain, and the body a CALL carries after a fallback is the client's with only
+// its model changed), at most 32 CALLs plus describe() calls, attempt numbers 1, 2, ...;
 // a CALL carries the exchange's deadline, starts before it, its timeout ends by it and its
 // attempt_deadline is now + timeout; READ_BODY is due by the deadline and a late body answers 504;
 // no WAIT ends past the deadline; CALLs go only to backends serving the model (their last good
@@ -136,6 +140,26 @@ std::vector<std::string> split(std::string_view text, char separator) {
     if (end == std::string_view::npos) return parts;
     start = end + 1;
   }
+}
+
+// Where the n-th line of `text` ends (its '\n'), or text.size().
+size_t nth_line_end(std::string_view text, int n) {
+  size_t at = std::string_view::npos;
+  for (int i = 0; i < n; ++i) {
+    at = text.find('\n', at == std::string_view::npos ? 0 : at + 1);
+    if (at == std::string_view::npos) return text.size();
+  }
+  return at;
+}
+
+// A header's value in header lines, or "" when absent.
+std::string header_value(std::string_view text, std::string_view name) {
+  const std::string key = "\n" + std::string(name) + ": ";
+  const std::string head = "\n" + std::string(text.substr(0, text.find("\n\n"))) + "\n";
+  const size_t at = head.find(key);
+  if (at == std::string::npos) return {};
+  const size_t from = at + key.size();
+  return head.substr(from, head.find('\n', from) - from);
 }
 
 std::string http_date(double epoch_ms) {
@@ -294,6 +318,23 @@ json generate_router_config(ByteReader& in, const std::vector<std::string>& bind
     }
     config["backends"] = overrides;
   }
+  // Fallback chains over the models, one no backend serves ("m-x") included, no loops. The bytes
+  // are flipped so that the zero bytes past an input's end still give chains.
+  if (const uint8_t which = in.u8() ^ 0x5B; which & 1) {
+    static constexpr const char* kChainModels[] = {"m-a", "m-b", "m-c", "m-x"};
+    json chains = json::object();
+    for (size_t m = 0; m < 4; ++m) {
+      if (!((which >> (m + 1)) & 1)) continue;
+      const uint8_t members = in.u8() ^ 0x6D;
+      json chain = json::array();
+      for (size_t i = 0; i < 4; ++i) {
+        const size_t k = (members & 0x80) ? 3 - i : i;  // either order
+        if (k != m && ((members >> k) & 1)) chain.push_back(kChainModels[k]);
+      }
+      if (!chain.empty()) chains[kChainModels[m]] = chain;
+    }
+    config["fallbacks"] = chains;
+  }
   if ((sections & 128) && in.one_in(4)) {
     // A mistake an operator could make: the core must refuse the whole config, loudly.
     switch (in.below(6)) {
@@ -430,7 +471,12 @@ struct Exchange {
   bool inference = false;
   double deadline = 0;
   std::string body;        // sent at READ_BODY
-  std::string model;       // expected in CALLs ("" when the body is raw bytes)
+  std::string model;       // expected in CALLs ("" when the body is raw bytes); after a fallback the chain's
+  std::string client_model;          // the body's model
+  std::vector<std::string> chain;    // ROUTER_CONFIG.fallbacks of it
+  size_t chain_next = 0;             // the chain's models before this one were left behind
+  uint32_t calls_on_model = 0;
+  size_t batch_total = 0;            // describe() calls this request was handed
   int stream = -1;         // expected CALL stream flag, -1 when unknown
   bool call_stream = false;  // the last CALL's stream flag
   bool broken = false;     // took an event out of order: every later event must be refused
@@ -507,7 +553,9 @@ struct Harness {
     FUZZ_CHECK(record.out_len == text.size() &&
                    record.out_ptr == static_cast<uint32_t>(reinterpret_cast<uintptr_t>(rt_out_ptr(g_router))),
                "action record does not describe the output buffer");
-    FUZZ_CHECK(!contains(text, kCanary), "prompt text in an action's output: " + text);
+    // A CALL's edited body (after a fallback) is the client's, prompt included; nothing else holds it.
+    FUZZ_CHECK(!contains(returned == kCall ? std::string_view(text).substr(0, nth_line_end(text, 3)) : text, kCanary),
+               "prompt text in an action's output: " + text);
     // attempt_deadline (offset 40) belongs to CALL alone.
     if (returned != kCall) FUZZ_CHECK(record.attempt_deadline == 0, "attempt_deadline outside CALL; " + context(x));
     switch (returned) {
@@ -527,8 +575,12 @@ struct Harness {
                    "WAIT until " + std::to_string(record.time) + " is past the deadline; " + context(x));
         x.wait_until = record.time;
         break;
-      case kReply: check_reply(x, record, text); break;
+      case kReply:
+        check_answer_model(x, text);
+        check_reply(x, record, text);
+        break;
       case kForward:
+        check_answer_model(x, text);
         FUZZ_CHECK(record.status_or_stream == x.answered_status, "FORWARD changed the status; " + context(x));
         FUZZ_CHECK(record.backend == x.backend && record.attempt == x.calls, context(x));
         FUZZ_CHECK(contains(text, "x-router-backend: " + setup.backends[x.backend].binding), text);
@@ -580,6 +632,7 @@ struct Harness {
       if (handed.count(b.binding)) b.pending_until = now + timeout + kLostDescribeGraceMs;
     x.discover_until = record.time;
     x.batch = batch;
+    x.batch_total += batch.size();
   }
 
   // How long the shim may wait for the rate limiter: at most `cap`, never past the deadline.
@@ -603,12 +656,48 @@ struct Harness {
     FUZZ_CHECK(!contains(key, kKeyHash) && !contains(key, kAdminHash), "rate limit key holds a key hash: " + key);
   }
 
+  // `model` is the exchange's model, or one later in its chain (which it then moves to).
+  static bool advance_to(Exchange& x, const std::string& model) {
+    if (model == x.model) return true;
+    for (size_t i = x.chain_next; i < x.chain.size(); ++i) {
+      if (x.chain[i] != model) continue;
+      x.model = model;
+      x.chain_next = i + 1;
+      x.calls_on_model = 0;
+      return true;
+    }
+    return false;
+  }
+
+  // The model an answer names (x-router-model) is the exchange's or a later one of its chain.
+  void check_answer_model(Exchange& x, const std::string& text) {
+    if (!x.inference || !setup.open || x.model.empty()) return;
+    const std::string named = header_value(text, "x-router-model");
+    if (!named.empty()) FUZZ_CHECK(advance_to(x, named), "x-router-model not in the chain: " + text);
+  }
+
   void check_call(Exchange& x, const ActionRecord& record, const std::string& text) {
     const router::RouterConfig& policy = setup.policy;
     FUZZ_CHECK(x.inference && setup.open, context(x));
     x.calls++;
-    FUZZ_CHECK(x.calls <= policy.retry.max_attempts,
+    FUZZ_CHECK(x.calls + x.batch_total <= kMaxWorkerInvocations, "more than 32 Workers; " + context(x));
+    const std::vector<std::string> lines = split(text.substr(0, nth_line_end(text, 3)), '\n');
+    FUZZ_CHECK(lines.size() == 3, "CALL text: " + text);
+    if (!x.model.empty()) FUZZ_CHECK(advance_to(x, lines[1]), "CALL model not next in the chain: " + text);
+    x.calls_on_model++;
+    FUZZ_CHECK(x.calls_on_model <= policy.retry.max_attempts,
                "more CALLs than maxAttempts " + std::to_string(policy.retry.max_attempts) + "; " + context(x));
+    // The backend gets the client's body, with the model rewritten after a fallback.
+    const size_t body_at = nth_line_end(text, 3);
+    if (x.model == x.client_model) {
+      FUZZ_CHECK(body_at == text.size(), "CALL with an edited body for the client's model: " + text);
+    } else {
+      std::string expected = x.body;
+      const std::string from = "\"model\":\"" + x.client_model + "\"";
+      if (size_t at = expected.find(from); at != std::string::npos)
+        expected.replace(at, from.size(), "\"model\":\"" + x.model + "\"");
+      FUZZ_CHECK(body_at < text.size() && text.substr(body_at + 1) == expected, "CALL body after a fallback: " + text);
+    }
     FUZZ_CHECK(record.attempt == x.calls, "attempt " + std::to_string(record.attempt) + " out of order; " + context(x));
     FUZZ_CHECK(record.time == x.deadline, "CALL deadline " + std::to_string(record.time) + "; " + context(x));
     FUZZ_CHECK(now < x.deadline, "CALL at or after the deadline; " + context(x));
@@ -624,10 +713,7 @@ struct Harness {
     FUZZ_CHECK(timeout <= (stream ? policy.timeouts.first_byte_ms : policy.timeouts.per_try_ms), context(x));
     if (x.stream >= 0) FUZZ_CHECK(stream == (x.stream == 1), "CALL stream flag differs from the body; " + context(x));
 
-    const std::vector<std::string> lines = split(text, '\n');
-    FUZZ_CHECK(lines.size() == 3, "CALL text: " + text);
     FUZZ_CHECK(lines[0] == x.expected_id, "CALL request id '" + lines[0] + "', expected " + x.expected_id);
-    if (!x.model.empty()) FUZZ_CHECK(lines[1] == x.model, "CALL model: " + text);
     FUZZ_CHECK(lines[2] == x.path, "CALL path: " + text);
     FUZZ_CHECK(setup.serves(record.backend, lines[1]),
                "CALL to backend " + std::to_string(record.backend) + " that does not serve '" + lines[1] + "'; " +
@@ -761,7 +847,8 @@ struct Harness {
     if (in.one_in(8)) {
       x.body = in.bytes(48);
     } else {
-      x.model = kModels[in.below(3)];
+      x.model = x.client_model = kModels[in.below(3)];
+      if (auto it = setup.policy.fallbacks.find(x.model); it != setup.policy.fallbacks.end()) x.chain = it->second;
       const uint32_t stream = in.below(3);  // absent, false, true
       x.stream = stream == 2 ? 1 : 0;
       std::string prompt = "\"" + std::string(kCanary) + "\"";
@@ -914,7 +1001,8 @@ struct Harness {
       FUZZ_CHECK(kind == kReply && status == 504, "resumed past the deadline; " + context(x));
       return;
     }
-    if (x.model.empty()) return;
+    // With a chain the request may go on with another model: the CALL and REPLY checks cover it.
+    if (x.model.empty() || !x.chain.empty()) return;
     const std::string out = router_output(g_router);
     if (!setup.eligible(x.model).empty()) {
       FUZZ_CHECK(kind == kCall || (kind == kReply && status == 503), "a served model after discovery; " + context(x));
@@ -1040,7 +1128,11 @@ struct Harness {
           status = in.pick(kStatuses);
           outcome = in.pick(kAnswerShapes);  // no body, not an object, an empty stream, not bytes...
         }
-        const std::string ra = retry_after();
+        std::string ra = retry_after();
+        // Now and then a 400's error code that moves a chain on.
+        const bool context_code = status == 400 && in.one_in(2);
+        if (context_code) ra += std::string(contains(ra, "\n") ? "" : "\n") + "\ncontext_length_exceeded";
+        const bool may_fall_back = !x.chain.empty() && x.chain_next < x.chain.size();
         AbiBytes bytes(ra);
         trace("outcome %u: %u status %u ra '%s' at %.1f", x.handle, outcome, status, ra.c_str(), now);
         const uint32_t kind = rt_exchange_outcome(x.handle, outcome, status, bytes.ptr(), bytes.size(), now);
@@ -1058,10 +1150,15 @@ struct Harness {
         x.answered_status = status;
         // An error answer without a JSON object body: the core answers it with its own error.
         x.backend_reply = !retriable && status >= 300 && outcome != kOutcomeJson;
-        observe(x, kind, retriable ? after_failure : x.backend_reply ? 1u << kReply : 1u << kForward, "outcome");
+        const bool context_fallback = context_code && may_fall_back && outcome == kOutcomeJson;
+        uint32_t allowed = retriable ? after_failure : x.backend_reply ? 1u << kReply : 1u << kForward;
+        if (context_fallback) allowed |= 1u << kCall | 1u << kReply;
+        observe(x, kind, allowed, "outcome");
         if (retriable && kind == kReply) {
           const uint32_t reply = action_record(g_router).status_or_stream;
-          FUZZ_CHECK(reply == 502 || reply == 504, "after a failed attempt: " + std::to_string(reply));
+          // After a fallback the next models may have no backend left (404, 503).
+          FUZZ_CHECK(reply == 502 || reply == 504 || (may_fall_back && (reply == 404 || reply == 503)),
+                     "after a failed attempt: " + std::to_string(reply));
         }
         if (broken) expect_logged(x, "backend_answer_shape");
         break;
