@@ -46,7 +46,11 @@ export async function workspace(dir) {
   await mkdir(path.join(dir, "bin"), { recursive: true });
   await mkdir(path.join(dir, "tmp"), { recursive: true });
   await mkdir(path.join(dir, "build/config"), { recursive: true });
-  await symlink(path.join(ROOT, "scripts"), path.join(dir, "scripts"));
+  // The repository's files a step reads, linked; --preserve-symlinks-main (below) lets a script that
+  // compares import.meta.url with argv[1] see itself as the main module through the link.
+  for (const entry of ["scripts", "wrangler.toml.in", "backend-worker-template", "orchestrator-worker"]) {
+    await symlink(path.join(ROOT, entry), path.join(dir, entry));
+  }
   await writeFile(path.join(dir, "bin/wrangler"), `#!/bin/sh\nexec node ${JSON.stringify(FAKE_WRANGLER)} "$@"\n`);
   await chmod(path.join(dir, "bin/wrangler"), 0o755);
   const log = path.join(dir, "wrangler-calls.ndjson");
@@ -65,7 +69,7 @@ export async function workspace(dir) {
         env: {
           ...base, ...literal, GITHUB_ACTIONS: "true", GITHUB_SHA: "0123456789abcdef0123456789abcdef01234567",
           GITHUB_RUN_ID: "4242", GITHUB_RUN_ATTEMPT: "1", RUNNER_TEMP: path.join(dir, "tmp"), GITHUB_OUTPUT: output,
-          WRANGLER_SEND_METRICS: "false", FAKE_WRANGLER_LOG: log, PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, ...env,
+          WRANGLER_SEND_METRICS: "false", FAKE_WRANGLER_LOG: log, NODE_OPTIONS: "--preserve-symlinks-main", PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, ...env,
         },
       };
       const result = await exec("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.run], options)
