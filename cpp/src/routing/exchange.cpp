@@ -343,6 +343,8 @@ Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody bod
   clock(now);
   if (!take(Event::Outcome)) return NoAction{};
   backend_ms_ += std::max(0.0, now - attempt_started_at_);
+  if (outcome == AttemptOutcome::Answered)
+    router_.answered_after(current_backend_, now - attempt_started_at_, body != AnswerBody::Stream);
   if (outcome == AttemptOutcome::Answered) {
     std::string problem = answer_problem(status, body);
     if (!problem.empty()) {
@@ -502,6 +504,7 @@ std::string Exchange::end(EndHow how, std::string_view tail, double now) {
   if (phase_ == Phase::Call || (phase_ == Phase::Forwarded && how == EndHow::InternalError)) {
     router_.attempt_finished(current_backend_, AttemptResult::Abandoned, now);
   } else if (phase_ == Phase::Forwarded) {
+    if (forwarded_stream_ && how == EndHow::Completed) router_.stream_ended_after(current_backend_, now - attempt_started_at_);
     router_.attempt_finished(current_backend_,
                              how == EndHow::StreamFailed ? AttemptResult::Failure : AttemptResult::Success, now);
   }

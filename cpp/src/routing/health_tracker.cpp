@@ -138,4 +138,14 @@ size_t HealthTracker::ejected_count() const {
       std::count_if(health_.begin(), health_.end(), [](const BackendHealth& h) { return h.state == BackendState::Ejected; }));
 }
 
+void HealthTracker::answered_after(size_t i, double first_byte_ms, bool whole) {
+  if (i >= health_.size()) return;
+  health_[i].first_byte.add(first_byte_ms);
+  if (whole) health_[i].total.add(first_byte_ms);
+}
+
+void HealthTracker::stream_ended_after(size_t i, double total_ms) {
+  if (i < health_.size()) health_[i].total.add(total_ms);
+}
+
 }  // namespace router

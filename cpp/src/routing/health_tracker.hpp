@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "routing/latency_sketch.hpp"
 #include "support/log_buffer.hpp"
 #include "config/router_config.hpp"
 
@@ -37,6 +38,10 @@ struct BackendHealth {
   uint64_t failures = 0;      // attempts counted against health (the contract's failures)
   uint64_t rate_limited = 0;  // 429 answers: cooldown, not failures
   uint64_t server_errors = 0; // 500 answers: retried, not failures
+  // Latency of answered attempts, from the CALL: to the answer (a stream's first chunk), and to
+  // its end (a stream's last byte; a JSON answer is whole when it arrives). Shown by /status.
+  LatencySketch first_byte;
+  LatencySketch total;
 };
 
 class HealthTracker {
@@ -52,6 +57,12 @@ class HealthTracker {
   void attempt_started(size_t i);
   // cooldown_ms: how long a 429 asked us to wait (already capped), or < 0 when it did not say.
   void attempt_finished(size_t i, AttemptResult result, double now, double cooldown_ms = -1);
+
+  // How long backend i took to answer an attempt (ms from its CALL): to the answer, and (for a
+  // JSON answer, which is whole when it arrives) to its end too.
+  void answered_after(size_t i, double first_byte_ms, bool whole);
+  // A forwarded stream from backend i ended this long (ms) after its CALL.
+  void stream_ended_after(size_t i, double total_ms);
 
   // The cluster (the control plane's snapshot) has backend i ejected or cooling down until then:
   // avoid it here too. A later end than the local one wins; max-ejection-percent still holds here.

@@ -20,6 +20,15 @@ const char* state_name(BackendState s) {
     default: return "healthy";
   }
 }
+
+// {"samples", "ewma", "p50", "p95", "p99"} in ms (one decimal: the sketch is not more exact).
+void write_latency(JsonWriter& w, const LatencySketch& s) {
+  const auto ms = [](double v) { return std::round(v * 10) / 10; };
+  w.begin_object().key("samples").value(s.samples()).key("ewma").value(ms(s.ewma()));
+  w.key("p50").value(ms(s.quantile(0.5))).key("p95").value(ms(s.quantile(0.95)));
+  w.key("p99").value(ms(s.quantile(0.99)));
+  w.end_object();
+}
 }  // namespace
 
 Router::Router() : retry_policy_(RetryConfig{}, TimeoutConfig{}), health_(HealthConfig{}, &logs_) {}
@@ -315,6 +324,10 @@ std::string Router::status_json(double now) const {
     w.key("timesEjected").value(h.times_ejected).key("attempts").value(h.attempts);
     w.key("successes").value(h.successes).key("failures").value(h.failures);
     w.key("rateLimited").value(h.rate_limited).key("serverErrors").value(h.server_errors);
+    w.key("latency").begin_object();
+    write_latency(w.key("firstByteMs"), h.first_byte);
+    write_latency(w.key("totalMs"), h.total);
+    w.end_object();
     w.end_object();
   }
   w.end_array();

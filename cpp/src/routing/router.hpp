@@ -104,6 +104,11 @@ class Router {
   void attempt_finished(uint32_t backend, AttemptResult result, double now, double cooldown_ms = -1) {
     health_.attempt_finished(backend, result, now, cooldown_ms);
   }
+  // Latency of answered attempts (HealthTracker::answered_after, stream_ended_after).
+  void answered_after(uint32_t backend, double first_byte_ms, bool whole) {
+    health_.answered_after(backend, first_byte_ms, whole);
+  }
+  void stream_ended_after(uint32_t backend, double total_ms) { health_.stream_ended_after(backend, total_ms); }
   // An exchange went on from model `from` to `to` (counted per pair for /status).
   void fallback_taken(const std::string& from, const std::string& to);
   // The fallbacks counted so far, "from -> to" -> count.
