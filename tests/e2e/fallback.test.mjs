@@ -12,7 +12,7 @@ const fault = (binding, models, vars = {}) =>
 
 const ROUTER_CONFIG = JSON.stringify({
   retry: { maxAttempts: 2, backoffBaseMs: 1, backoffCapMs: 1 },
-  fallbacks: { "gpt-4o": ["gpt-4o-mini"], "model-down": ["gpt-4o-mini"] },
+  fallbacks: { "gpt-4o": ["gpt-4o-mini"], "model-down": ["gpt-4o-mini"], "model-breaks": ["gpt-4o-mini"], "nobody-has-it": ["gpt-4o-mini"] },
 });
 
 let stack;
@@ -21,6 +21,7 @@ before(async () => {
     backends: [
       fault("BACKEND_BIG", "gpt-4o", { INFER_MODE: "status", INFER_STATUS: "400", INFER_CODE: "context_length_exceeded" }),
       fault("BACKEND_DOWN", "model-down", { INFER_MODE: "throw" }),
+      fault("BACKEND_BREAKS", "model-breaks", { INFER_MODE: "stream-break" }),
       fault("BACKEND_MINI", "gpt-4o-mini"),
     ],
     vars: { ROUTER_CONFIG },
@@ -66,6 +67,25 @@ test("a streaming request falls back before its first byte", async () => {
   assert.equal(events[events.length - 1], "[DONE]");
 });
 
+test("after its first byte a stream is the client's: it fails with the SSE error event, no fallback", async () => {
+  const before = (await stack.calls("BACKEND_MINI")).infer;
+  const res = await post(stack, "/v1/chat/completions", chat("model-breaks", { stream: true }));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-router-model"), "model-breaks");
+  const events = await readSse(res);
+  assert.equal(typeof JSON.parse(events.at(-1)).error?.message, "string");
+  assert.equal((await stack.calls("BACKEND_MINI")).infer, before);
+});
+
+test("a model no backend serves goes on with the next of its configured chain (no 404)", async () => {
+  const res = await post(stack, "/v1/chat/completions", chat("nobody-has-it"));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-router-model"), "gpt-4o-mini");
+  assert.equal(res.headers.get("x-router-attempts"), "1");
+  await res.json();
+  assert.equal((await lastAtMini()).model, "gpt-4o-mini");
+});
+
 test("a request's own models list is its chain, removed from the body backends get", async () => {
   const res = await post(stack, "/v1/chat/completions", { model: "nobody-serves-this", models: ["gpt-4o-mini"], messages: [{ role: "user", content: "hi" }] });
   assert.equal(res.status, 200);
@@ -84,4 +104,6 @@ test("/status counts the fallbacks per model pair", async () => {
   assert.equal(status.fallbacks["gpt-4o -> gpt-4o-mini"], 1);
   assert.equal(status.fallbacks["model-down -> gpt-4o-mini"], 2);
   assert.equal(status.fallbacks["nobody-serves-this -> gpt-4o-mini"], 1);
+  assert.equal(status.fallbacks["nobody-has-it -> gpt-4o-mini"], 1);
+  assert.equal(status.fallbacks["model-breaks -> gpt-4o-mini"], undefined);
 });
