@@ -5,7 +5,7 @@
 // POLICY: perTryMs 1000, firstByteMs 500, requestMs 10000, no backoff.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { START, chat, completion, deferred, harness, post, readAll, sse } from "./harness.mjs";
+import { POLICY, START, chat, completion, deferred, harness, post, readAll, sse } from "./harness.mjs";
 
 const POLICY_WITH_BACKOFF = {
   timeouts: { perTryMs: 1000, firstByteMs: 500, requestMs: 10_000, streamIdleMs: 300 },
@@ -335,5 +335,24 @@ test("the request deadline passes during an attempt: 504, the attempt's timer an
   late.resolve({ status: 200, stream: lateStream.stream });
   await h.clock.advance(1);
   assert.ok(lateStream.cancelled);
+  await h.assertClean();
+});
+
+test("a 400 with code context_length_exceeded: the shim reports the code, the core moves to the next model of the chain and the backend gets the edited body (the client's text otherwise)", async (t) => {
+  const h = await harness(t, { config: { ...POLICY, fallbacks: { small: ["large"] } } });
+  const tooLong = { status: 400, body: { error: { message: "too long", type: "invalid_request_error", param: "messages", code: "context_length_exceeded" } } };
+  const a = h.backend("BACKEND_A", { models: ["small"], infer: () => tooLong });
+  const b = h.backend("BACKEND_B", { models: ["large"] });
+  const body = '{"model":"small","seed":12345678901234567890,"models":["large"],"messages":[{"role":"user","content":"long"}]}';
+  const res = await h.fetch(post("/v1/chat/completions", body));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-router-model"), "large");
+  assert.equal(res.headers.get("x-router-backend"), "BACKEND_B");
+  await res.arrayBuffer();
+  assert.equal(a.calls[0].req.model, "small");
+  assert.equal(a.calls[0].req.body, '{"model":"small","seed":12345678901234567890,"messages":[{"role":"user","content":"long"}]}');
+  assert.equal(b.calls[0].req.model, "large");
+  assert.equal(b.calls[0].req.body, '{"model":"large","seed":12345678901234567890,"messages":[{"role":"user","content":"long"}]}');
+  assert.ok(h.logs.some((l) => l.event === "fallback" && l.from === "small" && l.to === "large" && l.reason === "context_length_exceeded"));
   await h.assertClean();
 });
