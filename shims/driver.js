@@ -14,8 +14,9 @@ import { TIMED_OUT, errorName, startTimer } from "./timer.js";
 /** @typedef {Record<string, unknown>} Env */
 /** @typedef {{bodyText?: string, reader?: ReadableStreamDefaultReader<Uint8Array>, first?: Uint8Array}} Answer */
 
-// How many of a stream's last bytes the core gets to check its `data: [DONE]` line.
-const TAIL_BYTES = 64;
+// How many of a stream's last bytes the core gets: enough for its `data: [DONE]` line and the
+// usage event before it (the tokens /status counts).
+const TAIL_BYTES = 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const ignore = () => {};
@@ -163,6 +164,14 @@ function errorCode(status, body) {
   return isObject(error) && typeof error.code === "string" ? error.code : "";
 }
 
+/** A JSON answer's `usage` as "prompt completion total" for the core to check and count, else "". */
+function usageLine(body) {
+  const usage = isObject(body) ? body.usage : undefined;
+  if (!isObject(usage)) return "";
+  const count = (/** @type {unknown} */ n) => (typeof n === "number" && Number.isSafeInteger(n) && n >= 0 ? String(n) : "");
+  return `${count(usage.prompt_tokens)} ${count(usage.completion_tokens)} ${count(usage.total_tokens)}`;
+}
+
 /**
  * The facts of one answer: status (an integer, else 0), Retry-After headers as text, and what it
  * carried; for a streaming request, the stream's first chunk.
@@ -181,7 +190,7 @@ async function readAnswer(resp, wantStream, expired) {
       bodyText = isObject(answer.body) ? JSON.stringify(answer.body) : undefined;
     } catch { /* a cycle or a BigInt: not a JSON object */ }
     const outcome = bodyText !== undefined ? OUTCOME.json : answer.body === undefined ? OUTCOME.noBody : OUTCOME.bodyNotObject;
-    return { ...facts, outcome, answer: { bodyText } };
+    return { ...facts, outcome, usage: usageLine(answer.body), answer: { bodyText } };
   }
   if (!wantStream) {
     answer.stream.cancel().catch(ignore); // never relayed: the core fails over or answers the error itself

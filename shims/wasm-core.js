@@ -65,6 +65,7 @@
  * @property {string|null} [retryAfter]    raw Retry-After header value
  * @property {string|null} [retryAfterMs]  raw retry-after-ms header value
  * @property {string} [errorCode]  a 400 answer's `error.code` (the core may fall back on context_length_exceeded)
+ * @property {string} [usage]  a JSON answer's `usage` as "prompt completion total" (the core checks and counts it)
  */
 
 // The ABI's codes, as cpp/src/abi/abi_layout.def names them for JS. The constructor checks them
@@ -424,7 +425,8 @@ export class RouterCore {
   outcome(exchange, result, now) {
     return this.#exchangeCall(exchange, (h) => {
       const code = oneLine(result.errorCode ?? "").slice(0, 64);
-      const ra = `${oneLine(result.retryAfter ?? "")}\n${oneLine(result.retryAfterMs ?? "")}\n${code}`;
+      const usage = oneLine(result.usage ?? "").slice(0, 64);
+      const ra = `${oneLine(result.retryAfter ?? "")}\n${oneLine(result.retryAfterMs ?? "")}\n${code}\n${usage}`;
       const len = this.#putString(ra);
       this.exports.rt_exchange_outcome(h, result.outcome, result.status ?? 0, this.scratchPtr, len, now);
     });

@@ -234,8 +234,9 @@ RT_EXPORT(rt_exchange_outcome) uint32_t rt_exchange_outcome(uint32_t exchange, u
   if (!slot) return 0;
   if (!valid_bytes(ra_ptr, ra_len) || !finite_time(now) || outcome > kOutcomeStreamNotBytes)
     return publish_error(*slot);
-  // `retry-after \n retry-after-ms \n error code` (a 400's `error.code`); missing lines are empty.
-  std::string_view fields[3];
+  // `retry-after \n retry-after-ms \n error code \n usage` (a 400's `error.code`; a JSON answer's
+  // usage as "prompt completion total"); missing lines are empty.
+  std::string_view fields[4];
   std::string_view ra = view(ra_ptr, ra_len);
   for (std::string_view& field : fields) {
     size_t nl = ra.find('\n');
@@ -252,7 +253,7 @@ RT_EXPORT(rt_exchange_outcome) uint32_t rt_exchange_outcome(uint32_t exchange, u
                                          AnswerBody::Stream, AnswerBody::Missing, AnswerBody::NotObject,
                                          AnswerBody::EmptyStream, AnswerBody::StreamNotBytes};
   return publish(*slot, e->outcome(AttemptOutcome::Answered, status, kBody[outcome], retry_after, retry_after_ms, now,
-                                   fields[2]));
+                                   fields[2], fields[3]));
 }
 
 // how: 0 completed, 1 the stream failed, 2 the client went away, 3 the shim failed. tail: the last

@@ -339,7 +339,8 @@ void Exchange::log_bad_answer(std::string_view detail) {
 }
 
 Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody body, std::string_view retry_after,
-                         std::string_view retry_after_ms, double now, std::string_view error_code) {
+                         std::string_view retry_after_ms, double now, std::string_view error_code,
+                         std::string_view usage) {
   clock(now);
   if (!take(Event::Outcome)) return NoAction{};
   backend_ms_ += std::max(0.0, now - attempt_started_at_);
@@ -362,7 +363,10 @@ Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody bod
     router_.attempt_finished(current_backend_, AttemptResult::Success, now);
     if (auto next = fall_back("context_length_exceeded", now)) return std::move(*next);
   }
-  if (!RetryPolicy::retriable(outcome, status)) return pass_on(status, body, retry_after, now);
+  if (!RetryPolicy::retriable(outcome, status)) {
+    if (status >= 200 && status < 300 && body == AnswerBody::Json) answer_usage_ = parse_usage_line(usage);
+    return pass_on(status, body, retry_after, now);
+  }
 
   router_.attempt_finished(current_backend_, RetryPolicy::health_result(outcome, status), now,
                            status == 429 ? capped : -1);
@@ -504,7 +508,11 @@ std::string Exchange::end(EndHow how, std::string_view tail, double now) {
   if (phase_ == Phase::Call || (phase_ == Phase::Forwarded && how == EndHow::InternalError)) {
     router_.attempt_finished(current_backend_, AttemptResult::Abandoned, now);
   } else if (phase_ == Phase::Forwarded) {
-    if (forwarded_stream_ && how == EndHow::Completed) router_.stream_ended_after(current_backend_, now - attempt_started_at_);
+    if (forwarded_stream_ && how == EndHow::Completed) {
+      router_.stream_ended_after(current_backend_, now - attempt_started_at_);
+      answer_usage_ = usage_of_stream_tail(tail);
+    }
+    if (answer_usage_ && how == EndHow::Completed) count_usage(*answer_usage_);
     router_.attempt_finished(current_backend_,
                              how == EndHow::StreamFailed ? AttemptResult::Failure : AttemptResult::Success, now);
   }
@@ -519,6 +527,13 @@ std::string Exchange::end(EndHow how, std::string_view tail, double now) {
   }
   phase_ = Phase::Done;
   return out;
+}
+
+void Exchange::count_usage(const TokenUsage& usage) {
+  // Keys are told apart only when the router requires them: an open router's Authorization
+  // headers are anyone's text.
+  const std::string key = router_.api_keys_required() ? key_id(head_.auth_hash) : "none";
+  router_.usage_reported(current_backend_, model_, key, usage);
 }
 
 }  // namespace router

@@ -14,6 +14,7 @@
 #include "api/request_head.hpp"
 #include "api/request_validator.hpp"
 #include "routing/retry_policy.hpp"
+#include "routing/usage_ledger.hpp"
 #include "support/split_mix64.hpp"
 
 namespace router {
@@ -48,9 +49,11 @@ class Exchange {
   // After a RateLimit action.
   Action rate_limited(RateLimitAnswer answer, double now);
   // After a Call action. `body`: what the answer carried besides its status (for Answered);
-  // `error_code`: the `error.code` of a 400 answer's JSON body, when a string (else empty).
+  // `error_code`: the `error.code` of a 400 answer's JSON body, when a string (else empty);
+  // `usage`: a JSON answer's `usage` as "prompt completion total" (else empty).
   Action outcome(AttemptOutcome outcome, uint32_t status, AnswerBody body, std::string_view retry_after,
-                 std::string_view retry_after_ms, double now, std::string_view error_code = {});
+                 std::string_view retry_after_ms, double now, std::string_view error_code = {},
+                 std::string_view usage = {});
   // Releases what the exchange holds. `tail`: a forwarded stream's last bytes (a stream that does
   // not end with its `data: [DONE]` line has failed). Returns the SSE error event to write when the
   // stream failed, or the 500 reply (headers, blank line, body) for InternalError.
@@ -132,6 +135,11 @@ class Exchange {
   double now_ = 0;
   double attempt_started_at_ = 0;
   double backend_ms_ = 0;
+  // The tokens the answer being forwarded reported (a JSON answer's, at its outcome); counted once
+  // the answer is delivered. A stream's come from its last event, at its end.
+  std::optional<TokenUsage> answer_usage_;
+  // Counts the tokens `usage` reports for the answer forwarded (backend, model, client key).
+  void count_usage(const TokenUsage& usage);
 };
 
 }  // namespace router

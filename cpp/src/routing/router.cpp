@@ -120,6 +120,7 @@ void Router::apply_bindings(const std::vector<std::string>& names, std::vector<s
   rate_limiting_ = std::find(names.begin(), names.end(), kRateLimiterBinding) != names.end();
   if (backends_.set_bindings(names)) {
     health_.reset(backends_.bindings());
+    usage_.reset(backends_.size());
     balancer_.reset(backends_.size());
     cluster_.reset(backends_.size());
     catalog_covers_.assign(backends_.size(), false);
@@ -324,6 +325,8 @@ std::string Router::status_json(double now) const {
     w.key("timesEjected").value(h.times_ejected).key("attempts").value(h.attempts);
     w.key("successes").value(h.successes).key("failures").value(h.failures);
     w.key("rateLimited").value(h.rate_limited).key("serverErrors").value(h.server_errors);
+    w.key("tokens");
+    UsageLedger::write(w, usage_.backend(i));
     w.key("latency").begin_object();
     write_latency(w.key("firstByteMs"), h.first_byte);
     write_latency(w.key("totalMs"), h.total);
@@ -336,6 +339,8 @@ std::string Router::status_json(double now) const {
   if (backends_.described()) w.value(backends_.described_at()); else w.null();
   w.key("requestsInFlight").value(static_cast<uint64_t>(exchanges_.size()));
   w.key("retriesInFlight").value(budget_.retries_in_flight());
+  w.key("usage");
+  usage_.write_status(w);
   w.key("fallbacks").begin_object();
   for (const auto& [pair, count] : fallbacks_) w.key(pair).value(count);
   w.end_object();

@@ -109,6 +109,11 @@ class Router {
     health_.answered_after(backend, first_byte_ms, whole);
   }
   void stream_ended_after(uint32_t backend, double total_ms) { health_.stream_ended_after(backend, total_ms); }
+  // A delivered answer reported these tokens (UsageLedger: per backend, model and key id).
+  void usage_reported(uint32_t backend, std::string_view model, std::string_view key, const TokenUsage& usage) {
+    usage_.add(backend, model, key, usage);
+  }
+  const UsageLedger& usage() const { return usage_; }
   // An exchange went on from model `from` to `to` (counted per pair for /status).
   void fallback_taken(const std::string& from, const std::string& to);
   // The fallbacks counted so far, "from -> to" -> count.
@@ -172,6 +177,7 @@ class Router {
   BackendSet backends_;
   LogBuffer logs_;
   HealthTracker health_;
+  UsageLedger usage_;
   Balancer balancer_;
   RetryBudget budget_;
   ClusterSync cluster_;
