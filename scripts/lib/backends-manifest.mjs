@@ -45,9 +45,16 @@ export function bindingFor(name) {
   return `BACKEND_${name.toUpperCase().replaceAll("-", "_")}`;
 }
 
-/** The manifest of the CLI's `--count N --pattern name-{i}`: N echo backends. */
+/**
+ * The orchestrator of a `--count` run: a Worker of its own. A count run deploys echo backends for
+ * a test or a load run; bound to the production orchestrator they would replace (and orphan) its
+ * real backends.
+ */
+export const COUNT_ORCHESTRATOR_NAME = "ai-router-echo";
+
+/** The manifest of the CLI's `--count N --pattern name-{i}`: N echo backends behind their own orchestrator. */
 export function countManifest(count, pattern) {
-  return { backends: { count, pattern } };
+  return { orchestrator: { name: COUNT_ORCHESTRATOR_NAME }, backends: { count, pattern } };
 }
 
 /**

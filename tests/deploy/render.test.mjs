@@ -145,6 +145,8 @@ describe("render-configs CLI", () => {
       "--out", out, "--json", "--github-output", githubOutput], { cwd: ROOT });
     const plan = JSON.parse(stdout);
     assert.deepEqual(plan.orchestrator.bindings, [{ binding: "BACKEND_W_1", service: "w-1" }, { binding: "BACKEND_W_2", service: "w-2" }]);
+    // Never the production orchestrator (ai-router): its real backends would be unbound and orphaned.
+    assert.equal(plan.orchestrator.name, "ai-router-echo");
     assert.deepEqual(JSON.parse(await readFile(path.join(out, "plan.json"), "utf8")), plan);
 
     const lines = Object.fromEntries((await readFile(githubOutput, "utf8")).trim().split("\n").map((l) => l.split(/=(.*)/s).slice(0, 2)));
