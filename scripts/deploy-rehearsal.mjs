@@ -108,7 +108,7 @@ export function formatReport(report) {
     "0. the checks a deploy makes before uploading anything, passed:",
     ...describePreflight(report.checks).map((l) => `   ${l}`),
     "",
-    `1. ${report.backends.length + report.skipped.length} backend Worker(s), private (workers_dev = false, preview_urls = false, no routes), deployed in parallel:`,
+    `1. ${report.backends.length + report.skipped.length} backend Worker(s), private (workers_dev = false, preview_urls = false, no routes), uploaded in parallel as versions tagged with the commit, secrets included:`,
   ];
   for (const b of report.backends) {
     lines.push(`   ${b.name}: provider ${b.provider}, models ${b.models.join(",")}, weight ${b.weight}` +
@@ -118,13 +118,14 @@ export function formatReport(report) {
   }
   if (report.skipped.length) lines.push(`   (rendered but not dry-run: ${report.skipped.join(", ")})`);
   const access = report.checks.access === "public" ? "open to anyone" : "asking for a key of ROUTER_API_KEYS";
-  lines.push("", `2. then the orchestrator ${o.name}, at https://${o.name}.<your-subdomain>.workers.dev, ${access}:`);
+  lines.push("", `2. then the orchestrator ${o.name}, at https://${o.name}.<your-subdomain>.workers.dev, ${access}, as a new version serving 10 % of requests:`);
   lines.push(`      bundle: ${fileList(o.bundle.files)}`);
   lines.push(`      ROUTER_CONFIG: ${o.routerConfig ? "set from the manifest" : "not set (default policy)"}`);
   lines.push(`      secrets, uploaded when the repository secrets exist: ${o.secrets.join(", ")}`);
   lines.push(`      ${o.bindings.length} service binding(s), as wrangler reads them:`);
   for (const b of o.bindings) lines.push(`        env.${b.binding} -> Worker ${b.service}`);
-  lines.push("", "3. then the smoke check: GET /healthz, and GET /status listing every binding above as reachable.");
+  lines.push("", "3. then the smoke check of that version: GET /healthz, and GET /status listing every binding above described and healthy;",
+    "   passed: the orchestrator is promoted to 100 %; failed: it and the backends go back to their previous versions and the run fails with the reason.");
   return lines.join("\n");
 }
 
