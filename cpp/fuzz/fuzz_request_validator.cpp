@@ -32,14 +32,42 @@ const char* endpoint_name(Endpoint endpoint) {
   return "?";
 }
 
-bool usable_model(const json& body) {
-  auto model = body.find("model");
-  if (model == body.end() || !model->is_string()) return false;
-  const auto& text = model->get_ref<const std::string&>();
+bool usable_name(const json& value) {
+  if (!value.is_string()) return false;
+  const auto& text = value.get_ref<const std::string&>();
   if (text.empty() || text.size() > kMaxModelBytes) return false;
   for (char c : text)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
   return true;
+}
+
+bool usable_model(const json& body) {
+  auto model = body.find("model");
+  return model != body.end() && usable_name(*model);
+}
+
+// `models`: absent or null, else 1 to 8 distinct usable names, given once (`models_keys`).
+bool usable_models(const json& body, size_t models_keys) {
+  if (models_keys > 1) return false;
+  auto models = body.find("models");
+  if (models == body.end() || models->is_null()) return true;
+  if (!models->is_array() || models->empty() || models->size() > router::kMaxChain) return false;
+  for (size_t i = 0; i < models->size(); ++i) {
+    if (!usable_name((*models)[i])) return false;
+    for (size_t j = 0; j < i; ++j)
+      if ((*models)[j] == (*models)[i]) return false;
+  }
+  return true;
+}
+
+// The model routed to: `model`, else (absent or null) the first of a usable `models`; "" when none.
+std::string routed_model(const json& body, size_t models_keys) {
+  if (usable_model(body)) return body["model"].get<std::string>();
+  auto model = body.find("model");
+  auto models = body.find("models");
+  const bool absent = model == body.end() || model->is_null();
+  if (!absent || !usable_models(body, models_keys) || models == body.end() || !models->is_array()) return {};
+  return (*models)[0].get<std::string>();
 }
 
 bool usable_stream(const json& body) {
@@ -93,7 +121,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The oracle: a DOM parse (nlohmann reads a raw NUL as the end of input, so such bodies are
   // only required to be refused).
   const bool has_nul = body.find('\0') != std::string_view::npos;
-  const json dom = has_nul ? json(json::value_t::discarded) : json::parse(body.begin(), body.end(), nullptr, false);
+  // Top-level `models` keys counted (a DOM keeps only the last; the validator refuses a repeat).
+  size_t models_keys = 0;
+  const json::parser_callback_t count_models = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (depth == 1 && event == json::parse_event_t::key && parsed == "models") models_keys++;
+    return true;
+  };
+  const json dom =
+      has_nul ? json(json::value_t::discarded) : json::parse(body.begin(), body.end(), count_models, false);
   const bool object = !dom.is_discarded() && dom.is_object();
   const bool shallow = object && json_depth(dom) <= limits.max_depth;
 
@@ -111,18 +146,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       continue;
     }
 
-    const bool expected = shallow && usable_model(dom) && usable_stream(dom) && usable_payload(endpoint, dom);
+    const bool expected = shallow && usable_models(dom, models_keys) && !routed_model(dom, models_keys).empty() &&
+                          usable_stream(dom) && usable_payload(endpoint, dom);
     FUZZ_CHECK(result.request.has_value() == expected,
                describe(endpoint, result) + "; a DOM parse with the documented rules says " +
                    (expected ? "valid" : "invalid"));
     if (result.request) {
-      FUZZ_CHECK(result.request->model == dom["model"].get_ref<const std::string&>(), describe(endpoint, result));
+      FUZZ_CHECK(result.request->model == routed_model(dom, models_keys), describe(endpoint, result));
       const bool stream = dom.contains("stream") && dom["stream"].is_boolean() && dom["stream"].get<bool>();
       FUZZ_CHECK(result.request->stream == stream, describe(endpoint, result) + ": stream flag differs from the body");
     } else if (shallow) {
       // The checks run in a fixed order; the error names the first field that fails.
-      const char* first_bad = !usable_model(dom) ? "model" : !usable_stream(dom) ? "stream" : nullptr;
-      if (first_bad) FUZZ_CHECK(result.error->param == first_bad, describe(endpoint, result));
+      const char* first_bad = !usable_models(dom, models_keys)            ? "models"
+                              : routed_model(dom, models_keys).empty() ? "model"
+                              : !usable_stream(dom)                    ? "stream"
+                                                                       : nullptr;
+      // `models` errors name the list or one of its items (models[i]).
+      if (first_bad) FUZZ_CHECK(result.error->param.rfind(first_bad, 0) == 0, describe(endpoint, result));
     }
   }
   return 0;
