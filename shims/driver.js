@@ -158,13 +158,19 @@ async function callBackend(backend, action, bodyText) {
   }
 }
 
-/** A 400 answer's `error.code` when a string (the core decides what it means), else "". */
+/**
+ * A 400 answer's `error.code` when a string (the core decides what it means), else "".
+ * @param {number} status @param {unknown} body
+ */
 function errorCode(status, body) {
   const error = status === 400 && isObject(body) ? body.error : undefined;
   return isObject(error) && typeof error.code === "string" ? error.code : "";
 }
 
-/** A JSON answer's `usage` as "prompt completion total" for the core to check and count, else "". */
+/**
+ * A JSON answer's `usage` as "prompt completion total" for the core to check and count, else "".
+ * @param {unknown} body
+ */
 function usageLine(body) {
   const usage = isObject(body) ? body.usage : undefined;
   if (!isObject(usage)) return "";
