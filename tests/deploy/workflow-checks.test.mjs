@@ -9,6 +9,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { ROOT, scratchDir } from "./helpers.mjs";
+import { workflowStep } from "./workflow-steps.mjs";
 
 const exec = promisify(execFile);
 const WORKFLOW = path.join(ROOT, ".github/workflows/cf-deploy.yml");
@@ -27,27 +28,6 @@ function jobLines(job) {
   assert.ok(start >= 0, `no job ${job}`);
   const end = lines.findIndex((l, i) => i > start && /^ {2}[a-z-]+:$/.test(l));
   return lines.slice(start, end < 0 ? undefined : end);
-}
-
-/** {env, run} of the step named `name` in job `job`: env as written (expressions), run as its script. */
-function step(job, name) {
-  const lines = jobLines(job);
-  const start = lines.findIndex((l) => l === `      - name: ${name}`);
-  assert.ok(start >= 0, `no step "${name}" in ${job}`);
-  const env = {};
-  let run = null;
-  let section = null;
-  for (const line of lines.slice(start + 1)) {
-    if (/^ {6}- /.test(line)) break;
-    if (section === "run" && (line.startsWith("          ") || line === "")) run.push(line.slice(10));
-    else if (/^ {8}env:$/.test(line)) section = "env";
-    else if (/^ {8}run: \|$/.test(line)) { section = "run"; run = []; }
-    else if (section === "env" && /^ {10}[A-Z_]+: /.test(line)) {
-      const [, key, value] = /^ {10}([A-Z_]+): (.*)$/.exec(line);
-      env[key] = value;
-    } else if (!/^ {10}#/.test(line)) section = null;
-  }
-  return { env, run: run?.join("\n") };
 }
 
 /** Runs a step's script as GitHub does, with `env` for its env; resolves to {code, stdout, stderr}. */
@@ -69,7 +49,7 @@ test("the deploy checks are the first job: everything else waits for them", () =
 });
 
 test("the first job refuses a keys deploy with an empty ROUTER_API_KEYS secret, and passes with keys or public", async () => {
-  const checks = step("preflight", "Access, key secret names and account limits of the manifest");
+  const checks = await workflowStep("preflight", "Access, key secret names and account limits of the manifest");
   assert.equal(checks.env.ROUTER_API_KEYS, "${{ secrets.ROUTER_API_KEYS }}");
   assert.match(checks.run, /node scripts\/deploy-preflight\.mjs "\$\{source\[@\]\}" --no-core/);
   const keys = path.join(scratch.dir, "keys.json");
@@ -97,7 +77,7 @@ test("the plan job checks routerConfig with the Wasm core before it renders", as
   const lines = jobLines("plan").join("\n");
   const check = "      - name: Check the router config with the Wasm core, and every other deploy check";
   assert.ok(lines.indexOf("name: router-wasm") < lines.indexOf(check) && lines.indexOf(check) < lines.indexOf("- name: Render every wrangler config"));
-  const checks = step("plan", "Check the router config with the Wasm core, and every other deploy check");
+  const checks = await workflowStep("plan", "Check the router config with the Wasm core, and every other deploy check");
   assert.doesNotMatch(checks.run, /--no-core/);
   const bad = path.join(scratch.dir, "bad-config.json");
   await writeFile(bad, JSON.stringify({ orchestrator: { routerConfig: { strategy: "nonsense" } }, backends: [{ name: "a" }] }));
