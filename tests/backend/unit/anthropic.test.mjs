@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { ANTHROPIC_KEY, CUT_STREAM, errorBody, fakeAnswer, message, OVERLOADED_STREAM, sseEvent, TEXT_STREAM, TOOL_STREAM, WEATHER_MESSAGE } from "../fixtures/upstreams/anthropic.mjs";
-import { assertError, backend, captureLogs, inferenceRequest, isConsistentUsage, pause, readStream, sseData, SUITE_TIMEOUT_MS } from "./template.mjs";
+import { assertError, backend, captureLogs, inferenceRequest, isConsistentUsage, networkAnswer, pause, readStream, sseData, SUITE_TIMEOUT_MS } from "./template.mjs";
 
 describe("the anthropic provider", { timeout: SUITE_TIMEOUT_MS }, () => {
   const BASE = "http://anthropic.test";
@@ -25,18 +25,10 @@ describe("the anthropic provider", { timeout: SUITE_TIMEOUT_MS }, () => {
   });
   afterEach(() => logs.restore());
 
-  const abortError = () => new DOMException("This operation was aborted", "AbortError");
-
   async function fakeFetch(input, init = {}) {
     const call = { url: String(input), method: init.method ?? "GET", headers: Object.fromEntries(new Headers(init.headers)), json: init.body ? JSON.parse(init.body) : undefined, signal: init.signal ?? null, redirect: init.redirect };
     calls.push(call);
-    const answer = pause(1).then(() => route(call));
-    if (!call.signal) return answer;
-    return new Promise((resolve, reject) => {
-      if (call.signal.aborted) return reject(abortError());
-      call.signal.addEventListener("abort", () => reject(abortError()), { once: true });
-      answer.then(resolve, reject);
-    });
+    return networkAnswer(() => route(call), call.signal);
   }
 
   /** A fetch() Response for a fake answer: JSON, or its events as SSE pieces of `split` bytes. */

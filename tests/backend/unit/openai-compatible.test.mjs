@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { RECIPES, recipeEnv, templateHeaders } from "../fixtures/upstreams/recipes.mjs";
-import { assertError, backend, captureLogs, ENDLESS_CHUNKS, eventually, inferenceRequest, pause, readStream, sseEvents, SUITE_TIMEOUT_MS } from "./template.mjs";
+import { abortError, assertError, backend, captureLogs, ENDLESS_CHUNKS, eventually, inferenceRequest, networkAnswer, pause, readStream, sseEvents, SUITE_TIMEOUT_MS } from "./template.mjs";
 
 // One suite per file, so its hooks stay its own when all unit files run in one process (all.mjs).
 describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => {
@@ -33,22 +33,11 @@ describe("the openai-compatible provider", { timeout: SUITE_TIMEOUT_MS }, () => 
   });
   afterEach(() => logs.restore());
 
-  function abortError() {
-    return new DOMException("This operation was aborted", "AbortError");
-  }
-
   /** fetch() as the Workers runtime does it, for what matters here: an aborted signal rejects. */
   async function fakeFetch(input, init = {}) {
     const call = { url: String(input), method: init.method ?? "GET", headers: Object.fromEntries(new Headers(init.headers)), body: init.body ?? null, signal: init.signal ?? null, redirect: init.redirect ?? "follow" };
     calls.push(call);
-    // A network answers in a later turn, after timers already due (an abort set for "now" wins).
-    const answer = pause(1).then(() => route(call));
-    if (!call.signal) return answer;
-    return new Promise((resolve, reject) => {
-      if (call.signal.aborted) return reject(abortError());
-      call.signal.addEventListener("abort", () => reject(abortError()), { once: true });
-      answer.then(resolve, reject);
-    });
+    return networkAnswer(() => route(call), call.signal);
   }
 
   /**

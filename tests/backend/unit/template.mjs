@@ -190,6 +190,23 @@ export function captureLogs() {
 
 export const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The error fetch() rejects with when its signal aborts. */
+export const abortError = () => new DOMException("This operation was aborted", "AbortError");
+
+/**
+ * A fake fetch()'s answer as the Workers runtime gives it, for what matters here: in a later turn,
+ * after timers already due (an abort set for "now" wins), and rejected when `signal` aborts.
+ */
+export function networkAnswer(answer, signal) {
+  const later = pause(1).then(answer);
+  if (!signal) return later;
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortError());
+    signal.addEventListener("abort", () => reject(abortError()), { once: true });
+    later.then(resolve, reject);
+  });
+}
+
 /**
  * A timer set now, and whether it has fired: a clock to compare with that holds on a loaded
  * machine. Node fires timers in the order they fall due, all from one clock, so "the answer came
