@@ -74,7 +74,8 @@ export function versionOverrideHeader(spec) {
   return { "cloudflare-workers-version-overrides": `${match[1]}="${match[2]}"` };
 }
 
-async function getJson(fetchImpl, url, key, headers = {}) {
+/** GET `url` with the key: {status, body (parsed JSON, else undefined), text (one line)}. */
+export async function getJson(fetchImpl, url, key, headers = {}) {
   const response = await fetchImpl(url, {
     headers: { ...headers, ...(key ? { authorization: `Bearer ${key}` } : {}) },
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),

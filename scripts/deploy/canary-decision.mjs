@@ -19,6 +19,7 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { appendGithubOutputs } from "./github-output.mjs";
+import { getJson } from "../smoke-check.mjs";
 import { isMain } from "./is-main.mjs";
 
 const COUNTERS = ["attempts", "failures", "serverErrors"];
@@ -83,18 +84,8 @@ export function canaryDecision({ before, after, canary, incumbent, minAttempts =
 
 /** GET /status, as JSON; throws with the status line when it is not a 200 JSON object. */
 export async function sampleStatus(url, adminKey, fetchImpl = fetch) {
-  const response = await fetchImpl(`${url.replace(/\/+$/, "")}/status`, {
-    headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {},
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await response.text();
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  if (response.status !== 200 || !body || typeof body !== "object") throw new Error(`/status answered ${response.status} ${text.slice(0, 200)}`);
+  const { status, body, text } = await getJson(fetchImpl, `${url.replace(/\/+$/, "")}/status`, adminKey);
+  if (status !== 200 || !body || typeof body !== "object") throw new Error(`/status answered ${status} ${text.slice(0, 200)}`);
   return body;
 }
 
