@@ -23,6 +23,14 @@ TEST(RequestHead, AllSevenFieldsLandInTheirPlace) {
   EXPECT_EQ(h.client_ip, "203.0.113.7");
 }
 
+TEST(RequestHead, TheEighthFieldSaysTheHashCameFromBasicCredentials) {
+  const std::string base = "GET\n/dashboard\n\n\n\n" + kHash + "\n\n";
+  EXPECT_TRUE(parse_request_head(base + "basic").basic_auth);
+  EXPECT_FALSE(parse_request_head(base).basic_auth);
+  EXPECT_FALSE(parse_request_head(base + "Basic").basic_auth) << "only the shim's exact word";
+  EXPECT_FALSE(parse_request_head("GET\n/status\n\n\n\n" + kHash).basic_auth) << "absent: Bearer (the whole value)";
+}
+
 TEST(RequestHead, MissingTrailingFieldsAreAbsent) {
   const RequestHead h = parse_request_head("GET\n/healthz");
   EXPECT_EQ(h.method, "GET");

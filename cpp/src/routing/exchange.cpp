@@ -127,9 +127,10 @@ std::string Exchange::common_headers() const {
   return h;
 }
 
-Action Exchange::reply(uint32_t status, std::string body, std::string extra_headers) {
+Action Exchange::reply(uint32_t status, std::string body, std::string extra_headers, std::string_view content_type) {
   phase_ = Phase::Done;
-  Reply a{.text = "content-type: application/json\n" + common_headers(), .status = status, .attempts = attempts()};
+  Reply a{.text = "content-type: " + std::string(content_type) + "\n" + common_headers(), .status = status,
+          .attempts = attempts()};
   if (!extra_headers.empty()) a.text += "\n" + extra_headers;
   a.text += "\n\n";
   a.text += body;
@@ -174,7 +175,7 @@ Action Exchange::start(double now) {
   Admission door = front_door(head_, router_, now);
   route_ = door.route;
   endpoint_ = door.endpoint;
-  if (door.answered()) return reply(door.status, std::move(door.body), std::move(door.extra_headers));
+  if (door.answered()) return reply(door.status, std::move(door.body), std::move(door.extra_headers), door.content_type);
   if (router_.rate_limiting()) {
     phase_ = Phase::RateLimit;
     return RateLimit{.key = rate_limit_key(router_.api_keys_required(), head_.auth_hash, head_.client_ip),

@@ -91,7 +91,8 @@ class Exchange {
   Action give_up(std::string_view why, std::string_view code);
   Action deadline_exceeded();
   Action unavailable(std::string_view message, double retry_at, double now);
-  Action reply(uint32_t status, std::string body, std::string extra_headers = {});
+  Action reply(uint32_t status, std::string body, std::string extra_headers = {},
+               std::string_view content_type = "application/json");
   Action error(uint32_t status, std::string_view message, std::string_view type, std::string_view param,
                std::string_view code, std::string extra_headers = {});
   std::string common_headers() const;

@@ -1,6 +1,7 @@
 #include "routing/front_door.hpp"
 
 #include "api/openai_error.hpp"
+#include "routing/dashboard.hpp"
 #include "routing/router.hpp"
 
 namespace router {
@@ -11,7 +12,7 @@ constexpr std::string_view kChat = "/v1/chat/completions";
 constexpr std::string_view kCompletions = "/v1/completions";
 constexpr std::string_view kEmbeddings = "/v1/embeddings";
 
-Admission route_of(std::string_view path) {
+Admission route_of(std::string_view path, const Router& router) {
   Admission door;
   if (path == kChat || path == kCompletions || path == kEmbeddings) {
     door.route = Route::Inference;
@@ -24,6 +25,8 @@ Admission route_of(std::string_view path) {
     door.route = Route::Healthz;
   } else if (path == "/status") {
     door.route = Route::Status;
+  } else if (dashboard_file(router.dashboard(), path).body) {
+    door.route = Route::Dashboard;
   }
   return door;
 }
@@ -39,6 +42,23 @@ void refuse(Admission& door, uint32_t status, std::string_view message, std::str
   answer(door, status, openai_error_body(message, type, {}, code), std::move(extra_headers));
 }
 
+// The admin routes take the admin key (or, without one, what /v1 takes), as Bearer or as a Basic
+// password (a browser cannot send Bearer on a navigation); /v1 takes Bearer API keys only.
+bool authorized(Route route, const RequestHead& head, const Router& router) {
+  if (route == Route::Status || route == Route::Dashboard) return router.admin_ok(head.auth_hash);
+  return router.api_key_ok(head.basic_auth ? std::string_view() : std::string_view(head.auth_hash));
+}
+
+// 401: the dashboard's challenge makes a browser ask for the key; the API's says Bearer.
+void refuse_credentials(Admission& door, const RequestHead& head) {
+  const bool page = door.route == Route::Dashboard;
+  std::string_view missing = page ? "Missing credentials: sign in with the admin key as the password"
+                                  : "Missing API key: send Authorization: Bearer <key>";
+  refuse(door, 401, head.auth_hash.empty() ? missing : std::string_view(page ? "Invalid admin key" : "Invalid API key"),
+         "authentication_error", "invalid_api_key",
+         page ? std::string(kBasicChallenge) : std::string("www-authenticate: Bearer"));
+}
+
 // Answers `door` when the request stops at the door; leaves it unanswered otherwise.
 void admit(Admission& door, const RequestHead& head, const Router& router, double now) {
   if (!router.configured())
@@ -47,7 +67,7 @@ void admit(Admission& door, const RequestHead& head, const Router& router, doubl
   if (door.route == Route::Unknown)
     return refuse(door, 404,
                   "Unknown path: the router serves /v1/chat/completions, /v1/completions, /v1/embeddings, "
-                  "/v1/models, /healthz and /status",
+                  "/v1/models, /healthz, /status and /dashboard",
                   "not_found", "unknown_path");
   const char* allow = door.route == Route::Inference ? "POST" : "GET";
   if (head.method != allow)
@@ -55,19 +75,19 @@ void admit(Admission& door, const RequestHead& head, const Router& router, doubl
                   "invalid_request_error", "method_not_allowed", std::string("allow: ") + allow);
   if (door.route == Route::Healthz) return answer(door, 200, "{\"status\":\"ok\"}");
 
-  const bool authorized =
-      door.route == Route::Status ? router.admin_ok(head.auth_hash) : router.api_key_ok(head.auth_hash);
-  if (!authorized)
-    return refuse(door, 401,
-                  head.auth_hash.empty() ? "Missing API key: send Authorization: Bearer <key>" : "Invalid API key",
-                  "authentication_error", "invalid_api_key", "www-authenticate: Bearer");
+  if (!authorized(door.route, head, router)) return refuse_credentials(door, head);
   if (door.route == Route::Status) return answer(door, 200, router.status_json(now));
+  if (door.route == Route::Dashboard) {
+    const DashboardFile file = dashboard_file(router.dashboard(), head.path);
+    answer(door, 200, *file.body, std::string(dashboard_security_headers()));
+    door.content_type = file.content_type;
+  }
 }
 
 }  // namespace
 
 Admission front_door(const RequestHead& head, const Router& router, double now) {
-  Admission door = route_of(head.path);
+  Admission door = route_of(head.path, router);
   admit(door, head, router, now);
   return door;
 }

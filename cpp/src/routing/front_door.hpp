@@ -1,12 +1,13 @@
 // The front door: what a request's method, path and credentials let it reach, before any routing.
 // It names the route, or gives the answer at the door: 500 while the router cannot serve, 404 for
 // an unknown path, 405 for a wrong method, 401 without a valid key, and the non-inference routes
-// that need no backend (/healthz, /status). /v1/models and the inference routes go on to an
+// that need no backend (/healthz, /status, the /dashboard page and its files). /v1/models and the inference routes go on to an
 // Exchange (rate limit, body, discovery, attempts).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "api/request_head.hpp"
 #include "api/request_validator.hpp"
@@ -15,7 +16,7 @@ namespace router {
 
 class Router;
 
-enum class Route { Unknown, Inference, Models, Healthz, Status };
+enum class Route { Unknown, Inference, Models, Healthz, Status, Dashboard };
 
 struct Admission {
   Route route = Route::Unknown;
@@ -24,6 +25,7 @@ struct Admission {
   // extra header lines ("name: value", one a line).
   uint32_t status = 0;
   std::string body;
+  std::string_view content_type = "application/json";
   std::string extra_headers;
 
   bool answered() const { return status != 0; }

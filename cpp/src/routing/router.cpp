@@ -42,7 +42,21 @@ struct ConfigureInput {
   const JsonValue* isolate_id = nullptr;  // a string, or absent/null: names this isolate to the control plane
   bool keys_set = false;                  // apiKeysSet: ROUTER_API_KEYS exists
   std::vector<std::string> hashes, names;
+  DashboardFiles dashboard;               // dashboardPage, dashboardScript, dashboardStyle: strings, or absent
 };
+
+// The status page's files; false when one is there but not a string.
+template <typename Field>
+bool read_dashboard_files(const Field& field, DashboardFiles& out) {
+  const std::pair<const char*, std::string*> files[] = {
+      {"dashboardPage", &out.page}, {"dashboardScript", &out.script}, {"dashboardStyle", &out.style}};
+  for (const auto& [name, text] : files) {
+    const JsonValue* value = field(name);
+    if (value && !value->is_string()) return false;
+    if (value) *text = value->string();
+  }
+  return true;
+}
 
 // False when `in` is not the expected JSON (then configure answers -1 and changes nothing).
 bool read_configure_input(const JsonValue& in, ConfigureInput& out) {
@@ -70,7 +84,7 @@ bool read_configure_input(const JsonValue& in, ConfigureInput& out) {
     }
   }
   out.keys_set = keys_set && keys_set->boolean();
-  return true;
+  return read_dashboard_files(field, out.dashboard);
 }
 }  // namespace
 
@@ -87,6 +101,7 @@ int Router::configure(std::string_view input, double now, std::string& output) {
       apply_policy(in.raw_config ? std::string_view(in.raw_config->string()) : std::string_view(), keys_unusable);
   apply_keys(in.hashes, in.admin_hash ? &in.admin_hash->string() : nullptr, keys_unusable, warnings);
   apply_bindings(in.names, warnings);
+  dashboard_ = std::move(in.dashboard);
   health_.set_config(config_.health);
   balancer_.set_strategy(config_.strategy);
   budget_.configure(config_.retry.budget_percent, config_.retry.budget_min_retries);

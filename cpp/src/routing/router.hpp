@@ -17,6 +17,7 @@
 #include "api/api_keys.hpp"
 #include "routing/backend_set.hpp"
 #include "routing/balancer.hpp"
+#include "routing/dashboard.hpp"
 #include "routing/exchange.hpp"
 #include "routing/health_tracker.hpp"
 #include "support/log_buffer.hpp"
@@ -139,6 +140,8 @@ class Router {
   bool api_key_ok(std::string_view auth_hash) const;
   bool admin_ok(std::string_view auth_hash) const;
   bool api_keys_required() const { return api_keys_.required(); }
+  // The status page's files, as configure took them (none: /dashboard is an unknown path).
+  const DashboardFiles& dashboard() const { return dashboard_; }
   // True when the Worker has the Rate Limiting binding (kRateLimiterBinding): /v1 requests then
   // pass a RateLimit action after authentication.
   bool rate_limiting() const { return rate_limiting_; }
@@ -173,6 +176,7 @@ class Router {
   RetryPolicy retry_policy_;
   ApiKeys api_keys_;
   std::optional<std::string> admin_key_hash_;
+  DashboardFiles dashboard_;
   bool rate_limiting_ = false;
   BackendSet backends_;
   LogBuffer logs_;
