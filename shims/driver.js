@@ -19,6 +19,7 @@ import { TIMED_OUT, errorName, startTimer } from "./timer.js";
 const TAIL_BYTES = 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 const ignore = () => {};
 
 /** 128 random bits per request for the core (its seed, and a generated request id), drawn 64 requests at a time. */
@@ -105,20 +106,43 @@ async function readBody(request, limit, deadline) {
 }
 
 /**
- * What the core needs of a request before its body.
+ * The password of HTTP Basic credentials (`Basic base64(user:password)`, RFC 7617, UTF-8), which a
+ * browser sends for /dashboard; null when `authorization` is not Basic or does not decode (it is
+ * then hashed whole, as any other value, and matches no key).
+ * @param {string} authorization
+ */
+function basicPassword(authorization) {
+  // The first two letters rule out Bearer without making a string per request.
+  if ((authorization.charCodeAt(0) | 32) !== 98 || (authorization.charCodeAt(1) | 32) !== 97) return null;
+  if (authorization.length < 7 || authorization.slice(0, 6).toLowerCase() !== "basic ") return null;
+  try {
+    const bytes = Uint8Array.from(atob(authorization.slice(6).trim()), (c) => c.charCodeAt(0));
+    const text = strictDecoder.decode(bytes);
+    const colon = text.indexOf(":");
+    return colon < 0 ? null : text.slice(colon + 1);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What the core needs of a request before its body. Basic credentials are hashed as
+ * `Bearer <password>`, the form the keys are hashed in; the core decides where they count.
  * @param {Request} request @param {boolean} authRequired
  * @returns {Promise<import("./wasm-core.js").RequestHead>}
  */
 async function requestHead(request, authRequired) {
-  const authorization = request.headers.get("authorization");
+  const authorization = authRequired ? request.headers.get("authorization") : null;
+  const password = authorization ? basicPassword(authorization) : null;
   return {
     method: request.method,
     path: pathOf(request.url),
     contentType: request.headers.get("content-type") ?? "",
     contentLength: request.headers.get("content-length") ?? "",
     requestId: request.headers.get("x-request-id") ?? "",
-    authHash: authRequired && authorization ? await sha256Hex(authorization) : "",
+    authHash: authorization ? await sha256Hex(password === null ? authorization : `Bearer ${password}`) : "",
     clientIp: request.headers.get("cf-connecting-ip") ?? "",
+    authScheme: password === null ? "" : "basic",
   };
 }
 
@@ -358,11 +382,17 @@ class Relay {
 }
 
 /**
- * Builds the Worker's fetch handler around one RouterCore (one per isolate).
- * @param {RouterCore} core
+ * @typedef {object} DashboardFiles  the status page's files (orchestrator-worker/src/dashboard/)
+ * @property {string} page    @property {string} script    @property {string} style
  */
-export function createRouterFetch(core) {
-  const isolate = new Isolate(core);
+
+/**
+ * Builds the Worker's fetch handler around one RouterCore (one per isolate); with `dashboard`
+ * the core serves the status page at /dashboard.
+ * @param {RouterCore} core @param {DashboardFiles} [dashboard]
+ */
+export function createRouterFetch(core, dashboard) {
+  const isolate = new Isolate(core, dashboard);
   const sync = isolate.sync;
   /** @param {Request} request @param {Env} env @param {ExecutionContext} [ctx] */
   return async function fetch(request, env, ctx) {
@@ -404,9 +434,10 @@ export async function configureInput(env) {
 
 /** What lives as long as the isolate: the core, its configuration, the describe() batches in flight, the cluster sync. */
 class Isolate {
-  /** @param {RouterCore} core */
-  constructor(core) {
+  /** @param {RouterCore} core @param {DashboardFiles} [dashboard] */
+  constructor(core, dashboard) {
     this.core = core;
+    this.dashboard = dashboard;
     /** @type {string | undefined} this isolate's name in the cluster */
     this.id = undefined;
     this.sync = new ClusterSync(core, () => this.drainLogs());
@@ -426,7 +457,9 @@ class Isolate {
   async configure(env) {
     // Drawn here, not at module scope, where workerd allows no random values.
     this.id ??= newIsolateId();
-    const result = this.core.configure({ ...(await configureInput(env)), isolateId: this.id }, Date.now());
+    const page = this.dashboard;
+    const files = page ? { dashboardPage: page.page, dashboardScript: page.script, dashboardStyle: page.style } : {};
+    const result = this.core.configure({ ...(await configureInput(env)), isolateId: this.id, ...files }, Date.now());
     this.drainLogs(); // an invalid ROUTER_CONFIG is among these lines, naming the field
     return result;
   }

@@ -37,8 +37,10 @@
  * @property {string} [contentType]
  * @property {string|number} [contentLength]
  * @property {string} [requestId]
- * @property {string} [authHash]  SHA-256 hex of the whole Authorization header value
+ * @property {string} [authHash]  SHA-256 hex of the whole Authorization header value (of
+ *   `Bearer <password>` for Basic credentials)
  * @property {string} [clientIp]  cf-connecting-ip (the rate-limit key when no API keys are set)
+ * @property {string} [authScheme]  "basic": the hash came from Basic credentials (a browser's, on /dashboard)
  */
 /**
  * @typedef {object} ConfigureInput
@@ -48,6 +50,9 @@
  * @property {string[]} [envNames]
  * @property {boolean} [apiKeysSet]  ROUTER_API_KEYS is set (even if it holds no usable key)
  * @property {string} [isolateId]  names this isolate to the control plane (random, per isolate)
+ * @property {string} [dashboardPage]    the status page's files (orchestrator-worker/src/dashboard/),
+ * @property {string} [dashboardScript]  served by the core at /dashboard, /dashboard/app.js and
+ * @property {string} [dashboardStyle]   /dashboard/app.css; without a page there is no /dashboard
  */
 /**
  * @typedef {object} ConfigureResult
@@ -383,6 +388,7 @@ export class RouterCore {
       head.requestId ?? "",
       head.authHash ?? "",
       head.clientIp ?? "",
+      head.authScheme ?? "",
     ]
       .map(oneLine)
       .join("\n");
@@ -607,6 +613,8 @@ function configureJson(input) {
     envNames: input.envNames ?? [],
     apiKeysSet: input.apiKeysSet ?? false,
     ...(input.isolateId ? { isolateId: input.isolateId } : {}),
+    ...(input.dashboardPage ? { dashboardPage: input.dashboardPage, dashboardScript: input.dashboardScript ?? "",
+      dashboardStyle: input.dashboardStyle ?? "" } : {}),
   });
 }
 

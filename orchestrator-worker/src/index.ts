@@ -4,6 +4,7 @@ import routerWasm from "../../build/wasm/router.wasm";
 import { RouterCore } from "../../shims/wasm-core.js";
 import { createRouterFetch } from "../../shims/driver.js";
 import { ControlPlaneObject } from "../../shims/control-plane.js";
+import { dashboard } from "./dashboard/index.js";
 
 // One core per isolate: its state (round-robin position, health, describe() cache) lives here.
 const core = RouterCore.fromModule(routerWasm);
@@ -17,5 +18,5 @@ export class ControlPlane extends ControlPlaneObject {
 }
 
 export default {
-  fetch: createRouterFetch(core),
+  fetch: createRouterFetch(core, dashboard), // with the status page, GET /dashboard
 } satisfies ExportedHandler<Record<string, unknown>>;
