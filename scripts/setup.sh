@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: the C++ toolchain, Emscripten (3.1.6 on Debian 12), nlohmann/json, GoogleTest,
-# Google Benchmark, binaryen (wasm-opt), clang (fuzzing) and wrk (benchmarks).
-apt_packages=(cmake g++ make emscripten binaryen nlohmann-json3-dev libgtest-dev libbenchmark-dev clang-14 libclang-rt-14-dev wrk)
+# Google Benchmark, binaryen (wasm-opt), clang (fuzzing), wrk (benchmarks) and chromium (the
+# status page's browser test, tests/e2e/dashboard.test.mjs).
+apt_packages=(cmake g++ make emscripten binaryen nlohmann-json3-dev libgtest-dev libbenchmark-dev clang-14 libclang-rt-14-dev wrk chromium)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
