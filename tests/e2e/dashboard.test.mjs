@@ -13,6 +13,8 @@ import { ROOT } from "../support/bundles.mjs";
 import { chat, post } from "../support/http.mjs";
 import { startStack } from "../support/stack.mjs";
 import { findChromium } from "../support/chromium.mjs";
+import { startCluster } from "../support/cluster.mjs";
+import { sleep } from "../support/fault-cases.mjs";
 
 const run = promisify(execFile);
 const ADMIN = "admin-key-0003";
@@ -121,13 +123,18 @@ function renderedRows(dom) {
   return rows;
 }
 
-test("headless Chromium renders every backend from /status, hostile names as text", async (t) => {
+/** The Chromium to run, or null after skipping `t` (outside CI only: there it fails). */
+async function chromiumOrSkip(t) {
   const binary = await findChromium();
-  if (!binary) {
-    if (process.env.CI) assert.fail("chromium not found, and CI needs this test: install it with scripts/setup.sh");
-    t.skip("chromium not found (install it with scripts/setup.sh, or set CHROMIUM)");
-    return;
-  }
+  if (binary) return binary;
+  if (process.env.CI) assert.fail("chromium not found, and CI needs this test: install it with scripts/setup.sh");
+  t.skip("chromium not found (install it with scripts/setup.sh, or set CHROMIUM)");
+  return null;
+}
+
+test("headless Chromium renders every backend from /status, hostile names as text", async (t) => {
+  const binary = await chromiumOrSkip(t);
+  if (!binary) return;
   const url = new URL("/dashboard", stack.url);
   url.username = "admin";
   url.password = ADMIN;
@@ -161,6 +168,51 @@ test("headless Chromium renders every backend from /status, hostile names as tex
   const screenshot = path.join(ROOT, "build/dashboard.png");
   await chromium(binary, url.href, ["--virtual-time-budget=4000", `--screenshot=${screenshot}`, "--window-size=1280,800"]);
   t.diagnostic(`screenshot: ${screenshot}`);
+});
+
+/** The `figures` column a row must show for cluster entry `shared` (fields it lacks come from the isolate). */
+function expectedView(shared) {
+  const fromIsolate = ["latency", "tokens"].filter((k) => !(k in shared));
+  return fromIsolate.length ? `cluster (${fromIsolate.join(", ")}: isolate)` : "cluster";
+}
+
+/** Polls orchestrator A's /status (B's too, so B reports) until A's cluster view counts `attempts` attempts from 2 isolates. */
+async function clusterSettled(cluster, attempts) {
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(300)) {
+    await cluster.status("b");
+    const body = await cluster.status("a");
+    const counted = body.cluster.backends.reduce((sum, b) => sum + b.attempts, 0);
+    if (body.cluster.controlPlane === "synced" && body.cluster.isolates === 2 && counted === attempts) return body;
+  }
+  throw new Error(`the cluster view never counted ${attempts} attempts: ${JSON.stringify((await cluster.status("a")).cluster)}`);
+}
+
+test("with a control plane, each row shows the cluster's figures, the isolate's where the cluster has none", async (t) => {
+  const binary = await chromiumOrSkip(t);
+  if (!binary) return;
+  const cluster = await startCluster({ bindings: ["BACKEND_A", "BACKEND_B", "BACKEND_C"],
+    routerConfig: { controlPlane: { firstSyncWaitMs: 1000 } } });
+  try {
+    for (let i = 0; i < 6; i++) {
+      for (const which of /** @type {const} */ (["a", "b"])) assert.equal((await cluster.ask(which)).status, 200);
+    }
+    const body = await clusterSettled(cluster, 12);
+    const dom = await chromium(binary, new URL("/dashboard", cluster.stack.url).href, ["--virtual-time-budget=4000", "--dump-dom"]);
+    const rows = renderedRows(dom);
+    assert.match(dom, /data-field="controlPlane">synced</);
+    assert.match(dom, /data-field="isolates">2</);
+    for (const shared of body.cluster.backends) {
+      const row = rows[shared.binding];
+      assert.equal(row.attempts, String(shared.attempts), `${shared.binding}: the cluster's count, both orchestrators' traffic`);
+      assert.equal(row.failures, String(shared.failures));
+      assert.equal(row.state.split(" ")[0], shared.state);
+      assert.equal(row.view, expectedView(shared));
+      const local = body.byBinding[shared.binding];
+      assert.ok(local.attempts < shared.attempts || shared.attempts === 0, "orchestrator A saw only part of it");
+    }
+  } finally {
+    await cluster.stop();
+  }
 });
 
 test("without an admin key or API keys the page is open, as /status is", async () => {
