@@ -222,3 +222,12 @@ test("without an admin key or API keys the page is open, as /status is", async (
   assert.match(text, /<table id="backends">/);
   assert.equal((await get("/status")).res.status, 200);
 });
+
+test("a non-ASCII admin key works as a Basic password (UTF-8, as the challenge's charset asks)", async () => {
+  const key = "clé-ключ-鍵";
+  await stack.reconfigure({ vars: { ROUTER_ADMIN_KEY: key }, backends: [controlled("BACKEND_A")] });
+  const utf8 = { authorization: `Basic ${Buffer.from(`admin:${key}`, "utf8").toString("base64")}` };
+  assert.equal((await get("/dashboard", utf8)).res.status, 200);
+  const latin1 = { authorization: `Basic ${Buffer.from(`admin:${key}`, "latin1").toString("base64")}` };
+  assert.equal((await get("/dashboard", latin1)).res.status, 401, "not UTF-8: matches nothing");
+});
