@@ -1,5 +1,5 @@
 // parse_request_head: the shim's "method\npathname\ncontent-type\ncontent-length\nx-request-id\n
-// authorization-sha256-hex\nclient-ip", seven fields split on '\n', missing trailing ones absent.
+// authorization-sha256-hex\nclient-ip\nauth-scheme", eight fields split on '\n', missing trailing ones absent.
 #include "api/request_head.hpp"
 
 #include <gtest/gtest.h>
