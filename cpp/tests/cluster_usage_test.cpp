@@ -198,6 +198,24 @@ TEST(ClusterUsage, AMalformedUsagePartRefusesTheReportWhole) {
   EXPECT_EQ(cp.cluster()[0].counts[0], 0u) << "nor its counters";
 }
 
+TEST(ClusterUsage, SumsPastTheReadersBoundAreWrittenAtIt) {
+  ControlPlane cp;
+  start_control_plane(cp, 1, kT0);
+  const std::string max = "9007199254740991";
+  const std::string report = R"({"isolate":"i","backends":{"BACKEND_0":{"counts":[1,1,0,0,0]}},"usage":{"backends":{"BACKEND_0":{"tokens":[)" + max + "," + max + "," + max + "," + max +
+                             R"(],"totalMs":{"samples":)" + max + R"(,"ewma":1e10,"buckets":[[3,1]]}}},"fallbacks":{"a -> b":)" + max + "}}}";
+  cp.sync(report, kT0);
+  const std::string snapshot = cp.sync(report, kT0);
+  ASSERT_EQ(cp.drain_logs().find("control_plane_bad_report"), std::string::npos);
+  RouterHarness h;
+  start_isolate(h, 1);
+  ASSERT_TRUE(h.router.sync_report(h.now));
+  ASSERT_TRUE(h.router.sync_answer(snapshot, h.now)) << "the cluster's sums stay readable";
+  const json cluster = cluster_of(h);
+  EXPECT_EQ(cluster["fallbacks"]["a -> b"], 9007199254740991ull);
+  EXPECT_EQ(cluster_backend(cluster, "BACKEND_0")["latency"]["totalMs"]["samples"], 9007199254740991ull);
+}
+
 // Every bucket of both histograms of every backend filled: the largest usage a report or a
 // snapshot can carry for these backends.
 std::string widest_report(size_t backends) {

@@ -1,5 +1,6 @@
 #include "cluster/cluster_usage.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "json/json_tree.hpp"
@@ -15,6 +16,10 @@ constexpr size_t kMaxBindingBytes = 256;
 constexpr size_t kMaxNameBytes = 1024;  // a model name, a key id, a "from -> to" pair
 constexpr size_t kMaxBackendEntries = 100000;
 
+// What the writers put out is what the readers take: sums past 2^53 stay at 2^53 - 1, an EWMA
+// from a clock that jumped stays at kMaxEwmaMs.
+uint64_t capped(uint64_t n) { return std::min<uint64_t>(n, static_cast<uint64_t>(kMaxCount)); }
+
 bool read_count(const JsonValue& v, double max, uint64_t& out) {
   if (!v.is_number() || !(v.number() >= 0) || v.number() > max) return false;
   if (v.number() != std::floor(v.number())) return false;
@@ -23,7 +28,8 @@ bool read_count(const JsonValue& v, double max, uint64_t& out) {
 }
 
 void write_tokens(JsonWriter& w, const TokenUsage& u) {
-  w.begin_array().value(u.prompt).value(u.completion).value(u.total).value(u.answers).end_array();
+  w.begin_array().value(capped(u.prompt)).value(capped(u.completion)).value(capped(u.total)).value(capped(u.answers));
+  w.end_array();
 }
 
 bool read_tokens(const JsonValue& v, TokenUsage& out) {
@@ -33,7 +39,8 @@ bool read_tokens(const JsonValue& v, TokenUsage& out) {
 }
 
 void write_sketch(JsonWriter& w, const LatencySketch& s) {
-  w.begin_object().key("samples").value(s.samples()).key("ewma").value(s.ewma()).key("buckets").begin_array();
+  w.begin_object().key("samples").value(capped(s.samples())).key("ewma").value(std::min(s.ewma(), kMaxEwmaMs));
+  w.key("buckets").begin_array();
   for (size_t i = 0; i < LatencySketch::kBuckets; ++i)
     if (s.buckets()[i] > 0) w.begin_array().value(static_cast<uint64_t>(i)).value(s.buckets()[i]).end_array();
   w.end_array().end_object();

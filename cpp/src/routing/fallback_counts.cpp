@@ -1,5 +1,7 @@
 #include "routing/fallback_counts.hpp"
 
+#include <algorithm>
+
 #include "json/json_writer.hpp"
 
 namespace router {
@@ -24,7 +26,8 @@ void FallbackCounts::merge(const FallbackCounts& other) {
 
 void FallbackCounts::write(JsonWriter& w) const {
   w.begin_object();
-  for (const auto& [pair, n] : counts_) w.key(pair).value(n);
+  // Sums past 2^53 stay at 2^53 - 1: what a cluster message's reader takes.
+  for (const auto& [pair, n] : counts_) w.key(pair).value(std::min<uint64_t>(n, (1ull << 53) - 1));
   w.end_object();
 }
 
