@@ -12,9 +12,9 @@ import { errorName } from "./timer.js";
 
 /** @typedef {import("./interfaces.js").BackendBinding} BackendBinding */
 
-// The core reads reports of at most 512 KiB (kMaxMessageBytes; a report holds deltas per backend,
-// about 200 B each). Longer text is refused here, before it is copied into the core.
-export const MAX_REPORT_CHARS = 512 * 1024;
+// The core reads reports of at most 2 MiB (kMaxMessageBytes; a report holds deltas per backend,
+// about 200 B each, plus latency histograms). Longer text is refused here, before it is copied into the core.
+export const MAX_REPORT_CHARS = 2 * 1024 * 1024;
 // Cloudflare lets one invocation call at most 32 Workers; an alarm is one invocation.
 export const MAX_DESCRIBES_PER_ALARM = 25;
 // Each describe() of the alarm's batch, until the core names its bound (discovery.describeTimeoutMs,

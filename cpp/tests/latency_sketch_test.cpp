@@ -86,6 +86,26 @@ TEST(LatencySketch, MergedHistogramsAreTheUnionOfSamples) {
   EXPECT_EQ(fast.ewma(), 20) << "the side with more samples keeps its EWMA";
 }
 
+TEST(LatencySketch, AbsorbingLaterSamplesIsAddingThem) {
+  LatencySketch earlier, later, all;
+  for (double ms : {40.0, 50.0, 60.0}) earlier.add(ms), all.add(ms);
+  for (double ms : {300.0, 310.0}) later.add(ms), all.add(ms);
+  const double before = earlier.ewma();
+  earlier.absorb(later);
+  EXPECT_EQ(earlier.samples(), 5u);
+  EXPECT_EQ(earlier.buckets(), all.buckets());
+  // As two samples at later's EWMA: (1-w)^2 of the earlier EWMA is left.
+  const double keep = (1 - LatencySketch::kEwmaWeight) * (1 - LatencySketch::kEwmaWeight);
+  EXPECT_NEAR(earlier.ewma(), later.ewma() + keep * (before - later.ewma()), 1e-9);
+  EXPECT_GT(earlier.ewma(), before);
+  EXPECT_LT(earlier.ewma(), later.ewma());
+  LatencySketch empty;
+  empty.absorb(later);
+  EXPECT_EQ(empty.ewma(), later.ewma()) << "no earlier samples: the later EWMA as it is";
+  empty.absorb(LatencySketch{});
+  EXPECT_EQ(empty.samples(), 2u) << "absorbing nothing changes nothing";
+}
+
 TEST(LatencySketch, BucketsAreContiguousAndIncreasing) {
   for (size_t i = 1; i + 1 < LatencySketch::kBuckets; ++i) {
     EXPECT_LT(LatencySketch::bucket_value(i), LatencySketch::bucket_value(i + 1));

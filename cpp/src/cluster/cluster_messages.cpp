@@ -1,5 +1,6 @@
 #include "cluster/cluster_messages.hpp"
 
+#include "cluster/cluster_usage.hpp"
 #include "json/json_tree.hpp"
 #include "json/json_writer.hpp"
 
@@ -51,6 +52,11 @@ bool read_claims(const JsonValue* v, std::vector<BackendClaim>& out) {
   return true;
 }
 
+bool read_usage_part(const JsonValue& root, const JsonValue*& out) {
+  out = root.find("usage");
+  return !out || check_usage(*out);
+}
+
 bool read_version(const JsonValue* v, uint64_t& out) {
   double n = 0;
   if (!read_number(v, kMaxCount, n)) return false;
@@ -83,10 +89,11 @@ void write_claims(JsonWriter& w, const std::vector<BackendClaim>& claims) {
   w.end_object();
 }
 
-std::string write_report(const Report& report) {
+std::string write_report(const Report& report, std::string_view usage) {
   JsonWriter w;
   w.begin_object().key("isolate").value(report.isolate).key("catalogVersion").value(report.catalog_version);
   write_claims(w, report.backends);
+  if (!usage.empty()) w.key("usage").raw(usage);
   return w.end_object().take();
 }
 
@@ -95,7 +102,8 @@ bool read_report(const JsonValue& root, Report& out) {
   const JsonValue* isolate = root.find("isolate");
   if (!isolate || !isolate->is_string() || isolate->string().size() > kMaxIsolateIdBytes) return false;
   out.isolate = isolate->string();
-  return read_version(root.find("catalogVersion"), out.catalog_version) && read_claims(root.find("backends"), out.backends);
+  return read_version(root.find("catalogVersion"), out.catalog_version) && read_claims(root.find("backends"), out.backends) &&
+         read_usage_part(root, out.usage);
 }
 
 bool read_snapshot(const JsonValue& root, Snapshot& out) {
@@ -105,7 +113,8 @@ bool read_snapshot(const JsonValue& root, Snapshot& out) {
   if (catalog && !catalog->is_object()) return false;
   out.catalog = catalog;
   const bool ok = read_number(root.find("now"), kMaxTime, out.now) && read_number(root.find("isolates"), 1e9, isolates) &&
-                  read_version(root.find("catalogVersion"), out.catalog_version) && read_claims(root.find("backends"), out.backends);
+                  read_version(root.find("catalogVersion"), out.catalog_version) && read_claims(root.find("backends"), out.backends) &&
+                  read_usage_part(root, out.usage);
   out.isolates = static_cast<uint32_t>(isolates);
   return ok;
 }

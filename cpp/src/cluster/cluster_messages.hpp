@@ -1,10 +1,13 @@
 // The control plane's two messages (docs/control-plane.md), written and read in one place:
-//   report   (isolate -> control plane) {"isolate": id, "catalogVersion": n, "backends": {binding: entry}}
+//   report   (isolate -> control plane) {"isolate": id, "catalogVersion": n, "backends": {binding: entry},
+//                                        "usage"?: usage}
 //   snapshot (control plane -> isolate) {"now": t, "isolates": n, "catalogVersion": n,
-//                                        "backends": {binding: entry}, "catalog"?: {binding: description}}
+//                                        "backends": {binding: entry}, "usage"?: usage,
+//                                        "catalog"?: {binding: description}}
 //   entry: {"counts"?: [attempts, successes, failures, rateLimited, serverErrors],
 //           "ejectedUntil"?: t, "timesEjected"?: n, "cooldownUntil"?: t, "streak"?: n}
-// In a report, counts are what happened since the last acknowledged report; in a snapshot, the
+//   usage: tokens, latency and fallbacks (cluster_usage.hpp).
+// In a report, counts and usage are what happened since the last acknowledged report; in a snapshot, the
 // cluster's totals. Both sides treat the other's bytes as hostile: bounded sizes, finite numbers,
 // unknown bindings ignored by the caller, a malformed message refused whole.
 #pragma once
@@ -40,6 +43,7 @@ struct Report {
   std::string isolate;
   uint64_t catalog_version = 0;
   std::vector<BackendClaim> backends;
+  const JsonValue* usage = nullptr;  // read: points into the parsed document (checked); null when absent
 };
 
 struct Snapshot {
@@ -48,17 +52,20 @@ struct Snapshot {
   uint64_t catalog_version = 0;
   std::vector<BackendClaim> backends;
   const JsonValue* catalog = nullptr;  // points into the parsed document; null when absent
+  const JsonValue* usage = nullptr;    // the same (checked); null when absent
 };
 
 // The most bytes the control plane accepts in a report (a report of a few hundred backends is
-// tens of KB), and an isolate in a snapshot (the catalog it may carry holds every description,
+// tens of KB; their latency histograms, when each spans every bucket after a long outage of the
+// control plane, about 1 MB), and an isolate in a snapshot (the catalog it may carry holds every description,
 // each up to 1024 model names).
-constexpr size_t kMaxMessageBytes = 512 * 1024;
+constexpr size_t kMaxMessageBytes = 2 * 1024 * 1024;
 constexpr size_t kMaxSnapshotBytes = 4 * 1024 * 1024;
 constexpr size_t kMaxIsolateIdBytes = 64;
 
 void write_claims(JsonWriter& w, const std::vector<BackendClaim>& claims);
-std::string write_report(const Report& report);
+// `usage`: the report's usage object as write_usage wrote it ("" when there is none).
+std::string write_report(const Report& report, std::string_view usage = {});
 
 // False when `root` is not a well-formed report / snapshot. Times must be finite and non-negative,
 // counts integers below 2^53, timesEjected at most 1000.

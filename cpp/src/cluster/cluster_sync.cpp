@@ -33,6 +33,9 @@ void ClusterSync::configure(bool present, const ControlPlaneConfig& config, std:
 void ClusterSync::reset(size_t backends) {
   acked_.assign(backends, Counts{});
   sent_.assign(backends, Counts{});
+  pending_.reset(backends);
+  sent_usage_.reset(backends);
+  view_usage_.reset(backends);
   catalog_version_ = 0;
   view_ = Snapshot{};
 }
@@ -56,25 +59,41 @@ std::optional<SyncRequest> ClusterSync::report(const HealthTracker& health, cons
     if (s == BackendState::Cooldown) c.cooldown_until = health.until(i);
     if (!c.empty()) r.backends.push_back(std::move(c));
   }
-  SyncRequest request{started_ ? 0 : config_.first_sync_wait_ms, write_report(r), config_.timeout_ms};
+  // A report whose answer never came (no ack, no failure) is folded into this one.
+  sent_usage_.absorb(pending_);
+  pending_.reset(acked_.size());
+  std::string usage;
+  if (!sent_usage_.empty()) {
+    JsonWriter w;
+    write_usage(w, sent_usage_, backends);
+    usage = w.take();
+  }
+  SyncRequest request{started_ ? 0 : config_.first_sync_wait_ms, write_report(r, usage), config_.timeout_ms};
   started_ = true;
   last_started_ = now;
   in_flight_until_ = now + config_.timeout_ms;
   return request;
 }
 
-void ClusterSync::acknowledged(const Snapshot& snapshot, double now, LogBuffer& logs) {
+void ClusterSync::acknowledged(const Snapshot& snapshot, const BackendSet& backends, double now, LogBuffer& logs) {
   acked_ = sent_;
+  sent_usage_.reset(acked_.size());
+  view_usage_.reset(acked_.size());
+  if (snapshot.usage) add_usage(*snapshot.usage, backends, view_usage_);
   in_flight_until_ = 0;
   if (state_ == ControlPlaneState::Unreachable) logs.add("info", "control_plane_synced", {});
   state_ = ControlPlaneState::Synced;
   synced_at_ = now;
   view_ = snapshot;
   view_.catalog = nullptr;
+  view_.usage = nullptr;
 }
 
 void ClusterSync::failed(double now, LogBuffer& logs) {
   in_flight_until_ = 0;  // the deltas stay: the next report carries them
+  sent_usage_.absorb(pending_);  // the report's usage, then what came since
+  std::swap(pending_, sent_usage_);
+  sent_usage_.reset(acked_.size());
   if (!present_) return;
   state_ = ControlPlaneState::Unreachable;
   if (unreachable_logged_at_ < 0 || now - unreachable_logged_at_ >= config_.sync_interval_ms) {
@@ -83,22 +102,35 @@ void ClusterSync::failed(double now, LogBuffer& logs) {
   }
 }
 
-void ClusterSync::write_status(JsonWriter& w, double now) const {
+void ClusterSync::write_status(JsonWriter& w, const BackendSet& backends, double now) const {
   w.key("cluster").begin_object().key("controlPlane").value(state_name(state_)).key("syncedAt");
   if (synced_at_ > 0) w.value(synced_at_); else w.null();
   w.key("isolates");
   if (synced_at_ > 0) w.value(view_.isolates); else w.null();
   w.key("catalogVersion").value(catalog_version_).key("backends").begin_array();
-  for (const BackendClaim& c : view_.backends) {
-    const bool ejected = c.ejected_until > now, cooling = !ejected && c.cooldown_until > now;
-    w.begin_object().key("binding").value(c.binding).key("state").value(ejected ? "ejected" : cooling ? "cooldown" : "healthy");
-    w.key("until");
-    if (ejected || cooling) w.value(ejected ? c.ejected_until : c.cooldown_until); else w.null();
-    w.key("timesEjected").value(c.times_ejected).key("attempts").value(c.counts[0]).key("successes").value(c.counts[1]);
-    w.key("failures").value(c.counts[2]).key("rateLimited").value(c.counts[3]).key("serverErrors").value(c.counts[4]);
-    w.end_object();
-  }
-  w.end_array().end_object();
+  for (const BackendClaim& c : view_.backends) write_backend_status(w, c, backends, now);
+  w.end_array().key("usage");
+  view_usage_.tokens.write_status(w);
+  view_usage_.fallbacks.write(w.key("fallbacks"));
+  w.end_object();
+}
+
+// One entry of cluster.backends, in the shape of /status's top-level backends (the same writers).
+void ClusterSync::write_backend_status(JsonWriter& w, const BackendClaim& c, const BackendSet& backends, double now) const {
+  const bool ejected = c.ejected_until > now, cooling = !ejected && c.cooldown_until > now;
+  w.begin_object().key("binding").value(c.binding).key("state").value(ejected ? "ejected" : cooling ? "cooldown" : "healthy");
+  w.key("until");
+  if (ejected || cooling) w.value(ejected ? c.ejected_until : c.cooldown_until); else w.null();
+  w.key("timesEjected").value(c.times_ejected).key("attempts").value(c.counts[0]).key("successes").value(c.counts[1]);
+  w.key("failures").value(c.counts[2]).key("rateLimited").value(c.counts[3]).key("serverErrors").value(c.counts[4]);
+  static const LatencySketch kNone;
+  const std::optional<size_t> i = backends.index_of(c.binding);
+  const bool known = i && *i < view_usage_.first_byte.size();
+  UsageLedger::write(w.key("tokens"), view_usage_.tokens.backend(known ? *i : SIZE_MAX));
+  w.key("latency").begin_object();
+  write_latency(w.key("firstByteMs"), known ? view_usage_.first_byte[*i] : kNone);
+  write_latency(w.key("totalMs"), known ? view_usage_.total[*i] : kNone);
+  w.end_object().end_object();
 }
 
 }  // namespace router

@@ -1,7 +1,8 @@
 // ClusterSync: the isolate's side of the control plane (docs/control-plane.md). It decides when
 // the isolate syncs, writes its report (counter deltas since the last acknowledged report, the
-// ejections and cooldowns in force here), reads the snapshot, and keeps the cluster's view for
-// /status. The request path never touches it: deltas are differences of HealthTracker's counters.
+// ejections and cooldowns in force here, usage since then), reads the snapshot, and keeps the
+// cluster's view for /status. Counter deltas are differences of HealthTracker's counters; the
+// request path only adds its tokens, latencies and fallbacks to pending() (with a control plane).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "cluster/cluster_messages.hpp"
+#include "cluster/cluster_usage.hpp"
 #include "config/router_config.hpp"
 
 namespace router {
@@ -43,13 +45,15 @@ class ClusterSync {
 
   std::optional<SyncRequest> report(const HealthTracker& health, const BackendSet& backends, double now);
   // The snapshot was read and applied: the report it answered is acknowledged.
-  void acknowledged(const Snapshot& snapshot, double now, LogBuffer& logs);
+  void acknowledged(const Snapshot& snapshot, const BackendSet& backends, double now, LogBuffer& logs);
   void failed(double now, LogBuffer& logs);
+  // Where the request path adds usage for the next report; null without a control plane.
+  ClusterUsage* pending() { return present_ ? &pending_ : nullptr; }
 
   ControlPlaneState state() const { return state_; }
   uint64_t catalog_version() const { return catalog_version_; }
   void set_catalog_version(uint64_t v) { catalog_version_ = v; }
-  void write_status(JsonWriter& w, double now) const;
+  void write_status(JsonWriter& w, const BackendSet& backends, double now) const;
 
  private:
   bool present_ = false;
@@ -64,7 +68,11 @@ class ClusterSync {
   double unreachable_logged_at_ = -1;
   uint64_t catalog_version_ = 0;
   std::vector<Counts> acked_, sent_;  // HealthTracker's counters at the last ack / the report in flight
-  Snapshot view_;                      // the last snapshot (catalog pointer cleared)
+  Snapshot view_;                      // the last snapshot (catalog and usage pointers cleared)
+  // Usage since the last report, usage the report in flight carries (back into pending_ when it
+  // fails, so nothing is lost), and the cluster's as the last snapshot gave it.
+  ClusterUsage pending_, sent_usage_, view_usage_;
+  void write_backend_status(JsonWriter& w, const BackendClaim& c, const BackendSet& backends, double now) const;
 };
 
 }  // namespace router

@@ -21,6 +21,7 @@ int ControlPlane::configure(std::string_view input, double now, std::string& out
     cluster_.assign(n, BackendClaim{});
     probes_.assign(n, Probe{});
     catalog_text_.assign(n, std::string());
+    usage_.reset(n);
     for (size_t i = 0; i < n; ++i) cluster_[i].binding = catalog_.backends()[i].binding;
     bump_catalog_version();
   }
@@ -42,6 +43,10 @@ std::string ControlPlane::sync(std::string_view report, double now) {
   note_isolate(r.isolate, now);
   for (const BackendClaim& claim : r.backends)
     if (auto i = catalog_.backends().index_of(claim.binding)) merge_claim(*i, claim, r.isolate, now);
+  if (r.usage) {
+    add_usage(*r.usage, catalog_.backends(), usage_);
+    dirty_ = true;
+  }
   return snapshot(r.catalog_version < catalog_version_, r.isolate, now);
 }
 
@@ -131,6 +136,7 @@ std::string ControlPlane::snapshot(bool with_catalog, const std::string& isolate
   w.begin_object().key("now").value(now).key("isolates").value(static_cast<uint64_t>(isolates_.size()));
   w.key("catalogVersion").value(catalog_version_);
   write_claims(w, claims);
+  if (!usage_.empty()) write_usage(w.key("usage"), usage_, catalog_.backends());
   if (with_catalog) {
     w.key("catalog").begin_object();
     for (size_t i = 0; i < catalog_text_.size(); ++i)
@@ -169,6 +175,8 @@ bool ControlPlane::restore(std::string_view state, double now) {
     cluster_[*i].times_ejected = claim.times_ejected;
     cluster_[*i].cooldown_until = claim.cooldown_until;
   }
+  usage_.reset(cluster_.size());
+  if (s.usage) add_usage(*s.usage, catalog_.backends(), usage_);
   if (s.catalog) {
     catalog_.describe_parsed(*s.catalog, now);
     for (size_t i = 0; i < catalog_text_.size(); ++i) catalog_text_[i] = catalog_.backends().description_json(i);

@@ -1,7 +1,8 @@
 // ControlPlane: the core of the control-plane Durable Object (docs/control-plane.md). It merges
 // what isolates report (ejections by the latest end and highest count, within the cluster-wide
 // max-ejection-percent; cooldowns by the latest end; counters added; failures in a row across
-// isolates eject as one isolate's would), answers each with a compact
+// isolates eject as one isolate's would; tokens, latency histograms and fallbacks added up into
+// the cluster's usage), answers each with a compact
 // snapshot, discovers backends itself (describe() in batches its alarm performs) and hands the
 // catalog to isolates whose version is older. Sans-I/O like the Router: the Durable Object's JS
 // carries bytes, storage and describe() calls.
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "cluster/cluster_messages.hpp"
+#include "cluster/cluster_usage.hpp"
 #include "routing/router.hpp"
 
 namespace router {
@@ -48,6 +50,8 @@ class ControlPlane {
   std::string drain_logs() { return catalog_.drain_logs(); }
 
   const std::vector<BackendClaim>& cluster() const { return cluster_; }
+  // Tokens, latency and fallbacks over every isolate's reports (backends as catalog's list).
+  const ClusterUsage& usage() const { return usage_; }
   uint64_t catalog_version() const { return catalog_version_; }
 
  private:
@@ -74,6 +78,7 @@ class ControlPlane {
   Router catalog_;  // the configuration and discovery, exactly as an isolate keeps them
   std::vector<Probe> probes_;
   std::vector<BackendClaim> cluster_;
+  ClusterUsage usage_;
   std::vector<std::string> catalog_text_;  // each backend's description as last handed out
   std::map<std::string, double> isolates_;  // id -> last report
   double isolates_pruned_at_ = 0;

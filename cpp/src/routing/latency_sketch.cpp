@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "json/json_writer.hpp"
+
 namespace router {
 namespace {
 
@@ -50,6 +52,15 @@ void LatencySketch::merge(const LatencySketch& other) {
   while (total_ >= kHalveAt) halve();
 }
 
+void LatencySketch::absorb(const LatencySketch& later) {
+  if (later.samples_ == 0) return;
+  // n samples at value e move an EWMA to e + (1-w)^n (ewma - e); past ~200 samples it is e.
+  const double keep = std::pow(1 - kEwmaWeight, static_cast<double>(std::min<uint64_t>(later.samples_, 1000)));
+  const double ewma = samples_ == 0 ? later.ewma_ : later.ewma_ + keep * (ewma_ - later.ewma_);
+  merge(later);
+  ewma_ = ewma;
+}
+
 void LatencySketch::set_bucket(size_t i, uint32_t count) {
   if (i >= kBuckets) return;
   total_ -= buckets_[i];
@@ -69,6 +80,15 @@ double LatencySketch::quantile(double q) const {
     if (static_cast<double>(seen) >= wanted) return bucket_value(i);
   }
   return bucket_value(kBuckets - 1);
+}
+
+void write_latency(JsonWriter& w, const LatencySketch& s) {
+  // One decimal: the sketch is not more exact.
+  const auto ms = [](double v) { return std::round(v * 10) / 10; };
+  w.begin_object().key("samples").value(s.samples()).key("ewma").value(ms(s.ewma()));
+  w.key("p50").value(ms(s.quantile(0.5))).key("p95").value(ms(s.quantile(0.95)));
+  w.key("p99").value(ms(s.quantile(0.99)));
+  w.end_object();
 }
 
 }  // namespace router

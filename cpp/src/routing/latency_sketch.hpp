@@ -12,6 +12,7 @@
 namespace router {
 
 using std::size_t;
+class JsonWriter;
 
 class LatencySketch {
  public:
@@ -23,6 +24,9 @@ class LatencySketch {
   void add(double ms);
   // Adds another sketch's histogram (its EWMA is not mergeable: the larger-count side's is kept).
   void merge(const LatencySketch& other);
+  // Adds the samples `later` holds, taken after this sketch's (a report's delta, the cluster view):
+  // histograms add, and the EWMA moves as if `later`'s samples had come at `later`'s EWMA.
+  void absorb(const LatencySketch& later);
 
   // The value below which `q` (0..1) of the samples fall, in ms (0 with no samples).
   double quantile(double q) const;
@@ -35,6 +39,8 @@ class LatencySketch {
   const std::array<uint32_t, kBuckets>& buckets() const { return buckets_; }
   // Restores a histogram read from a cluster message (counts already validated by the reader).
   void set_bucket(size_t i, uint32_t count);
+  // ... and its sample count and EWMA.
+  void set_summary(uint64_t samples, double ewma) { samples_ = samples, ewma_ = ewma; }
 
   static size_t bucket_of(double ms);
   // The value a bucket stands for: its geometric middle.
@@ -48,5 +54,8 @@ class LatencySketch {
   uint64_t samples_ = 0;
   double ewma_ = 0;
 };
+
+// {"samples", "ewma", "p50", "p95", "p99"} in ms: a sketch as /status shows it (isolate and cluster).
+void write_latency(JsonWriter& w, const LatencySketch& s);
 
 }  // namespace router

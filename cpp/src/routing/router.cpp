@@ -20,15 +20,6 @@ const char* state_name(BackendState s) {
     default: return "healthy";
   }
 }
-
-// {"samples", "ewma", "p50", "p95", "p99"} in ms (one decimal: the sketch is not more exact).
-void write_latency(JsonWriter& w, const LatencySketch& s) {
-  const auto ms = [](double v) { return std::round(v * 10) / 10; };
-  w.begin_object().key("samples").value(s.samples()).key("ewma").value(ms(s.ewma()));
-  w.key("p50").value(ms(s.quantile(0.5))).key("p95").value(ms(s.quantile(0.95)));
-  w.key("p99").value(ms(s.quantile(0.99)));
-  w.end_object();
-}
 }  // namespace
 
 Router::Router() : retry_policy_(RetryConfig{}, TimeoutConfig{}), health_(HealthConfig{}, &logs_) {}
@@ -210,7 +201,7 @@ bool Router::sync_answer(std::string_view snapshot, double now) {
     health_.adopt(*i, ejected_until, c.times_ejected, cooldown_until, now);
   }
   apply_catalog(s, now);
-  cluster_.acknowledged(s, now, logs_);
+  cluster_.acknowledged(s, backends_, now, logs_);
   return true;
 }
 
@@ -356,19 +347,16 @@ std::string Router::status_json(double now) const {
   w.key("retriesInFlight").value(budget_.retries_in_flight());
   w.key("usage");
   usage_.write_status(w);
-  w.key("fallbacks").begin_object();
-  for (const auto& [pair, count] : fallbacks_) w.key(pair).value(count);
-  w.end_object();
+  fallbacks_.write(w.key("fallbacks"));
   w.key("now").value(now);
-  cluster_.write_status(w, now);
+  cluster_.write_status(w, backends_, now);
   return w.end_object().take();
 }
 
 void Router::fallback_taken(const std::string& from, const std::string& to) {
-  std::string pair = from + " -> " + to;
-  if (fallbacks_.size() >= kMaxFallbackPairs && fallbacks_.find(pair) == fallbacks_.end())
-    pair = std::string(kOtherFallbacks);
-  fallbacks_[pair]++;
+  const std::string pair = FallbackCounts::pair(from, to);
+  fallbacks_.add(pair);
+  if (ClusterUsage* delta = cluster_.pending()) delta->fallbacks.add(pair);
 }
 
 std::string Router::models_json() const {

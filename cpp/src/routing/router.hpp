@@ -19,6 +19,7 @@
 #include "routing/balancer.hpp"
 #include "routing/dashboard.hpp"
 #include "routing/exchange.hpp"
+#include "routing/fallback_counts.hpp"
 #include "routing/health_tracker.hpp"
 #include "support/log_buffer.hpp"
 #include "api/request_head.hpp"
@@ -106,19 +107,25 @@ class Router {
     health_.attempt_finished(backend, result, now, cooldown_ms);
   }
   // Latency of answered attempts (HealthTracker::answered_after, stream_ended_after).
+  // (With a control plane, also into the report's delta.)
   void answered_after(uint32_t backend, double first_byte_ms, bool whole) {
     health_.answered_after(backend, first_byte_ms, whole);
+    if (ClusterUsage* delta = cluster_.pending()) delta->answered_after(backend, first_byte_ms, whole);
   }
-  void stream_ended_after(uint32_t backend, double total_ms) { health_.stream_ended_after(backend, total_ms); }
+  void stream_ended_after(uint32_t backend, double total_ms) {
+    health_.stream_ended_after(backend, total_ms);
+    if (ClusterUsage* delta = cluster_.pending()) delta->stream_ended_after(backend, total_ms);
+  }
   // A delivered answer reported these tokens (UsageLedger: per backend, model and key id).
   void usage_reported(uint32_t backend, std::string_view model, std::string_view key, const TokenUsage& usage) {
     usage_.add(backend, model, key, usage);
+    if (ClusterUsage* delta = cluster_.pending()) delta->tokens.add(backend, model, key, usage);
   }
   const UsageLedger& usage() const { return usage_; }
   // An exchange went on from model `from` to `to` (counted per pair for /status).
   void fallback_taken(const std::string& from, const std::string& to);
   // The fallbacks counted so far, "from -> to" -> count.
-  const std::map<std::string, uint64_t>& fallbacks() const { return fallbacks_; }
+  const std::map<std::string, uint64_t>& fallbacks() const { return fallbacks_.counts(); }
   // A retry takes a slot of the retry budget (false: the budget is exhausted) until released.
   bool acquire_retry() { return budget_.try_acquire(exchanges_.size()); }
   void release_retry() { budget_.release(); }
@@ -187,11 +194,7 @@ class Router {
   ClusterSync cluster_;
   std::vector<bool> catalog_covers_;  // backends the control plane's catalog describes
   std::map<uint32_t, std::unique_ptr<Exchange>> exchanges_;
-  // Per model pair; bounded, as clients name models (`models`): pairs past kMaxFallbackPairs count
-  // under kOtherFallbacks.
-  std::map<std::string, uint64_t> fallbacks_;
-  static constexpr size_t kMaxFallbackPairs = 100;
-  static constexpr std::string_view kOtherFallbacks = "(other pairs)";
+  FallbackCounts fallbacks_;
 };
 
 }  // namespace router

@@ -98,6 +98,22 @@ void UsageLedger::add(size_t backend, std::string_view model, std::string_view k
   bounded_entry(keys_, key).add(usage);
 }
 
+void UsageLedger::add_model(std::string_view model, const TokenUsage& usage) { bounded_entry(models_, model).add(usage); }
+
+void UsageLedger::add_key(std::string_view key, const TokenUsage& usage) { bounded_entry(keys_, key).add(usage); }
+
+void UsageLedger::merge(const UsageLedger& other) {
+  for (size_t i = 0; i < other.backends_.size(); ++i) add_backend(i, other.backends_[i]);
+  for (const auto& [model, usage] : other.models_) add_model(model, usage);
+  for (const auto& [key, usage] : other.keys_) add_key(key, usage);
+}
+
+bool UsageLedger::empty() const {
+  for (const TokenUsage& u : backends_)
+    if (u != TokenUsage{}) return false;
+  return models_.empty() && keys_.empty();
+}
+
 void UsageLedger::write(JsonWriter& w, const TokenUsage& u) {
   w.begin_object().key("prompt").value(u.prompt).key("completion").value(u.completion);
   w.key("total").value(u.total).key("answers").value(u.answers).end_object();

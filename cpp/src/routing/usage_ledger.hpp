@@ -21,6 +21,7 @@ struct TokenUsage {
   uint64_t answers = 0;  // answers that reported usage
 
   void add(const TokenUsage& u);
+  bool operator==(const TokenUsage&) const = default;
 };
 
 // `usage` as the shim passes it ("prompt completion total", whole numbers), checked: nullopt for
@@ -38,6 +39,16 @@ class UsageLedger {
 
   void reset(size_t backends);
   void add(size_t backend, std::string_view model, std::string_view key, const TokenUsage& usage);
+  // The parts one at a time (a cluster message's entries), bounded as add's.
+  void add_backend(size_t backend, const TokenUsage& usage) {
+    if (backend < backends_.size()) backends_[backend].add(usage);
+  }
+  void add_model(std::string_view model, const TokenUsage& usage);
+  void add_key(std::string_view key, const TokenUsage& usage);
+  // Adds another ledger of the same backend list.
+  void merge(const UsageLedger& other);
+  // Nothing counted (a report then has no usage to send).
+  bool empty() const;
 
   // Backend i's tokens (none for an index past the list).
   const TokenUsage& backend(size_t i) const {
