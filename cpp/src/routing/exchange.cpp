@@ -354,8 +354,7 @@ Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody bod
       outcome = AttemptOutcome::Threw;
     }
   }
-  router_.attempt_latency(current_backend_, now - attempt_started_at_,
-                          RetryPolicy::health_result(outcome, status) == AttemptResult::Failure, attempt_timeout_ms_, now);
+  router_.attempt_latency(current_backend_, now - attempt_started_at_, outcome, status, attempt_timeout_ms_, now);
   release_retry();
   std::optional<double> wait = parse_retry_after(retry_after, retry_after_ms, now);
   double capped = wait ? policy_.cap_retry_after(*wait) : -1;

@@ -6,8 +6,11 @@
 namespace router {
 
 namespace {
-// The share the old estimate keeps after `elapsed` ms: 1 at 0, toward 0 (never below) after many tau.
-double decay(double elapsed_ms) { return std::exp(-std::max(0.0, elapsed_ms) / PeakEwma::kTauMs); }
+// The share the old estimate keeps after `elapsed` ms, exp(-elapsed / tau): 1 at 0, toward 0 (never
+// below) after many tau. As pow(e, x): router.wasm already has pow (LatencySketch); exp's own
+// code would add 2 KB (gzipped) to it.
+constexpr double kE = 2.718281828459045;
+double decay(double elapsed_ms) { return std::pow(kE, -std::max(0.0, elapsed_ms) / PeakEwma::kTauMs); }
 }  // namespace
 
 void PeakEwma::observe(double ms, double now) {

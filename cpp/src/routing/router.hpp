@@ -110,9 +110,13 @@ class Router {
   }
   void stream_ended_after(uint32_t backend, double total_ms) { health_.stream_ended_after(backend, total_ms); }
   // An attempt's outcome (its answer, or its failure) came elapsed_ms after its Call: the peak-ewma
-  // strategy's sample, kept only under that strategy (the others cost nothing more).
-  void attempt_latency(uint32_t backend, double elapsed_ms, bool failed, double timeout_ms, double now) {
-    if (config_.strategy == Strategy::PeakEwma) health_.attempt_latency(backend, elapsed_ms, failed, timeout_ms, now);
+  // strategy's sample, kept only under that strategy (the others cost nothing more). A failure is
+  // what health counts as one (RetryPolicy::health_result).
+  void attempt_latency(uint32_t backend, double elapsed_ms, AttemptOutcome outcome, uint32_t status,
+                       double timeout_ms, double now) {
+    if (config_.strategy != Strategy::PeakEwma) return;
+    const bool failed = RetryPolicy::health_result(outcome, status) == AttemptResult::Failure;
+    health_.attempt_latency(backend, elapsed_ms, failed, timeout_ms, now);
   }
   // A delivered answer reported these tokens (UsageLedger: per backend, model and key id).
   void usage_reported(uint32_t backend, std::string_view model, std::string_view key, const TokenUsage& usage) {
