@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <map>
 #include <vector>
@@ -128,6 +129,15 @@ TEST(PeakEwma, AnUnmeasuredBackendStandsInAtTheOtherEstimate) {
 
 // --- the peak-ewma strategy in the Balancer ---
 
+// A candidate whose estimator took `ms` at kT0 (PeakEwma::kUnmeasured: no estimator, never
+// sampled); the picks read them at kT0, so its estimate is `ms`. The estimators outlive the test.
+Candidate at(uint32_t index, double weight, uint32_t in_flight, double ms) {
+  static std::deque<PeakEwma> estimators;
+  if (ms == PeakEwma::kUnmeasured) return {index, weight, in_flight};
+  estimators.emplace_back().observe(ms, kT0);
+  return {index, weight, in_flight, &estimators.back()};
+}
+
 Balancer peak_ewma_balancer(size_t n) {
   Balancer b;
   b.set_strategy(Strategy::PeakEwma);
@@ -139,9 +149,9 @@ TEST(PeakEwmaBalancer, PrefersTheFastBackend) {
   Balancer b = peak_ewma_balancer(3);
   SplitMix64 rng(2024);
   // Backend 0 is 5x slower; none has anything in flight.
-  std::vector<Candidate> c = {{0, 1, 0, 1500}, {1, 1, 0, 300}, {2, 1, 0, 310}};
+  std::vector<Candidate> c = {at(0, 1, 0, 1500), at(1, 1, 0, 300), at(2, 1, 0, 310)};
   std::map<uint32_t, int> counts;
-  for (int i = 0; i < 3000; ++i) counts[*b.pick(c, rng)]++;
+  for (int i = 0; i < 3000; ++i) counts[*b.pick(c, rng, kT0)]++;
   // The slow one never wins a pair; backend 1 wins both pairs it is in, backend 2 one of its two.
   EXPECT_EQ(counts[0], 0);
   EXPECT_NEAR(counts[1], 2000, 150);
@@ -152,9 +162,9 @@ TEST(PeakEwmaBalancer, LoadOutweighsASmallLatencyAdvantage) {
   Balancer b = peak_ewma_balancer(2);
   SplitMix64 rng(5);
   // 300 ms x (3 + 1) = 1200 > 1000 ms x (0 + 1): the slower idle one wins...
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({{0, 1, 3, 300}, {1, 1, 0, 1000}}, rng), 1u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({at(0, 1, 3, 300), at(1, 1, 0, 1000)}, rng, kT0), 1u);
   // ...unless its weight makes the fast one's queue light enough: 1200 / 2 < 1000.
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({{0, 2, 3, 300}, {1, 1, 0, 1000}}, rng), 0u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({at(0, 2, 3, 300), at(1, 1, 0, 1000)}, rng, kT0), 0u);
 }
 
 TEST(PeakEwmaBalancer, AnUnmeasuredBackendIsTriedWhenLessLoaded) {
@@ -162,26 +172,39 @@ TEST(PeakEwmaBalancer, AnUnmeasuredBackendIsTriedWhenLessLoaded) {
   SplitMix64 rng(9);
   const double none = PeakEwma::kUnmeasured;
   // Costed at the other's 300 ms: less loaded wins, more loaded loses (not flooded).
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({{0, 1, 2, 300}, {1, 1, 0, none}}, rng), 1u);
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({{0, 1, 0, 300}, {1, 1, 2, none}}, rng), 0u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({at(0, 1, 2, 300), at(1, 1, 0, none)}, rng, kT0), 1u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({at(0, 1, 0, 300), at(1, 1, 2, none)}, rng, kT0), 0u);
   // Neither measured: by in-flight per weight.
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({{0, 1, 1, none}, {1, 1, 0, none}}, rng), 1u);
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({{0, 3, 1, none}, {1, 1, 0, none}}, rng), 0u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({at(0, 1, 1, none), at(1, 1, 0, none)}, rng, kT0), 1u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({at(0, 3, 1, none), at(1, 1, 0, none)}, rng, kT0), 0u);
 }
 
 TEST(PeakEwmaBalancer, TiesGoToTheLessLoadedThenToEither) {
   Balancer b = peak_ewma_balancer(2);
   SplitMix64 rng(11);
   // Both estimates decayed to 0: equal costs; the one with less in flight wins.
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({{0, 1, 4, 0}, {1, 1, 1, 0}}, rng), 1u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(*b.pick({at(0, 1, 4, 0), at(1, 1, 1, 0)}, rng, kT0), 1u);
   // Identical candidates: either, drawn at random (both show up).
   std::map<uint32_t, int> counts;
-  for (int i = 0; i < 200; ++i) counts[*b.pick({{0, 1, 0, 300}, {1, 1, 0, 300}}, rng)]++;
+  for (int i = 0; i < 200; ++i) counts[*b.pick({at(0, 1, 0, 300), at(1, 1, 0, 300)}, rng, kT0)]++;
   EXPECT_GT(counts[0], 50);
   EXPECT_GT(counts[1], 50);
   // One candidate: it, whatever its cost.
-  EXPECT_EQ(*b.pick({{7, 1, 100, 1e9}}, rng), 7u);
-  EXPECT_FALSE(b.pick({}, rng).has_value());
+  EXPECT_EQ(*b.pick({at(7, 1, 100, 1e9)}, rng, kT0), 7u);
+  EXPECT_FALSE(b.pick({}, rng, kT0).has_value());
+}
+
+// The pick reads each estimate at its `now`: a slow backend not measured for a while is tried again.
+TEST(PeakEwmaBalancer, AnEstimateNotRenewedDecaysSoTheBackendIsTriedAgain) {
+  Balancer b = peak_ewma_balancer(2);
+  SplitMix64 rng(13);
+  PeakEwma slow, fast;
+  slow.observe(1500, kT0);
+  fast.observe(300, kT0);
+  const std::vector<Candidate> c = {{0, 1, 0, &slow}, {1, 1, 0, &fast}};
+  EXPECT_EQ(*b.pick(c, rng, kT0), 1u);
+  fast.observe(300, kT0 + 3 * kTau);  // fast keeps being measured; slow's 1500 is now 1500 e^-3 = 75
+  EXPECT_EQ(*b.pick(c, rng, kT0 + 3 * kTau), 0u);
 }
 
 // The same seed draws the same pairs as least-inflight; with equal estimates and these loads (in
@@ -191,8 +214,8 @@ TEST(PeakEwmaBalancer, DrawsThePairsLeastInflightDraws) {
   l.set_strategy(Strategy::LeastInflight);
   l.reset(4);
   SplitMix64 rng_p(77), rng_l(77);
-  std::vector<Candidate> c = {{0, 1, 3, 400}, {1, 1, 0, 400}, {2, 2, 5, 400}, {3, 1, 1, 400}};
-  for (int i = 0; i < 200; ++i) EXPECT_EQ(*p.pick(c, rng_p), *l.pick(c, rng_l));
+  std::vector<Candidate> c = {at(0, 1, 3, 400), at(1, 1, 0, 400), at(2, 2, 5, 400), at(3, 1, 1, 400)};
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(*p.pick(c, rng_p, kT0), *l.pick(c, rng_l, kT0));
 }
 
 // --- through the Router: samples from each attempt's outcome, estimates in the candidates ---

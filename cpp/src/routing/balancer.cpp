@@ -24,7 +24,7 @@ void Balancer::seed_once(uint64_t seed) {
   seeded_ = true;
 }
 
-std::optional<uint32_t> Balancer::pick(const std::vector<Candidate>& candidates, SplitMix64& rng) {
+std::optional<uint32_t> Balancer::pick(const std::vector<Candidate>& candidates, SplitMix64& rng, double now) {
   if (candidates.empty()) return std::nullopt;
   if (candidates.size() == 1) {
     // Keep the smooth state moving so a lone pick does not distort later fairness.
@@ -34,7 +34,7 @@ std::optional<uint32_t> Balancer::pick(const std::vector<Candidate>& candidates,
   switch (strategy_) {
     case Strategy::RoundRobin: return pick_round_robin(candidates);
     case Strategy::LeastInflight: return pick_least_inflight(candidates, rng);
-    case Strategy::PeakEwma: return pick_peak_ewma(candidates, rng);
+    case Strategy::PeakEwma: return pick_peak_ewma(candidates, rng, now);
   }
   return candidates[0].index;
 }
@@ -67,10 +67,12 @@ uint32_t Balancer::pick_least_inflight(const std::vector<Candidate>& candidates,
   return static_cast<double>(y.in_flight) * x.weight < static_cast<double>(x.in_flight) * y.weight ? y.index : x.index;
 }
 
-uint32_t Balancer::pick_peak_ewma(const std::vector<Candidate>& candidates, SplitMix64& rng) const {
+uint32_t Balancer::pick_peak_ewma(const std::vector<Candidate>& candidates, SplitMix64& rng, double now) const {
   const auto [x, y] = random_pair(candidates, rng);
-  const double cost_x = PeakEwma::cost(PeakEwma::stand_in(x.latency_ms, y.latency_ms), x.in_flight, x.weight);
-  const double cost_y = PeakEwma::cost(PeakEwma::stand_in(y.latency_ms, x.latency_ms), y.in_flight, y.weight);
+  const double ms_x = x.latency ? x.latency->estimate(now) : PeakEwma::kUnmeasured;
+  const double ms_y = y.latency ? y.latency->estimate(now) : PeakEwma::kUnmeasured;
+  const double cost_x = PeakEwma::cost(PeakEwma::stand_in(ms_x, ms_y), x.in_flight, x.weight);
+  const double cost_y = PeakEwma::cost(PeakEwma::stand_in(ms_y, ms_x), y.in_flight, y.weight);
   if (cost_x != cost_y) return cost_y < cost_x ? y.index : x.index;
   // Equal costs (both estimates decayed to zero, say): the less loaded per weight, else the first drawn.
   return PeakEwma::cost(1, y.in_flight, y.weight) < PeakEwma::cost(1, x.in_flight, x.weight) ? y.index : x.index;

@@ -23,9 +23,9 @@ struct Candidate {
   uint32_t index;      // backend index
   double weight;       // > 0
   uint32_t in_flight;
-  // peak-ewma only (not computed under the other strategies): the backend's PeakEwma estimate at
-  // the time of the pick, in ms; kUnmeasured before its first sample.
-  double latency_ms = PeakEwma::kUnmeasured;
+  // peak-ewma only (null under the other strategies): the backend's estimator, read at the pick's
+  // `now` for the two candidates drawn only (an estimate costs a pow(); there may be 128 candidates).
+  const PeakEwma* latency = nullptr;
 };
 
 class Balancer {
@@ -38,13 +38,14 @@ class Balancer {
   void seed_once(uint64_t seed);
   bool seeded() const { return seeded_; }
 
-  // nullopt only when there is no candidate. `rng` is used by least-inflight and peak-ewma.
-  std::optional<uint32_t> pick(const std::vector<Candidate>& candidates, SplitMix64& rng);
+  // nullopt only when there is no candidate. `rng` is used by least-inflight and peak-ewma, `now`
+  // (the shim's clock, ms) by peak-ewma.
+  std::optional<uint32_t> pick(const std::vector<Candidate>& candidates, SplitMix64& rng, double now = 0);
 
  private:
   uint32_t pick_round_robin(const std::vector<Candidate>& candidates);
   uint32_t pick_least_inflight(const std::vector<Candidate>& candidates, SplitMix64& rng) const;
-  uint32_t pick_peak_ewma(const std::vector<Candidate>& candidates, SplitMix64& rng) const;
+  uint32_t pick_peak_ewma(const std::vector<Candidate>& candidates, SplitMix64& rng, double now) const;
   size_t rotated(uint32_t index) const;
 
   Strategy strategy_ = Strategy::RoundRobin;

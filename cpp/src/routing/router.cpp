@@ -298,9 +298,9 @@ std::optional<uint32_t> Router::pick(const std::vector<uint32_t>& pool, SplitMix
   for (uint32_t i : pool) {
     const bool tracked = i < health_.size();
     candidates.push_back({i, backends_[i].weight, tracked ? health_[i].in_flight : 0});
-    if (latency && tracked) candidates.back().latency_ms = health_[i].peak_ewma.estimate(now);
+    if (latency && tracked) candidates.back().latency = &health_[i].peak_ewma;
   }
-  return balancer_.pick(candidates, rng);
+  return balancer_.pick(candidates, rng, now);
 }
 
 std::string Router::status_json(double now) const {
