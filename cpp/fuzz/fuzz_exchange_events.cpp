@@ -275,7 +275,8 @@ json generate_router_config(ByteReader& in, const std::vector<std::string>& bind
 
   json config = json::object();
   const uint8_t sections = in.u8();
-  if (sections & 1) config["strategy"] = in.flag() ? "least-inflight" : "round-robin";
+  static constexpr const char* kStrategies[] = {"round-robin", "least-inflight", "peak-ewma"};
+  if (sections & 1) config["strategy"] = in.pick(kStrategies);
   if (sections & 2) {
     const double base = in.pick(kBackoffs), cap = in.pick(kBackoffs);
     config["retry"] = {{"maxAttempts", 1 + in.below(10)},

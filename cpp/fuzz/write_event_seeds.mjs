@@ -35,7 +35,7 @@ class Program {
     this.u8(letters.length - 1, ...letters, ai ? 1 : 0, bare ? 1 : 0, rateLimiter ? 1 : 0);
     let sections = 0;
     const parts = [];
-    if (config.strategy) { sections |= 1; parts.push(config.strategy === "least-inflight" ? 1 : 0); }
+    if (config.strategy) { sections |= 1; parts.push(["round-robin", "least-inflight", "peak-ewma"].indexOf(config.strategy)); }
     if (config.retry) {
       const r = config.retry;  // base/cap/raCap/budget are table indices
       sections |= 2;
@@ -113,6 +113,13 @@ const seeds = {
     .configure({ letters: [0, 1, 2], config: { retry: { maxAttempts: 3 } }, describe: [{ serves: 4 }, { serves: 4 }, { serves: 4 }] })
     .begin({ route: ROUTE.completions, model: "m-b" }).body(0).discover(0)
     .answer(0, 503).threw(0).timedOut(0).end(0).logs(),
+  // peak-ewma: a failure sampled as its timeout, then a slow and a fast answer, then more picks.
+  "peak-ewma": new Program()
+    .configure({ letters: [0, 1, 2], config: { strategy: "peak-ewma", retry: { maxAttempts: 3 } }, describe: [{ serves: 4 }, { serves: 4 }, { serves: 4 }] })
+    .begin({ route: ROUTE.chat }).body(0).discover(0)
+    .threw(0).advance(1000).answer(0, 200).endForward(0)
+    .begin({ route: ROUTE.chat, seed: 7 }).begin({ route: ROUTE.chat, seed: 8 }).body(1).body(2)
+    .answer(1, 200).advance(1000).answer(2, 200).endForward(1).endForward(2),
   // One backend answers 429 with Retry-After: 1; the retry waits for it, then succeeds.
   "retry-after-wait": new Program()
     .configure({ letters: [3], config: { retry: { maxAttempts: 3, raCap: 3 } }, describe: [{ serves: 1 }] })

@@ -21,6 +21,7 @@ const char* scenario_name(Scenario s) {
     case Scenario::RateLimited: return "rate-limited";
     case Scenario::Flapping: return "flapping";
     case Scenario::Slow: return "slow";
+    case Scenario::FiveTimesSlower: return "slow-5x";
   }
   return "?";
 }
@@ -34,11 +35,13 @@ ClusterSim::ClusterSim(const Options& opt, Scenario scenario, bool with_cp)
   isolate_pick_ = std::discrete_distribution<uint32_t>(weights.begin(), weights.end());
   row_.scenario = scenario_name(scenario);
   row_.mode = with_cp ? "sync " + std::to_string(int(opt.sync_ms)) + " ms" : "local-only";
+  row_.attempts.assign(opt.backends, 0);
 }
 
 std::string ClusterSim::configure_input(uint32_t isolate) const {
   std::string cfg = R"({\"controlPlane\":{\"syncIntervalMs\":)" + std::to_string(int(opt_.sync_ms)) + "}";
   if (opt_.cap_ms > 0) cfg += R"(,\"retry\":{\"retryAfterCapMs\":)" + std::to_string(int(opt_.cap_ms)) + "}";
+  if (!opt_.strategy.empty()) cfg += R"(,\"strategy\":\")" + opt_.strategy + R"(\")";
   cfg += "}";
   std::string input = R"({"routerConfig":")" + cfg + R"(","envNames":[)";
   for (size_t b = 0; b < opt_.backends; ++b) input += (b ? ",\"BACKEND_" : "\"BACKEND_") + std::to_string(b) + "\"";
@@ -124,15 +127,18 @@ bool ClusterSim::backend_down(uint32_t b, double now) const {
 }
 
 // Log-normal latencies: median 300 ms; the slow backend's median is 4 s (the per-try timeout is
-// 30 s by default, so only its tail times out; see the doc).
+// 30 s by default, so only its tail times out; see the doc); slow-5x's is 1.5 s (none times out).
 double ClusterSim::draw_latency(uint32_t b) {
-  const double median = (scenario_ == Scenario::Slow && b == 0) ? 4000 : 300;
+  double median = 300;
+  if (b == 0 && scenario_ == Scenario::Slow) median = 4000;
+  if (b == 0 && scenario_ == Scenario::FiveTimesSlower) median = 5 * 300;
   std::lognormal_distribution<double> d(std::log(median), scenario_ == Scenario::Slow && b == 0 ? 1.5 : 0.5);
   return d(rng_);
 }
 
 void ClusterSim::call(uint32_t i, uint32_t handle, const Call& c, double now) {
   const uint32_t b = c.backend;
+  if (b < row_.attempts.size()) ++row_.attempts[b];
   Event e{now, 0, Kind::CallDone, i, handle, AttemptOutcome::Answered, 200, b, {}};
   if (backend_down(b, now)) {
     e.at = now + kFailMs;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cluster_sim.hpp"
+#include "strategy_share.hpp"
 #include "table.hpp"
 
 namespace {
@@ -64,14 +65,26 @@ bool check(const std::vector<sim::Row>& rows) {
   return ok;
 }
 
+// --scenario strategy-share: slow-5x under each strategy (strategy_share.hpp).
+int strategy_share(const sim::Options& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<sim::Row> rows = sim::run_strategy_share(opt);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  sim::print_strategy_share(opt, rows, wall);
+  return opt.check && !sim::check_strategy_share(rows) ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   sim::Options opt;
-  if (!parse(argc, argv, opt) || scenarios(opt.scenario).empty()) {
+  const bool parsed = parse(argc, argv, opt);
+  if (parsed && opt.scenario == "strategy-share") return strategy_share(opt);
+  if (!parsed || scenarios(opt.scenario).empty()) {
     std::fprintf(stderr,
                  "usage: cluster_sim [--isolates K] [--backends B] [--seconds S] [--rps R] [--sync-ms MS] [--rpc-ms MS]\n"
-                 "  [--quota N/min] [--retry-after-cap-ms MS] [--skew X] [--seed N] [--scenario all|down|rate-limited|flapping|slow] [--markdown] [--check]\n");
+                 "  [--quota N/min] [--retry-after-cap-ms MS] [--skew X] [--seed N] [--scenario all|down|rate-limited|flapping|slow|strategy-share]\n"
+                 "  [--markdown] [--check]\n");
     return 2;
   }
   const auto t0 = std::chrono::steady_clock::now();

@@ -7,7 +7,9 @@
 
 namespace sim {
 
-enum class Scenario { Baseline, Down, RateLimited, Flapping, Slow };
+// FiveTimesSlower: backend 0's latency is 5x the others' (same shape), run under each strategy
+// (strategy_share.hpp) rather than local-only against sync.
+enum class Scenario { Baseline, Down, RateLimited, Flapping, Slow, FiveTimesSlower };
 
 struct Options {
   size_t isolates = 1000;
@@ -21,6 +23,7 @@ struct Options {
   double skew = 0;             // 0 uniform; else isolate i weighted 1/(i+1)^skew
   uint64_t seed = 1;
   std::string scenario = "all";
+  std::string strategy;        // ROUTER_CONFIG strategy ("": the router's default)
   bool markdown = false;
   bool check = false;          // exit 1 when the invariants fail (CTest)
 };
@@ -31,6 +34,7 @@ struct Row {
   uint64_t syncs = 0;
   double report_bytes_sum = 0, report_bytes_max = 0, snapshot_bytes_sum = 0, snapshot_bytes_max = 0;
   std::vector<double> latencies;  // ms per request
+  std::vector<uint64_t> attempts; // per backend: attempts it was sent
   double p50 = 0, p99 = 0;
 };
 

@@ -145,8 +145,8 @@ TEST_P(RouterConfigBadField, IsRefusedNamingTheField) {
 INSTANTIATE_TEST_SUITE_P(
     EveryField, RouterConfigBadField,
     ::testing::Values(
-        BadField{R"({"strategy":"random"})", "strategy", R"(strategy must be "round-robin" or "least-inflight")"},
-        BadField{R"({"strategy":1})", "strategy", R"(strategy must be "round-robin" or "least-inflight")"},
+        BadField{R"({"strategy":"random"})", "strategy", R"(strategy must be "round-robin", "least-inflight" or "peak-ewma")"},
+        BadField{R"({"strategy":1})", "strategy", R"(strategy must be "round-robin", "least-inflight" or "peak-ewma")"},
         BadField{R"({"retry":{"maxAttempts":0}})", "retry.maxAttempts", "retry.maxAttempts must be an integer in [1, 10]"},
         BadField{R"({"retry":{"maxAttempts":11}})", "retry.maxAttempts", "retry.maxAttempts must be an integer in [1, 10]"},
         BadField{R"({"retry":{"maxAttempts":2.5}})", "retry.maxAttempts", "retry.maxAttempts must be an integer in [1, 10]"},
@@ -400,7 +400,7 @@ std::vector<std::string> valid_values(const ConfigField& field) {
   const double mid = std::floor((min + max) / 2);
   switch (type_of(field)) {
     case FieldType::Strategy:
-      return {R"("least-inflight")", R"("round-robin")"};
+      return {R"("least-inflight")", R"("peak-ewma")", R"("round-robin")"};
     case FieldType::Boolean:
     case FieldType::OptionalBoolean:
       return {"false", "true"};
@@ -574,7 +574,7 @@ std::vector<Refusal> invalid_values(const ConfigField& field) {
   };
   switch (type_of(field)) {
     case FieldType::Strategy:
-      add({R"("random")", "1", "null"}, path, R"(must be "round-robin" or "least-inflight")");
+      add({R"("random")", "1", "null"}, path, R"(must be "round-robin", "least-inflight" or "peak-ewma")");
       break;
     case FieldType::Boolean:
     case FieldType::OptionalBoolean:

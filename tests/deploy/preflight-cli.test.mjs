@@ -34,7 +34,7 @@ const echo = (name) => ({ name, provider: "echo" });
 describe("the rehearsal refuses before rendering or dry-running anything", () => {
   const cases = [
     ["invalid routerConfig", { orchestrator: { routerConfig: { strategy: "nonsense" } }, backends: [echo("a")] }, [], {},
-      /- orchestrator\.routerConfig\.strategy: strategy must be "round-robin" or "least-inflight"/],
+      /- orchestrator\.routerConfig\.strategy: strategy must be "round-robin", "least-inflight" or "peak-ewma"/],
     ["a key secret named like the Cloudflare credentials", { backends: [{ name: "up", provider: "openai-compatible",
       vars: { UPSTREAM_BASE_URL: "https://attacker.invalid/v1" }, upstreamApiKeySecret: "CLOUDFLARE_API_TOKEN" }] }, [], {},
       /- backends\[0\] "up": upstreamApiKeySecret "CLOUDFLARE_API_TOKEN" is named like a Cloudflare credential/],

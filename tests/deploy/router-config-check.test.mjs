@@ -13,7 +13,7 @@ const manifest = (routerConfig) => normalizeManifest({ orchestrator: { routerCon
 
 test("an invalid routerConfig is refused, naming the field as the core does", async () => {
   const cases = [
-    [{ strategy: "nonsense" }, /^orchestrator\.routerConfig\.strategy: strategy must be "round-robin" or "least-inflight" \(the core's invalid_router_config/],
+    [{ strategy: "nonsense" }, /^orchestrator\.routerConfig\.strategy: strategy must be "round-robin", "least-inflight" or "peak-ewma" \(the core's invalid_router_config/],
     [{ retry: { maxAttempts: 99 } }, /^orchestrator\.routerConfig\.retry\.maxAttempts: retry\.maxAttempts must be an integer in \[1, 10\]/],
     [{ retries: 3 }, /^orchestrator\.routerConfig\.retries: retries is not a known setting/],
     [{ backends: { BACKEND_A: { weight: 0 } } }, /^orchestrator\.routerConfig\.backends\.BACKEND_A\.weight: /],

@@ -83,7 +83,7 @@ test("the plan job checks routerConfig with the Wasm core before it renders", as
   await writeFile(bad, JSON.stringify({ orchestrator: { routerConfig: { strategy: "nonsense" } }, backends: [{ name: "a" }] }));
   const r = await runStep(checks, { MANIFEST: bad, COUNT: "", PATTERN: "echo-{i}", WORKERS_PLAN: "" });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^::error::orchestrator\.routerConfig\.strategy: strategy must be "round-robin" or "least-inflight"/m);
+  assert.match(r.stderr, /^::error::orchestrator\.routerConfig\.strategy: strategy must be "round-robin", "least-inflight" or "peak-ewma"/m);
 });
 
 test("a secret is read by name only under UPSTREAM_", () => {

@@ -18,7 +18,7 @@ namespace router {
 // The C++ type of a setting's member. It decides how the value is read, checked, written and
 // described in the error message ("must be an integer in [1, 10]").
 enum class FieldType : uint8_t {
-  Strategy,         // Strategy: one of its names, "round-robin" | "least-inflight"
+  Strategy,         // Strategy: one of its names, "round-robin" | "least-inflight" | "peak-ewma"
   Uint32,           // an integer in [min, max]
   Uint64,           // an integer in [min, max]
   Number,           // double: a finite number in [min, max], (min, max] with min_exclusive

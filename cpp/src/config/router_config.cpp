@@ -23,7 +23,7 @@ constexpr uint32_t kMaxDepth = 256;
 constexpr uint32_t kMaxModelBytes = 256;      // same limit as a request's `model`
 constexpr uint32_t kMaxNesting = 64;          // the text itself; valid settings need 4 levels
 constexpr uint32_t kMaxRetryAfterSeconds = 86400;
-constexpr const char* kStrategyNames[] = {"round-robin", "least-inflight"};  // indexed by Strategy
+constexpr const char* kStrategyNames[] = {"round-robin", "least-inflight", "peak-ewma"};  // indexed by Strategy
 
 // A row's type and offset columns: the member it fills in the RouterConfig (POLICY) or, for the
 // kEachBackend rows, in one BackendOverride (BACKEND); its type follows from the member's. An

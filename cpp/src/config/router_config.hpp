@@ -13,7 +13,7 @@
 
 namespace router {
 
-enum class Strategy { RoundRobin, LeastInflight };
+enum class Strategy { RoundRobin, LeastInflight, PeakEwma };
 
 // The longest fallback chain (models after the requested one), in ROUTER_CONFIG and per request.
 inline constexpr std::size_t kMaxChain = 8;

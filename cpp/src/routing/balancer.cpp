@@ -1,6 +1,19 @@
 #include "routing/balancer.hpp"
 
+#include <utility>
+
 namespace router {
+
+namespace {
+// Two distinct candidates drawn at random (power of two choices); needs at least two.
+std::pair<const Candidate&, const Candidate&> random_pair(const std::vector<Candidate>& candidates, SplitMix64& rng) {
+  size_t n = candidates.size();
+  size_t a = rng.below(n);
+  size_t b = rng.below(n - 1);
+  if (b >= a) b++;  // distinct from a
+  return {candidates[a], candidates[b]};
+}
+}  // namespace
 
 void Balancer::reset(size_t backends) { current_.assign(backends, 0.0); }
 
@@ -11,14 +24,19 @@ void Balancer::seed_once(uint64_t seed) {
   seeded_ = true;
 }
 
-std::optional<uint32_t> Balancer::pick(const std::vector<Candidate>& candidates, SplitMix64& rng) {
+std::optional<uint32_t> Balancer::pick(const std::vector<Candidate>& candidates, SplitMix64& rng, double now) {
   if (candidates.empty()) return std::nullopt;
   if (candidates.size() == 1) {
     // Keep the smooth state moving so a lone pick does not distort later fairness.
     if (strategy_ == Strategy::RoundRobin) return pick_round_robin(candidates);
     return candidates[0].index;
   }
-  return strategy_ == Strategy::RoundRobin ? pick_round_robin(candidates) : pick_least_inflight(candidates, rng);
+  switch (strategy_) {
+    case Strategy::RoundRobin: return pick_round_robin(candidates);
+    case Strategy::LeastInflight: return pick_least_inflight(candidates, rng);
+    case Strategy::PeakEwma: return pick_peak_ewma(candidates, rng, now);
+  }
+  return candidates[0].index;
 }
 
 size_t Balancer::rotated(uint32_t index) const {
@@ -44,14 +62,20 @@ uint32_t Balancer::pick_round_robin(const std::vector<Candidate>& candidates) {
 }
 
 uint32_t Balancer::pick_least_inflight(const std::vector<Candidate>& candidates, SplitMix64& rng) const {
-  size_t n = candidates.size();
-  size_t a = rng.below(n);
-  size_t b = rng.below(n - 1);
-  if (b >= a) b++;  // distinct from a
-  const Candidate& x = candidates[a];
-  const Candidate& y = candidates[b];
+  const auto [x, y] = random_pair(candidates, rng);
   // Compare in_flight / weight without dividing.
   return static_cast<double>(y.in_flight) * x.weight < static_cast<double>(x.in_flight) * y.weight ? y.index : x.index;
+}
+
+uint32_t Balancer::pick_peak_ewma(const std::vector<Candidate>& candidates, SplitMix64& rng, double now) const {
+  const auto [x, y] = random_pair(candidates, rng);
+  const double ms_x = x.latency ? x.latency->estimate(now) : PeakEwma::kUnmeasured;
+  const double ms_y = y.latency ? y.latency->estimate(now) : PeakEwma::kUnmeasured;
+  const double cost_x = PeakEwma::cost(PeakEwma::stand_in(ms_x, ms_y), x.in_flight, x.weight);
+  const double cost_y = PeakEwma::cost(PeakEwma::stand_in(ms_y, ms_x), y.in_flight, y.weight);
+  if (cost_x != cost_y) return cost_y < cost_x ? y.index : x.index;
+  // Equal costs (both estimates decayed to zero, say): the less loaded per weight, else the first drawn.
+  return PeakEwma::cost(1, y.in_flight, y.weight) < PeakEwma::cost(1, x.in_flight, x.weight) ? y.index : x.index;
 }
 
 }  // namespace router

@@ -304,6 +304,7 @@ Action Exchange::call(uint32_t backend, double now) {
   retry_.attempt_started(backend);
   router_.attempt_started(backend);
   attempt_started_at_ = now;
+  attempt_timeout_ms_ = timeout;
   current_backend_ = backend;
   phase_ = Phase::Call;
   std::string request = request_id_ + "\n" + model_ + "\n" + head_.path;
@@ -354,6 +355,7 @@ Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody bod
       outcome = AttemptOutcome::Threw;
     }
   }
+  router_.attempt_latency(current_backend_, now - attempt_started_at_, outcome, status, attempt_timeout_ms_, now);
   release_retry();
   std::optional<double> wait = parse_retry_after(retry_after, retry_after_ms, now);
   double capped = wait ? policy_.cap_retry_after(*wait) : -1;

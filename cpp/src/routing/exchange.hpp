@@ -135,6 +135,7 @@ class Exchange {
   double arrived_at_ = 0;
   double now_ = 0;
   double attempt_started_at_ = 0;
+  double attempt_timeout_ms_ = 0;  // the Call's timeout: a failed attempt's peak-ewma sample
   double backend_ms_ = 0;
   // The tokens the answer being forwarded reported (a JSON answer's, at its outcome); counted once
   // the answer is delivered. A stream's come from its last event, at its end.

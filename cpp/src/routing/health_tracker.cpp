@@ -148,4 +148,10 @@ void HealthTracker::stream_ended_after(size_t i, double total_ms) {
   if (i < health_.size()) health_[i].total.add(total_ms);
 }
 
+void HealthTracker::attempt_latency(size_t i, double elapsed_ms, bool failed, double timeout_ms, double now) {
+  if (i >= health_.size()) return;
+  if (failed) health_[i].peak_ewma.observe_failure(elapsed_ms, timeout_ms, now);
+  else health_[i].peak_ewma.observe(elapsed_ms, now);
+}
+
 }  // namespace router

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "routing/latency_sketch.hpp"
+#include "routing/peak_ewma.hpp"
 #include "support/log_buffer.hpp"
 #include "config/router_config.hpp"
 
@@ -42,6 +43,9 @@ struct BackendHealth {
   // its end (a stream's last byte; a JSON answer is whole when it arrives). Shown by /status.
   LatencySketch first_byte;
   LatencySketch total;
+  // The peak-ewma strategy's estimate (fed only under that strategy): time to the answer, failures
+  // as their timeout.
+  PeakEwma peak_ewma;
 };
 
 class HealthTracker {
@@ -63,6 +67,9 @@ class HealthTracker {
   void answered_after(size_t i, double first_byte_ms, bool whole);
   // A forwarded stream from backend i ended this long (ms) after its CALL.
   void stream_ended_after(size_t i, double total_ms);
+  // Backend i's attempt ended at `now`, elapsed_ms after its Call: answered, or `failed` (threw,
+  // timed out, an answer counted as a failure), then sampled as its timeout (PeakEwma).
+  void attempt_latency(size_t i, double elapsed_ms, bool failed, double timeout_ms, double now);
 
   // The cluster (the control plane's snapshot) has backend i ejected or cooling down until then:
   // avoid it here too. A later end than the local one wins; max-ejection-percent still holds here.

@@ -292,17 +292,21 @@ Choice Router::choose(std::string_view model, const RetryState& retry, SplitMix6
   // The untried first (before the first attempt that is every candidate).
   if (retry.attempts() > 0) healthy = retry.pool(healthy, revisit);
   if (revisit && untried_only) return {Why::OnlyRevisits, 0, false, 0};
-  const std::optional<uint32_t> chosen = pick(healthy, rng);
+  const std::optional<uint32_t> chosen = pick(healthy, rng, now);
   if (!chosen) return {Why::NonePicked, 0, false, now + 1000};
   return {Why::Chosen, *chosen, revisit, 0};
 }
 
-std::optional<uint32_t> Router::pick(const std::vector<uint32_t>& pool, SplitMix64& rng) {
+std::optional<uint32_t> Router::pick(const std::vector<uint32_t>& pool, SplitMix64& rng, double now) {
   std::vector<Candidate> candidates;
   candidates.reserve(pool.size());
-  for (uint32_t i : pool)
-    candidates.push_back({i, backends_[i].weight, i < health_.size() ? health_[i].in_flight : 0});
-  return balancer_.pick(candidates, rng);
+  const bool latency = balancer_.strategy() == Strategy::PeakEwma;
+  for (uint32_t i : pool) {
+    const bool tracked = i < health_.size();
+    candidates.push_back({i, backends_[i].weight, tracked ? health_[i].in_flight : 0});
+    if (latency && tracked) candidates.back().latency = &health_[i].peak_ewma;
+  }
+  return balancer_.pick(candidates, rng, now);
 }
 
 std::string Router::status_json(double now) const {

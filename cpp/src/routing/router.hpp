@@ -116,6 +116,15 @@ class Router {
     health_.stream_ended_after(backend, total_ms);
     if (ClusterUsage* delta = cluster_.pending()) delta->stream_ended_after(backend, total_ms);
   }
+  // An attempt's outcome (its answer, or its failure) came elapsed_ms after its Call: the peak-ewma
+  // strategy's sample, kept only under that strategy (the others cost nothing more). A failure is
+  // what health counts as one (RetryPolicy::health_result).
+  void attempt_latency(uint32_t backend, double elapsed_ms, AttemptOutcome outcome, uint32_t status,
+                       double timeout_ms, double now) {
+    if (config_.strategy != Strategy::PeakEwma) return;
+    const bool failed = RetryPolicy::health_result(outcome, status) == AttemptResult::Failure;
+    health_.attempt_latency(backend, elapsed_ms, failed, timeout_ms, now);
+  }
   // A delivered answer reported these tokens (UsageLedger: per backend, model and key id).
   void usage_reported(uint32_t backend, std::string_view model, std::string_view key, const TokenUsage& usage) {
     usage_.add(backend, model, key, usage);
@@ -175,7 +184,7 @@ class Router {
   // A snapshot's catalog, taken as describe() answers; while syncs succeed the control plane keeps
   // these backends' descriptions fresh, so this isolate does not describe them itself.
   void apply_catalog(const Snapshot& snapshot, double now);
-  std::optional<uint32_t> pick(const std::vector<uint32_t>& pool, SplitMix64& rng);
+  std::optional<uint32_t> pick(const std::vector<uint32_t>& pool, SplitMix64& rng, double now);
 
   bool configured_ = false;
   RouterConfig config_;
