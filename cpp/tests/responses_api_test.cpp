@@ -147,6 +147,9 @@ TEST(ResponsesRouting, OnlyBackendsDeclaringItAreCalled) {
   EXPECT_FALSE(h.router.backends()[0].serves("m", Endpoint::Responses));
   EXPECT_TRUE(h.router.backends()[0].serves("m", Endpoint::Embeddings));
   EXPECT_FALSE(h.router.backends()[1].serves("m", Endpoint::Embeddings)) << "B listed no embeddings";
+  const std::string status = h.router.status_json(h.now);
+  EXPECT_NE(status.find("\"endpoints\":[\"chat/completions\",\"completions\",\"embeddings\"]"), std::string::npos);
+  EXPECT_NE(status.find("\"endpoints\":[\"chat/completions\",\"responses\"]"), std::string::npos) << status;
 }
 
 TEST(ResponsesRouting, AModelNotServedOnTheEndpointIs404ModelNotFound) {

@@ -21,6 +21,13 @@ std::optional<Endpoint> endpoint_of_path(std::string_view path) {
   return std::nullopt;
 }
 
+std::vector<std::string> endpoint_names(EndpointSet set) {
+  std::vector<std::string> names;
+  for (Endpoint e : kAll)
+    if (set & endpoint_bit(e)) names.emplace_back(endpoint_name(e));
+  return names;
+}
+
 std::optional<Endpoint> endpoint_of_name(std::string_view name) {
   for (Endpoint e : kAll)
     if (endpoint_name(e) == name) return e;

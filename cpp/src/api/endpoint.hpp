@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace router {
 
@@ -28,5 +30,7 @@ std::string_view endpoint_path(Endpoint e);
 // describe()'s name for it: the path after "/v1/" ("chat/completions", "responses").
 std::optional<Endpoint> endpoint_of_name(std::string_view name);
 std::string_view endpoint_name(Endpoint e);
+// The describe() names of the endpoints in `set`, in Endpoint order.
+std::vector<std::string> endpoint_names(EndpointSet set);
 
 }  // namespace router

@@ -179,12 +179,7 @@ std::string BackendSet::description_json(size_t i) const {
   JsonWriter w;
   w.begin_object().key("name").value(b.name).key("models").strings(b.models).key("weight").value(b.weight);
   if (!b.version.empty()) w.key("version").value(b.version);
-  if (b.endpoints != kDefaultEndpoints) {
-    w.key("endpoints").begin_array();
-    for (unsigned e = 0; e < kEndpointCount; ++e)
-      if (b.endpoints & endpoint_bit(static_cast<Endpoint>(e))) w.value(endpoint_name(static_cast<Endpoint>(e)));
-    w.end_array();
-  }
+  if (b.endpoints != kDefaultEndpoints) w.key("endpoints").strings(endpoint_names(b.endpoints));
   return w.end_object().take();
 }
 

@@ -320,7 +320,7 @@ std::string Router::status_json(double now) const {
     w.begin_object();
     w.key("binding").value(b.binding).key("described").value(described).key("name");
     if (described) w.value(b.name); else w.null();
-    w.key("models").strings(b.models).key("weight");
+    w.key("models").strings(b.models).key("endpoints").strings(endpoint_names(b.endpoints)).key("weight");
     if (weight_known) w.value(b.weight); else w.null();
     w.key("enabled").value(b.enabled);
     if (!b.version.empty()) w.key("version").value(b.version);
