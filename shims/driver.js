@@ -15,7 +15,8 @@ import { TIMED_OUT, errorName, startTimer } from "./timer.js";
 /** @typedef {{bodyText?: string, reader?: ReadableStreamDefaultReader<Uint8Array>, first?: Uint8Array}} Answer */
 
 // How many of a stream's last bytes the core gets: enough for its `data: [DONE]` line and the
-// usage event before it (the tokens /status counts).
+// usage event before it (the tokens /status counts); for a Responses stream, the end of its
+// final event (where `usage` is) and, unless that event is longer, the event's type.
 const TAIL_BYTES = 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -193,13 +194,15 @@ function errorCode(status, body) {
 
 /**
  * A JSON answer's `usage` as "prompt completion total" for the core to check and count, else "".
+ * Chat, completions and embeddings name them prompt_tokens / completion_tokens; a Response
+ * (/v1/responses) input_tokens / output_tokens: an answer has one pair or the other.
  * @param {unknown} body
  */
 function usageLine(body) {
   const usage = isObject(body) ? body.usage : undefined;
   if (!isObject(usage)) return "";
   const count = (/** @type {unknown} */ n) => (typeof n === "number" && Number.isSafeInteger(n) && n >= 0 ? String(n) : "");
-  return `${count(usage.prompt_tokens)} ${count(usage.completion_tokens)} ${count(usage.total_tokens)}`;
+  return `${count(usage.prompt_tokens ?? usage.input_tokens)} ${count(usage.completion_tokens ?? usage.output_tokens)} ${count(usage.total_tokens)}`;
 }
 
 /**

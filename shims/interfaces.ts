@@ -4,8 +4,8 @@
 // import path TypeScript maps to this .ts file; no interfaces.js exists). Only types, plus the list
 // of inference paths.
 
-/** The three OpenAI endpoints a backend serves. */
-export const INFERENCE_PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"] as const;
+/** The OpenAI endpoints a backend may serve (which ones: BackendDescription.endpoints). */
+export const INFERENCE_PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses"] as const;
 
 export type InferencePath = (typeof INFERENCE_PATHS)[number];
 
@@ -43,7 +43,10 @@ export interface InferenceResponse {
   headers?: Record<string, string>;
   /** JSON body: a non-streaming success, or any error (OpenAI error shape). */
   body?: unknown;
-  /** Streaming success: OpenAI SSE bytes ending with "data: [DONE]". */
+  /**
+   * Streaming success: OpenAI SSE bytes ending with "data: [DONE]"; for /v1/responses, the
+   * Responses API's typed events ending with response.completed (or .failed / .incomplete).
+   */
   stream?: ReadableStream<Uint8Array>;
 }
 
@@ -53,6 +56,11 @@ export interface BackendDescription {
   models: string[];
   weight?: number;
   version?: string;
+  /**
+   * The APIs it serves, as their paths after "/v1/": "chat/completions", "completions",
+   * "embeddings", "responses". Absent: the first three (backends older than the field).
+   */
+  endpoints?: string[];
 }
 
 export interface HealthReport {

@@ -33,9 +33,13 @@ export default class Backend extends WorkerEntrypoint<BackendEnv> implements Bac
     }
     const config = read.config;
     if (!servesModel(config, req.model)) return modelNotServed(req.model);
+    const provider = PROVIDERS[config.provider];
+    if (!provider.endpoints.includes(req.path)) {
+      return errorResponse(400, `The ${config.provider} provider serves only ${provider.endpoints.join(", ")}, not ${req.path}`, "invalid_request_error", "unsupported_endpoint");
+    }
 
     try {
-      return await PROVIDERS[config.provider].infer(req, config);
+      return await provider.infer(req, config);
     } catch (err) {
       // The error text may quote the request; only its kind is logged and nothing of it is returned.
       console.error(JSON.stringify({ event: "backend_error", requestId: req.requestId, provider: config.provider, error: err instanceof Error ? err.name : typeof err }));
@@ -48,7 +52,8 @@ export default class Backend extends WorkerEntrypoint<BackendEnv> implements Bac
     // Thrown so the orchestrator sees the backend as broken, with the reason.
     if (!read.ok) throw new Error(read.error);
     const { name, models, weight } = read.config;
-    return { name, models, ...(weight !== undefined ? { weight } : {}), version: `${TEMPLATE_VERSION}+${read.config.provider}` };
+    const endpoints = PROVIDERS[read.config.provider].endpoints.map((path) => path.slice("/v1/".length));
+    return { name, models, ...(weight !== undefined ? { weight } : {}), version: `${TEMPLATE_VERSION}+${read.config.provider}`, endpoints };
   }
 
   async health(): Promise<HealthReport> {

@@ -47,7 +47,7 @@ import { RouterCore } from "../../shims/wasm-core.js";
 const ROOT = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const LOCAL_ORIGIN = "127.0.0.1:8787";
 // What the router serves (shims/driver.js and the core's exchange): anything else is a 404.
-const SERVED_PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models", "/healthz", "/status", "/dashboard"];
+const SERVED_PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses", "/v1/models", "/healthz", "/status", "/dashboard"];
 const ROUTER_CONFIG_KEYS = ["strategy", "retry", "timeouts", "health", "limits", "discovery", "rateLimit", "controlPlane", "fallbacks", "backends"];
 // Repository folders whose paths a doc may name; build/ and node_modules/ hold outputs, not sources.
 const SOURCE_DIRS = readdirSync(ROOT, { withFileTypes: true })
@@ -357,7 +357,7 @@ function curlProblems(curl) {
   const models = localModels();
   if (typeof body.model !== "string" || body.model === "") problems.push(`curl ${pathname}: the body has no "model"`);
   else if (models && !models.has(body.model)) problems.push(`curl ${pathname}: model "${body.model}" is not served by the local stack (backends.json serves ${[...models].join(", ")})`);
-  const needs = { "/v1/chat/completions": "messages", "/v1/completions": "prompt", "/v1/embeddings": "input" }[pathname];
+  const needs = { "/v1/chat/completions": "messages", "/v1/completions": "prompt", "/v1/embeddings": "input", "/v1/responses": "input" }[pathname];
   if (needs && (body[needs] === undefined || (Array.isArray(body[needs]) && body[needs].length === 0))) problems.push(`curl ${pathname}: the body has no "${needs}"`);
   return problems;
 }
@@ -746,6 +746,7 @@ const VALIDATION_SAMPLES = [
   { path: "/v1/chat/completions", body: '{"model":"m","messages":[{"content":"hi"}]}' },
   { path: "/v1/completions", body: '{"model":"m","prompt":3}' },
   { path: "/v1/embeddings", body: '{"model":"m","input":""}' },
+  { path: "/v1/responses", body: '{"model":"m","input":{}}' },
 ];
 
 test("configuration.md's request validation table: each rule's status, message and param are what the router answers", async () => {

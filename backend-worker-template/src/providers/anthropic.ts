@@ -20,11 +20,10 @@ import { upstreamUrl } from "./upstream-url";
 const HEALTH_TIMEOUT_MS = 3000;
 
 export const anthropicProvider: Provider = {
+  // Anthropic has neither a legacy completions API nor an embeddings API; its Messages API is
+  // reached through chat/completions only.
+  endpoints: ["/v1/chat/completions"],
   async infer(req, config) {
-    if (req.path !== "/v1/chat/completions") {
-      // Anthropic has neither a legacy completions API nor an embeddings API.
-      return errorResponse(400, `The anthropic provider serves only /v1/chat/completions (Anthropic has no ${req.path.slice(4)} API)`, "invalid_request_error", "unsupported_endpoint");
-    }
     const built = anthropicRequest(req.body, providerModel(config, req.model), req.stream, config.anthropicMaxTokens);
     if (!built.ok) return built.answer;
     // The stop time bounds a JSON answer's whole exchange and a stream's wait for its headers.

@@ -1,7 +1,8 @@
 // The echo provider: a deterministic, offline model. Chat answers echo the last user message,
-// completions echo the prompt, embeddings are unit vectors derived from a SHA-256 of the input.
+// completions echo the prompt, embeddings are unit vectors derived from a SHA-256 of the input,
+// responses (the Responses API, echo-responses.ts) echo the last user input.
 // Tokens are counted as whitespace-separated words. ECHO_LATENCY_MS simulates a slow model.
-import type { InferenceResponse } from "../../../shims/interfaces";
+import { INFERENCE_PATHS, type InferenceResponse } from "../../../shims/interfaces";
 import type { BackendConfig } from "../config";
 import type { CheckedRequest } from "../request-check";
 import {
@@ -21,6 +22,8 @@ import {
   type TextCompletion,
   type Usage,
 } from "./openai-shapes";
+import { countTokens, digestHex, pause, truncate } from "./echo-text";
+import { responses } from "./echo-responses";
 import type { Provider } from "./provider";
 import { byteStreamOf, SSE_DONE, sseEvent } from "./sse";
 
@@ -28,6 +31,7 @@ const DEFAULT_EMBEDDING_DIMENSIONS = 8;
 const MAX_EMBEDDING_DIMENSIONS = 4096;
 
 export const echoProvider: Provider = {
+  endpoints: INFERENCE_PATHS,
   async infer(req, config) {
     const latency = config.echoLatencyMs;
     // Time to the first byte: the simulated model "thinks" before answering, never past the
@@ -44,6 +48,8 @@ export const echoProvider: Provider = {
         return completions(req, latency);
       case "/v1/embeddings":
         return embeddings(req);
+      case "/v1/responses":
+        return responses(req, latency);
     }
   },
   async health() {
@@ -173,30 +179,8 @@ function textInputs(value: unknown): string[] | undefined {
   return undefined;
 }
 
-/** The text as word pieces (each keeps its surrounding whitespace, so they join back exactly). */
-function truncate(text: string, limit: number | undefined): { pieces: string[]; finish: FinishReason } {
-  const pieces = text.match(/\s*\S+\s*/g) ?? [];
-  if (limit !== undefined && pieces.length > limit) return { pieces: pieces.slice(0, limit), finish: "length" };
-  return { pieces, finish: "stop" };
-}
-
-function countTokens(text: string): number {
-  return text.match(/\S+/g)?.length ?? 0;
-}
-
 function usageOf(prompt: number, completion: number): Usage {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
-}
-
-/** Waits `ms`, but never past the deadline. */
-async function pause(ms: number, deadline: number): Promise<void> {
-  const wait = Math.min(ms, deadline - Date.now());
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-}
-
-async function digestHex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return Array.from(digest.subarray(0, 12), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 /** A unit vector of float32 values: each SHA-256 of (block number, text) gives 8 components. */

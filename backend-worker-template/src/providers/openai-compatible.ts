@@ -2,7 +2,7 @@
 // API (OpenAI, Azure OpenAI, Gemini's OpenAI endpoint, Groq, Together, OpenRouter, vLLM, Workers
 // AI's OpenAI endpoint...). Where it calls is upstream-url.ts, with which headers
 // upstream-headers.ts; every upstream error goes through the one normalizer (upstream-error.ts).
-import type { InferenceResponse } from "../../../shims/interfaces";
+import { INFERENCE_PATHS, type InferenceResponse } from "../../../shims/interfaces";
 import { providerModel, type BackendConfig } from "../config";
 import type { CheckedRequest } from "../request-check";
 import { withTopLevelModel } from "./json-text";
@@ -17,6 +17,7 @@ import { inferenceSuffix, upstreamUrl } from "./upstream-url";
 const HEALTH_TIMEOUT_MS = 3000;
 
 export const openAiCompatibleProvider: Provider = {
+  endpoints: INFERENCE_PATHS,
   async infer(req, config) {
     // The stop time (the sooner of attemptDeadline and deadline) bounds the whole exchange of a
     // JSON answer and the wait for a stream's headers: past it the router has abandoned this
@@ -33,7 +34,7 @@ export const openAiCompatibleProvider: Provider = {
         // A flowing stream is timed by the router; when it abandons the stream it cancels it,
         // and the cancel stops the upstream call too.
         call.stopTimer();
-        const answer = streamResponse(relaySse(upstream.body, config.maxUpstreamBytes, () => call.abort.abort()));
+        const answer = streamResponse(relaySse(upstream.body, config.maxUpstreamBytes, () => call.abort.abort(), req.path));
         return { ...answer, status: upstream.status, headers: { ...answer.headers, ...passed } };
       }
       return await jsonAnswer(req, config, upstream, passed, call.signal);

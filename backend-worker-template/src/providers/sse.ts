@@ -1,10 +1,16 @@
-// Server-sent events as OpenAI streams them: `data: <json>\n\n` events ending with `data: [DONE]`.
+// Server-sent events as OpenAI streams them: `data: <json>\n\n` events ending with `data: [DONE]`;
+// the Responses API's typed events (`event: <type>` + `data: <json>`) have no [DONE].
 
 export const SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8";
 export const SSE_DONE = "data: [DONE]\n\n";
 
 export function sseEvent(data: unknown): string {
   return `data: ${JSON.stringify(data)}\n\n`;
+}
+
+/** A Responses API event: `event: <type>` and its data, which carries the type too. */
+export function sseTypedEvent(type: string, data: Record<string, unknown>): string {
+  return `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
 }
 
 /** A byte stream of the strings `events` yields, pulled one at a time (no buffering ahead). */

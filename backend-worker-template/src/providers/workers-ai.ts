@@ -14,6 +14,8 @@ import { runUntil, TIMED_OUT } from "./workers-ai-run";
 import { openAiStreamFromAi, streamOfAnswer } from "./workers-ai-stream";
 
 export const workersAiProvider: Provider = {
+  // Workers AI's models have no Responses API shape here (not translated).
+  endpoints: ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"],
   async infer(req, config) {
     const built = aiInputs(req);
     if ("error" in built) return built.error;

@@ -190,6 +190,11 @@ std::optional<RequestError> check_payload(Endpoint endpoint, const RequestFields
         return bad_request("`input` is required and must be a non-empty string or array", "input");
       }
       return std::nullopt;
+    case Endpoint::Responses:
+      if (scan.payload != JsonKind::String && scan.payload != JsonKind::Array) {
+        return bad_request("`input` is required and must be a string or an array", "input");
+      }
+      return std::nullopt;
   }
   return std::nullopt;
 }
@@ -198,7 +203,8 @@ std::string_view payload_key(Endpoint endpoint) {
   switch (endpoint) {
     case Endpoint::ChatCompletions: return "messages";
     case Endpoint::Completions: return "prompt";
-    case Endpoint::Embeddings: return "input";
+    case Endpoint::Embeddings:
+    case Endpoint::Responses: return "input";
   }
   return "messages";
 }

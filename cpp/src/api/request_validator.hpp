@@ -9,11 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "api/endpoint.hpp"
 #include "config/router_config.hpp"
 
 namespace router {
-
-enum class Endpoint { ChatCompletions, Completions, Embeddings };
 
 // Bytes [at, at + len) of the body.
 struct BodySpan {
@@ -48,7 +47,8 @@ struct ValidationResult {
 // nesting deeper than limits.max_depth, not an object, `model` missing / not a non-empty string,
 // `stream` present and not a boolean (null counts as absent), endpoint-required fields of the
 // wrong type (chat: `messages` non-empty array of objects with a string `role`; completions:
-// `prompt` string or array; embeddings: `input` non-empty string or array) -> 400. Raw NUL bytes
+// `prompt` string or array; embeddings: `input` non-empty string or array; responses: `input`
+// string or array) -> 400. Raw NUL bytes
 // are invalid JSON. Duplicate keys are accepted, the last one wins. Rules and messages are
 // listed in docs/configuration.md. The body is read in one pass (json_scanner.hpp) that stops at
 // its first problem in byte order (bad UTF-8, NUL, nesting, syntax, a number beyond a double such

@@ -15,6 +15,26 @@ constexpr uint32_t kMaxDescribeDepth = 64;
 // /v1/models.
 constexpr size_t kMaxModels = 1024;
 constexpr size_t kMaxNameBytes = 256;
+// More names than any backend has a use for (unknown names included).
+constexpr size_t kMaxEndpoints = 16;
+
+// describe().endpoints: absent or null for the default set; else an array of at most 16 names
+// ("chat/completions", "responses", ...). A name this router does not know is skipped: a newer
+// backend may serve an API the router does not route yet.
+std::string read_endpoints(const JsonValue* endpoints, EndpointSet& out) {
+  out = kDefaultEndpoints;
+  if (endpoints == nullptr || endpoints->is_null()) return {};
+  if (!endpoints->is_array() || endpoints->size() > kMaxEndpoints)
+    return "describe().endpoints must be an array of at most 16 strings";
+  out = 0;
+  for (std::size_t i = 0; i < endpoints->size(); ++i) {
+    const JsonValue& name = endpoints->item(i);
+    if (!name.is_string() || name.string().size() > kMaxNameBytes)
+      return "describe().endpoints must hold strings of at most 256 bytes";
+    if (const std::optional<Endpoint> e = endpoint_of_name(name.string())) out |= endpoint_bit(*e);
+  }
+  return {};
+}
 
 // The description in `a`, or why it is not one. A weight out of range is reported in
 // `weight_problem` and leaves `b.weight` unset (NaN).
@@ -35,6 +55,7 @@ std::string read_description(const JsonValue& a, Backend& b, std::string& weight
       return "describe().models must hold non-empty strings of at most 256 bytes";
     b.models.push_back(model.string());
   }
+  if (std::string problem = read_endpoints(a.find("endpoints"), b.endpoints); !problem.empty()) return problem;
   b.name = name->string();
   if (version != nullptr && version->is_string() && version->string().size() <= kMaxNameBytes)
     b.version = version->string();
@@ -158,6 +179,7 @@ std::string BackendSet::description_json(size_t i) const {
   JsonWriter w;
   w.begin_object().key("name").value(b.name).key("models").strings(b.models).key("weight").value(b.weight);
   if (!b.version.empty()) w.key("version").value(b.version);
+  if (b.endpoints != kDefaultEndpoints) w.key("endpoints").strings(endpoint_names(b.endpoints));
   return w.end_object().take();
 }
 

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/endpoint.hpp"
 #include "config/router_config.hpp"
 
 namespace router {
@@ -24,12 +25,16 @@ struct Backend {
   std::string binding;               // "BACKEND_A"
   std::string name;                  // describe().name ("" until described)
   std::vector<std::string> models;   // "*" serves any model
+  EndpointSet endpoints = kDefaultEndpoints;  // describe().endpoints: the APIs it serves them on
   double weight = 1;
   std::string version;
   bool enabled = true;
   std::string describe_error;        // non-empty while the last describe() failed
 
   bool serves(std::string_view model) const;
+  bool serves(std::string_view model, Endpoint endpoint) const {
+    return (endpoints & endpoint_bit(endpoint)) != 0 && serves(model);
+  }
 };
 
 class BackendSet {
@@ -58,7 +63,8 @@ class BackendSet {
   // The same, already parsed (the control plane's catalog arrives inside its snapshot).
   bool apply_descriptions(const JsonValue& answers, const RouterConfig& config, double now,
                           std::vector<std::string>& errors, std::vector<std::string>& accepted);
-  // Backend i's last good description as a describe() answer ({"name","models","weight","version"});
+  // Backend i's last good description as a describe() answer ({"name","models","weight","version",
+  // "endpoints"});
   // "" when it has none. The control plane hands these to isolates.
   std::string description_json(size_t i) const;
   // Backend i is not due for describe() before `until` (someone else keeps its description fresh).

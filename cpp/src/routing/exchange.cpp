@@ -8,6 +8,7 @@
 #include "api/rate_limit_key.hpp"
 #include "api/response_headers.hpp"
 #include "api/retry_after.hpp"
+#include "api/stream_ending.hpp"
 #include "routing/front_door.hpp"
 #include "routing/router.hpp"
 
@@ -74,15 +75,6 @@ std::string integer_text(double v) {
   std::string out;
   do { out.insert(out.begin(), static_cast<char>('0' + n % 10)); n /= 10; } while (n);
   return out;
-}
-
-// Whether a stream's last bytes end with its `data: [DONE]` line (trailing line breaks allowed).
-bool ends_with_done(std::string_view tail) {
-  while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r' || tail.back() == ' ' || tail.back() == '\t'))
-    tail.remove_suffix(1);
-  size_t line_start = tail.find_last_of("\r\n");
-  std::string_view line = line_start == std::string_view::npos ? tail : tail.substr(line_start + 1);
-  return line == "data: [DONE]" || line == "data:[DONE]";
 }
 
 // A header value the shim can set safely: printable ASCII only (no line breaks, and nothing
@@ -248,7 +240,7 @@ Action Exchange::body(std::string_view bytes, BodyRead how, double now) {
 Action Exchange::discover_or_continue(double now) {
   std::vector<uint32_t> batch = router_.discovery_batch(now);
   const bool wait = router_.backends().undiscovered() > 0 &&
-                    (route_ == Route::Models || router_.eligible(model_).empty());
+                    (route_ == Route::Models || router_.eligible(model_, endpoint_).empty());
   if (batch.empty() && !wait) return proceed(now);
   phase_ = Phase::Discover;
   Discover a;
@@ -270,7 +262,7 @@ Action Exchange::unavailable(std::string_view message, double retry_at, double n
 }
 
 Action Exchange::route_first(double now) {
-  const Choice choice = router_.choose(model_, retry_, rng_, now);
+  const Choice choice = router_.choose(model_, endpoint_, retry_, rng_, now);
   using Why = Choice::Why;
   if (!choice.chosen() && choice.why != Why::NoBackends) {
     auto next = fall_back(choice.why == Why::ModelNotServed ? "model_not_served" : "no_backend_available", now);
@@ -284,6 +276,11 @@ Action Exchange::route_first(double now) {
     case Why::DiscoveryFailed:
       return unavailable("The backends could not be discovered; try again shortly", choice.retry_at, now);
     case Why::ModelNotServed:
+      // A model served, but not on this API (describe().endpoints): the same code, other words.
+      if (router_.served_elsewhere(model_))
+        return error(404, "The model '" + model_.substr(0, 256) + "' is not served on " +
+                              std::string(endpoint_path(endpoint_)) + " by any backend",
+                     "invalid_request_error", "model", "model_not_found");
       return error(404, "The model '" + model_.substr(0, 256) + "' is not served by any backend",
                    "invalid_request_error", "model", "model_not_found");
     case Why::AllUnhealthy:
@@ -405,7 +402,7 @@ Action Exchange::after_failure(double now) {
     return give_up("All attempts failed", "all_attempts_failed");
   }
   if (now >= retry_.deadline()) return deadline_exceeded();
-  const Choice choice = router_.choose(model_, retry_, rng_, now);
+  const Choice choice = router_.choose(model_, endpoint_, retry_, rng_, now);
   if (!choice.chosen()) {
     if (auto next = fall_back("no_backend_left", now)) return std::move(*next);
     return give_up("No other backend is available", "all_attempts_failed");
@@ -436,7 +433,7 @@ Action Exchange::resume(double now) {
   if (now >= retry_.deadline()) return deadline_exceeded();
   if (now < wait_until_) return Wait{wait_until_};
   // While we waited, an untried backend may have come back: it goes first.
-  const Choice fresh = router_.choose(model_, retry_, rng_, now, /*untried_only=*/true);
+  const Choice fresh = router_.choose(model_, endpoint_, retry_, rng_, now, /*untried_only=*/true);
   return call(fresh.chosen() ? fresh.backend : pending_backend_, now);
 }
 
@@ -501,7 +498,8 @@ Action Exchange::deadline_exceeded() {
 std::string Exchange::end(EndHow how, std::string_view tail, double now) {
   clock(now);
   release_retry();
-  if (how == EndHow::Completed && phase_ == Phase::Forwarded && forwarded_stream_ && !ends_with_done(tail)) {
+  if (how == EndHow::Completed && phase_ == Phase::Forwarded && forwarded_stream_ &&
+      !stream_completed(endpoint_, tail)) {
     router_.log("warn", "backend_stream_unterminated",
                 {{"backend", router_.binding(current_backend_)}, {"requestId", request_id_}});
     how = EndHow::StreamFailed;
@@ -513,17 +511,15 @@ std::string Exchange::end(EndHow how, std::string_view tail, double now) {
   } else if (phase_ == Phase::Forwarded) {
     if (forwarded_stream_ && how == EndHow::Completed) {
       router_.stream_ended_after(current_backend_, now - attempt_started_at_);
-      answer_usage_ = usage_of_stream_tail(tail);
+      answer_usage_ = usage_of_stream_tail(endpoint_, tail);
     }
     if (answer_usage_ && how == EndHow::Completed) count_usage(*answer_usage_);
     router_.attempt_finished(current_backend_,
                              how == EndHow::StreamFailed ? AttemptResult::Failure : AttemptResult::Success, now);
   }
   if (how == EndHow::StreamFailed) {
-    out = "data: " +
-          openai_error_body("The backend's stream failed after the response had started", "upstream_error", {},
-                            "stream_interrupted") +
-          "\n\n";
+    out = stream_error_event(endpoint_, "The backend's stream failed after the response had started",
+                             "stream_interrupted");
   } else if (how == EndHow::InternalError) {
     Action reply = error(500, "The router failed while handling this request", "server_error", {}, "internal_error");
     out = std::move(std::get_if<Reply>(&reply)->text);

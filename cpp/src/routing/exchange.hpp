@@ -55,7 +55,7 @@ class Exchange {
                  std::string_view retry_after_ms, double now, std::string_view error_code = {},
                  std::string_view usage = {});
   // Releases what the exchange holds. `tail`: a forwarded stream's last bytes (a stream that does
-  // not end with its `data: [DONE]` line has failed). Returns the SSE error event to write when the
+  // not end the way its API's streams end has failed: stream_ending.hpp). Returns the SSE error event to write when the
   // stream failed, or the 500 reply (headers, blank line, body) for InternalError.
   std::string end(EndHow how, std::string_view tail, double now);
 

@@ -8,17 +8,11 @@ namespace router {
 
 namespace {
 
-constexpr std::string_view kChat = "/v1/chat/completions";
-constexpr std::string_view kCompletions = "/v1/completions";
-constexpr std::string_view kEmbeddings = "/v1/embeddings";
-
 Admission route_of(std::string_view path, const Router& router) {
   Admission door;
-  if (path == kChat || path == kCompletions || path == kEmbeddings) {
+  if (const std::optional<Endpoint> endpoint = endpoint_of_path(path)) {
     door.route = Route::Inference;
-    door.endpoint = path == kChat ? Endpoint::ChatCompletions
-                    : path == kCompletions ? Endpoint::Completions
-                                           : Endpoint::Embeddings;
+    door.endpoint = *endpoint;
   } else if (path == "/v1/models") {
     door.route = Route::Models;
   } else if (path == "/healthz") {
@@ -67,7 +61,7 @@ void admit(Admission& door, const RequestHead& head, const Router& router, doubl
   if (door.route == Route::Unknown)
     return refuse(door, 404,
                   "Unknown path: the router serves /v1/chat/completions, /v1/completions, /v1/embeddings, "
-                  "/v1/models, /healthz, /status and /dashboard",
+                  "/v1/responses, /v1/models, /healthz, /status and /dashboard",
                   "not_found", "unknown_path");
   const char* allow = door.route == Route::Inference ? "POST" : "GET";
   if (head.method != allow)

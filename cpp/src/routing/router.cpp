@@ -258,11 +258,17 @@ bool Router::admin_ok(std::string_view auth_hash) const {
   return !admin_key_hash_->empty() && !candidate.empty() && constant_time_equal(*admin_key_hash_, candidate);
 }
 
-std::vector<uint32_t> Router::eligible(std::string_view model) const {
+std::vector<uint32_t> Router::eligible(std::string_view model, Endpoint endpoint) const {
   std::vector<uint32_t> out;
   for (size_t i = 0; i < backends_.size(); ++i)
-    if (backends_[i].enabled && backends_[i].serves(model)) out.push_back(static_cast<uint32_t>(i));
+    if (backends_[i].enabled && backends_[i].serves(model, endpoint)) out.push_back(static_cast<uint32_t>(i));
   return out;
+}
+
+bool Router::served_elsewhere(std::string_view model) const {
+  for (const Backend& b : backends_.all())
+    if (b.enabled && b.endpoints != 0 && b.serves(model)) return true;
+  return false;
 }
 
 std::vector<uint32_t> Router::candidates(const std::vector<uint32_t>& eligible, double now) const {
@@ -273,12 +279,12 @@ std::vector<uint32_t> Router::candidates(const std::vector<uint32_t>& eligible, 
   return out;
 }
 
-Choice Router::choose(std::string_view model, const RetryState& retry, SplitMix64& rng, double now,
-                      bool untried_only) {
+Choice Router::choose(std::string_view model, Endpoint endpoint, const RetryState& retry, SplitMix64& rng,
+                      double now, bool untried_only) {
   health_.refresh(now);
   using Why = Choice::Why;
   if (backends_.size() == 0) return {Why::NoBackends, 0, false, now + 60000};
-  const std::vector<uint32_t> serving = eligible(model);
+  const std::vector<uint32_t> serving = eligible(model, endpoint);
   if (serving.empty()) {
     if (backends_.undiscovered() > 0) return {Why::Discovering, 0, false, now + 1000};
     for (const Backend& b : backends_.all())
@@ -324,7 +330,7 @@ std::string Router::status_json(double now) const {
     w.begin_object();
     w.key("binding").value(b.binding).key("described").value(described).key("name");
     if (described) w.value(b.name); else w.null();
-    w.key("models").strings(b.models).key("weight");
+    w.key("models").strings(b.models).key("endpoints").strings(endpoint_names(b.endpoints)).key("weight");
     if (weight_known) w.value(b.weight); else w.null();
     w.key("enabled").value(b.enabled);
     if (!b.version.empty()) w.key("version").value(b.version);

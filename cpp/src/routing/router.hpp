@@ -95,10 +95,10 @@ class Router {
   const ClusterSync& cluster() const { return cluster_; }
 
   // --- for Exchange ---
-  // The backend for the next attempt of a request for `model`, drawing from `rng` only to pick:
-  // healthy backends serving it (all of them when none is healthy and panic routing is on), those
+  // The backend for the next attempt of a request for `model` on `endpoint`, drawing from `rng`
+  // only to pick: healthy backends serving it there (all of them when none is healthy and panic routing is on), those
   // the request has not tried first (`retry`); with `untried_only`, nothing rather than a revisit.
-  Choice choose(std::string_view model, const RetryState& retry, SplitMix64& rng, double now,
+  Choice choose(std::string_view model, Endpoint endpoint, const RetryState& retry, SplitMix64& rng, double now,
                 bool untried_only = false);
   // The health bookkeeping of one attempt (in-flight counts, counters, ejection, cooldown).
   // cooldown_ms: how long a 429 asked to wait (capped), or < 0.
@@ -163,8 +163,10 @@ class Router {
   bool rate_limiting() const { return rate_limiting_; }
   static constexpr std::string_view kRateLimiterBinding = "RATE_LIMITER";
 
-  // Backends serving `model` and enabled.
-  std::vector<uint32_t> eligible(std::string_view model) const;
+  // Backends serving `model` on `endpoint` (describe().endpoints) and enabled.
+  std::vector<uint32_t> eligible(std::string_view model, Endpoint endpoint = Endpoint::ChatCompletions) const;
+  // Whether some enabled backend serves `model` on another endpoint (for the 404's words).
+  bool served_elsewhere(std::string_view model) const;
   // The healthy ones among `eligible`; all of them when none is (panic, when allowed).
   std::vector<uint32_t> candidates(const std::vector<uint32_t>& eligible, double now) const;
 

@@ -1,6 +1,7 @@
 #include "routing/usage_ledger.hpp"
 
 #include "api/api_keys.hpp"
+#include "api/stream_ending.hpp"
 #include "json/json_tree.hpp"
 #include "json/json_writer.hpp"
 
@@ -79,6 +80,57 @@ std::optional<TokenUsage> usage_of_stream_tail(std::string_view tail) {
   if (!usage || !usage->is_object()) return std::nullopt;
   return usage_from(count_value(usage->find("prompt_tokens")), count_value(usage->find("completion_tokens")),
                     count_value(usage->find("total_tokens")));
+}
+
+namespace {
+
+// The end of the JSON object starting at `at` (a '{'), strings skipped; npos when it does not end.
+size_t object_end(std::string_view text, size_t at) {
+  uint32_t depth = 0;
+  bool in_string = false;
+  for (size_t i = at; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i; else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{') {
+      ++depth;
+    } else if (c == '}' && --depth == 0) {
+      return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// Where the value of the last `"usage":` member whose value is an object starts, else npos.
+size_t last_usage_object(std::string_view event) {
+  constexpr std::string_view kKey = "\"usage\":";
+  for (size_t key = event.rfind(kKey); key != std::string_view::npos; key = event.rfind(kKey, key - 1)) {
+    size_t at = key + kKey.size();
+    while (at < event.size() && (event[at] == ' ' || event[at] == '\t')) ++at;
+    if (at < event.size() && event[at] == '{') return at;
+    if (key == 0) break;
+  }
+  return std::string_view::npos;
+}
+
+std::optional<TokenUsage> usage_of_responses_tail(std::string_view tail) {
+  const std::string_view event = last_event(tail).text;
+  const size_t start = last_usage_object(event);
+  if (start == std::string_view::npos) return std::nullopt;
+  const size_t end = object_end(event, start);
+  if (end == std::string_view::npos) return std::nullopt;
+  const JsonParse parsed = parse_json(event.substr(start, end - start), 8);
+  if (!parsed.ok || !parsed.root.is_object()) return std::nullopt;
+  return usage_from(count_value(parsed.root.find("input_tokens")), count_value(parsed.root.find("output_tokens")),
+                    count_value(parsed.root.find("total_tokens")));
+}
+
+}  // namespace
+
+std::optional<TokenUsage> usage_of_stream_tail(Endpoint endpoint, std::string_view tail) {
+  return endpoint == Endpoint::Responses ? usage_of_responses_tail(tail) : usage_of_stream_tail(tail);
 }
 
 std::string key_id(std::string_view auth_hash) {

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "api/endpoint.hpp"
+
 namespace router {
 
 class JsonWriter;
@@ -30,6 +32,11 @@ std::optional<TokenUsage> parse_usage_line(std::string_view line);
 // The usage a stream reported in its last event before `data: [DONE]`, when that event is whole
 // within `tail` (the stream's last bytes); nullopt otherwise.
 std::optional<TokenUsage> usage_of_stream_tail(std::string_view tail);
+// The same for `endpoint`'s streams. A Responses stream reports it in its last event
+// (`response.completed`): `response.usage` {input_tokens, output_tokens, total_tokens}, read as
+// the last `"usage":{...}` object of that event within `tail` (usage is near the end of a Response
+// object, after its output, which may not fit in the tail).
+std::optional<TokenUsage> usage_of_stream_tail(Endpoint endpoint, std::string_view tail);
 // The id /status shows for a client key: "key-" + 12 hex digits of its SHA-256 ("none" without one).
 std::string key_id(std::string_view auth_hash);
 

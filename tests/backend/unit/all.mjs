@@ -7,3 +7,4 @@ import "./echo.test.mjs";
 import "./openai-compatible.test.mjs";
 import "./workers-ai.test.mjs";
 import "./anthropic.test.mjs";
+import "./responses.test.mjs";

@@ -7,7 +7,7 @@ import { assertError, backend, captureLogs, inferenceRequest, SUITE_TIMEOUT_MS }
 
 // One suite per file, so its hooks stay its own when all unit files run in one process (all.mjs).
 describe("the Backend entrypoint", { timeout: SUITE_TIMEOUT_MS }, () => {
-  const PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"];
+  const PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses"];
   /** A body every path of the echo provider answers 200. */
   const ANY_PATH_BODY = { model: "m", messages: [{ role: "user", content: "hi" }], prompt: "hi", input: "hi" };
 
