@@ -148,6 +148,20 @@ TEST(StreamUsageExchange, AClientThatAskedKeepsItsEventAndFailedStreamsCountNoth
   EXPECT_EQ(tokens_of(h)["answers"], 1) << "the failed stream's usage is not counted";
 }
 
+TEST(StreamUsageExchange, OffInTheConfigTheClientsBodyGoesAsItIs) {
+  RouterHarness h;
+  h.backends(1, R"({"usage":{"streamUsage":false}})");
+  EXPECT_FALSE(h.router.config().usage.stream_usage);
+  auto [e, call] = h.post(testing::chat_body("m", true));
+  ASSERT_EQ(kind(call), ActionKind::Call);
+  EXPECT_EQ(std::get<Call>(call).request.find('{'), std::string::npos) << std::get<Call>(call).request;
+  Exchange& x = h.exchange(e);
+  EXPECT_FALSE(std::get<Forward>(x.outcome(AttemptOutcome::Answered, 200, AnswerBody::Stream, "", "", h.now)).usage_injected);
+  EXPECT_FALSE(x.take_usage_event(kUsageEvent));
+  h.end(e, EndHow::Completed, kTail);
+  EXPECT_EQ(tokens_of(h)["total"], 10) << "the last event before [DONE] counts, as for a client that asked";
+}
+
 TEST(StreamUsageExchange, JsonAnswersAreNeverAsked) {
   RouterHarness h;
   h.backends(1);

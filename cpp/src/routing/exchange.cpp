@@ -232,6 +232,7 @@ Action Exchange::body(std::string_view bytes, BodyRead how, double now) {
   }
   model_ = v.request->model;
   stream_ = v.request->stream;
+  if (!router_.config().usage.stream_usage) v.request->usage_edit.reset();  // usage.streamUsage off
   chain_ = FallbackChain(model_, std::move(v.request->models), router_.config());
   if (v.request->models_member || !chain_.empty() || asks_stream_usage(*v.request)) {
     request_ = std::move(*v.request);
