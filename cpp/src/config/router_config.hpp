@@ -80,6 +80,14 @@ struct RateLimitConfig {
   bool operator==(const RateLimitConfig&) const = default;
 };
 
+// Token usage (/status): whether the router asks backends for the usage of streams whose client
+// did not ask for it (stream_options.include_usage), taking the usage-only event out again.
+struct UsageConfig {
+  bool stream_usage = true;
+
+  bool operator==(const UsageConfig&) const = default;
+};
+
 // Per-binding override, keyed by binding name ("BACKEND_A").
 struct BackendOverride {
   std::optional<double> weight;                    // > 0
@@ -98,6 +106,7 @@ struct RouterConfig {
   DiscoveryConfig discovery;
   RateLimitConfig rate_limit;
   ControlPlaneConfig control_plane;
+  UsageConfig usage;
   // Fallback chains: model -> the models to try next, in order (fallback_chain.hpp). Not followed
   // transitively: the list of the requested model is its whole chain.
   std::map<std::string, std::vector<std::string>> fallbacks;
