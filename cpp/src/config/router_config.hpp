@@ -80,6 +80,14 @@ struct RateLimitConfig {
   bool operator==(const RateLimitConfig&) const = default;
 };
 
+// The sampled access log: one "access" line per /v1 request with this probability (0: off, 1: every
+// request). The Analytics Engine data point does not depend on it (the ANALYTICS binding does).
+struct AccessLogConfig {
+  double sample_rate = 0;
+
+  bool operator==(const AccessLogConfig&) const = default;
+};
+
 // Per-binding override, keyed by binding name ("BACKEND_A").
 struct BackendOverride {
   std::optional<double> weight;                    // > 0
@@ -98,6 +106,7 @@ struct RouterConfig {
   DiscoveryConfig discovery;
   RateLimitConfig rate_limit;
   ControlPlaneConfig control_plane;
+  AccessLogConfig access_log;
   // Fallback chains: model -> the models to try next, in order (fallback_chain.hpp). Not followed
   // transitively: the list of the requested model is its whole chain.
   std::map<std::string, std::vector<std::string>> fallbacks;
