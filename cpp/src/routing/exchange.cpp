@@ -525,9 +525,6 @@ std::string Exchange::end(EndHow how, std::string_view tail, double now) {
     router_.attempt_finished(current_backend_,
                              how == EndHow::StreamFailed ? AttemptResult::Failure : AttemptResult::Success, now);
   }
-  if (route_ == Route::Inference || route_ == Route::Models) {
-    if (router_.summaries_wanted()) summarize(how);
-  }
   if (how == EndHow::StreamFailed) {
     out = stream_error_event(endpoint_, "The backend's stream failed after the response had started",
                              "stream_interrupted");
@@ -535,6 +532,8 @@ std::string Exchange::end(EndHow how, std::string_view tail, double now) {
     Action reply = error(500, "The router failed while handling this request", "server_error", {}, "internal_error");
     out = std::move(std::get_if<Reply>(&reply)->text);
   }
+  // After the 500 of InternalError was made: the summary has the status the client got.
+  if ((route_ == Route::Inference || route_ == Route::Models) && router_.summaries_wanted()) summarize(how);
   phase_ = Phase::Done;
   return out;
 }
