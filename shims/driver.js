@@ -6,6 +6,7 @@
 import { BODY, END, LIMIT, OUTCOME, internalErrorAction } from "./wasm-core.js";
 import { ClusterSync } from "./cluster-sync.js";
 import { TIMED_OUT, errorName, startTimer } from "./timer.js";
+import { UsageEventFilter } from "./usage-event-filter.js";
 
 /** @typedef {import("./wasm-core.js").RouterCore} RouterCore */
 /** @typedef {import("./wasm-core.js").Action} Action */
@@ -284,18 +285,21 @@ function keepTail(tail, chunk) {
  *   before it started without cancelling its stream): the exchange ends and the backend's stream
  *   is cancelled rather than left generating.
  * At the end the core gets the stream's last bytes: one without its `data: [DONE]` line has failed.
+ * When the router asked the stream for its usage (`usageInjected`), the client gets it without
+ * the usage-only event (UsageEventFilter; the core counts its tokens).
  * `done` settles when the relay is over (for waitUntil, which keeps the watchdog alive).
  * @param {ReadableStreamDefaultReader<Uint8Array>} reader @param {Uint8Array} first
- * @param {{end(how: 0 | 1 | 2, tail?: Uint8Array): Uint8Array | null}} exchange ends the exchange (once)
- * @param {number} idleMs
+ * @param {RelayedExchange} exchange ends the exchange (once)
+ * @param {number} idleMs @param {boolean} usageInjected
  */
-function relay(reader, first, exchange, idleMs) {
+function relay(reader, first, exchange, idleMs, usageInjected) {
   const relayed = new Relay(reader, first, exchange, idleMs);
+  if (usageInjected) relayed.usageFilter = new UsageEventFilter((event) => exchange.usageEvent(event));
   if (idleMs > 0) relayed.watch(idleMs);
   const stream = new ReadableStream({
     start(controller) {
       relayed.client = controller;
-      controller.enqueue(first);
+      relayed.send(controller, first);
     },
     pull: (controller) => relayed.pull(controller),
     cancel: () => relayed.cancel(),
@@ -303,11 +307,13 @@ function relay(reader, first, exchange, idleMs) {
   return { stream, done: relayed.done };
 }
 
+/** @typedef {{end(how: 0 | 1 | 2, tail?: Uint8Array): Uint8Array | null, usageEvent(event: Uint8Array): boolean}} RelayedExchange */
+
 /** One relay's state (relay() above). */
 class Relay {
   /**
    * @param {ReadableStreamDefaultReader<Uint8Array>} reader @param {Uint8Array} first
-   * @param {{end(how: 0 | 1 | 2, tail?: Uint8Array): Uint8Array | null}} exchange @param {number} idleMs
+   * @param {RelayedExchange} exchange @param {number} idleMs
    */
   constructor(reader, first, exchange, idleMs) {
     this.reader = reader;
@@ -319,6 +325,8 @@ class Relay {
     this.tail = first;
     /** @type {ReadableStreamDefaultController<Uint8Array> | null} */
     this.client = null;
+    /** @type {UsageEventFilter | null} set when the router asked the stream for its usage */
+    this.usageFilter = null;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.watchdog = null;
     /** @type {(value: undefined) => void} */
@@ -352,29 +360,51 @@ class Relay {
     this.finish();
   }
 
+  /**
+   * Gives the client a chunk of the backend's (less the usage-only event when the router asked
+   * for it); false when nothing of it is left to give.
+   * @param {ReadableStreamDefaultController<Uint8Array>} controller @param {Uint8Array} chunk
+   */
+  send(controller, chunk) {
+    const bytes = this.usageFilter ? this.usageFilter.pass(chunk) : chunk;
+    if (bytes.byteLength === 0) return false;
+    controller.enqueue(bytes);
+    return true;
+  }
+
   /** The client asks for more: the backend's next chunk, or the end (with the error event when it failed). @param {ReadableStreamDefaultController<Uint8Array>} controller */
   async pull(controller) {
     try {
-      this.readingSince = this.askedAt = Date.now();
-      const r = await this.reader.read();
-      this.readingSince = 0;
-      if (this.stalled) throw new Error("the backend's stream stalled");
-      if (!r.done) {
+      // Reads on while the filter holds all of a chunk back (a pull must give the client something).
+      for (;;) {
+        this.readingSince = this.askedAt = Date.now();
+        const r = await this.reader.read();
+        this.readingSince = 0;
+        if (this.stalled) throw new Error("the backend's stream stalled");
+        if (r.done) break;
         if (!(r.value instanceof Uint8Array)) throw new Error("the backend's stream sent something other than bytes");
         this.tail = keepTail(this.tail, r.value);
         this.askedAt = Date.now();
-        return controller.enqueue(r.value);
+        if (this.send(controller, r.value)) return;
       }
+      this.sendRest(controller);
       // The error event when [DONE] is missing.
       const errorEvent = this.exchange.end(END.completed, this.tail.subarray(Math.max(0, this.tail.byteLength - TAIL_BYTES)));
       if (errorEvent) controller.enqueue(errorEvent);
     } catch {
       this.reader.cancel().catch(ignore);
+      this.sendRest(controller);
       const errorEvent = this.exchange.end(END.upstreamFailed);
       if (errorEvent) controller.enqueue(errorEvent);
     }
     this.finish();
     controller.close();
+  }
+
+  /** What the usage filter still holds (an event never ended): the client gets it as it came. @param {ReadableStreamDefaultController<Uint8Array>} controller */
+  sendRest(controller) {
+    const rest = this.usageFilter?.rest();
+    if (rest && rest.byteLength > 0) controller.enqueue(rest);
   }
 
   cancel() {
@@ -596,7 +626,7 @@ function answerClient(x, action) {
   const init = { status: action.status, headers: action.headers };
   const answer = x.answer;
   if (action.kind === "forward" && answer?.reader && answer.first) {
-    const { stream, done } = relay(answer.reader, answer.first, x, action.timeoutMs);
+    const { stream, done } = relay(answer.reader, answer.first, x, action.timeoutMs, action.usageInjected);
     x.ctx?.waitUntil?.(done);
     return new Response(stream, init);
   }
@@ -671,6 +701,11 @@ class Exchange {
     this.isolate.drainLogs();
     if (this.env.ANALYTICS) this.isolate.writeDataPoints(this.env.ANALYTICS);
     return bytes;
+  }
+
+  /** Whether an event of the stream relayed is its usage-only event, which the client does not get (the core decides). @param {Uint8Array} event */
+  usageEvent(event) {
+    return !this.ended && this.core.usageEvent(this.id, event);
   }
 
   /** Cancels the stream of the last backend answer, if any (nobody will read it). */

@@ -28,6 +28,8 @@
  * @property {Record<string, string>} headers  reply, forward (the core never repeats a header; workerd
  *   builds a Response's headers from an object faster than from [name, value] pairs)
  * @property {Uint8Array} body    reply
+ * @property {boolean} usageInjected forward: the router asked the stream for its usage (the client did not): its
+ *   events with a "usage" object go to usageEvent(), which says whether the client gets them
  * @property {string} backendBody call: the body for the backend when the core edited the client's (another model, `models` removed), else ""
  */
 /**
@@ -468,6 +470,21 @@ export class RouterCore {
   }
 
   /**
+   * Whether one whole SSE event (a "usage" object in it) of a stream whose FORWARD said
+   * usageInjected is its usage-only event: the core counts its tokens, and the client does not
+   * get it. False on any failure (the client then gets the event).
+   * @param {number} exchange @param {Uint8Array} event @returns {boolean}
+   */
+  usageEvent(exchange, event) {
+    const handle = this.#handle(exchange);
+    if (handle === null) return false;
+    return this.#guard(() => {
+      const len = this.#putBytes(event);
+      return this.exports.rt_exchange_usage_event(handle, this.scratchPtr, len) === 1;
+    }, false);
+  }
+
+  /**
    * Ends an exchange the shim failed on (a bug): the 500 reply, with the request's x-request-id.
    * @param {number} exchange @param {number} now @returns {Action}
    */
@@ -538,6 +555,7 @@ export class RouterCore {
       headers: kind === "reply" || kind === "forward" ? {} : NO_HEADERS,
       body: NO_BYTES,
       backendBody: "",
+      usageInjected: kind === "forward" && time !== 0,
     };
     if (kind === "call") {
       // requestId \n model \n path [\n the body edited for this model]
@@ -766,6 +784,7 @@ export function internalErrorAction(message, code) {
     headers: { "content-type": "application/json", "x-request-id": freshRequestId(), "server-timing": 'router;desc="core failed"' },
     body: encoder.encode(JSON.stringify({ error: { message, type: "server_error", param: null, code } })),
     backendBody: "",
+    usageInjected: false,
   };
 }
 

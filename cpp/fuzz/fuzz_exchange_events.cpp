@@ -594,6 +594,8 @@ struct Harness {
                    "FORWARD content type; " + text);
         FUZZ_CHECK(record.timeout_or_limit == (x.forwarded_stream ? setup.policy.timeouts.stream_idle_ms : 0.0),
                    "FORWARD stream idle timeout; " + context(x));
+        FUZZ_CHECK(record.time == (x.forwarded_stream && x.stream == 1 && x.path != "/v1/embeddings" ? 1.0 : 0.0),
+                   "FORWARD usage injected exactly for streams of chat and completions; " + context(x));
         break;
     }
     x.kind = returned;
@@ -688,12 +690,15 @@ struct Harness {
     x.calls_on_model++;
     FUZZ_CHECK(x.calls_on_model <= policy.retry.max_attempts,
                "more CALLs than maxAttempts " + std::to_string(policy.retry.max_attempts) + "; " + context(x));
-    // The backend gets the client's body, with the model rewritten after a fallback.
+    // The backend gets the client's body, with the model rewritten after a fallback, and a stream
+    // of chat or completions asked for its usage (these bodies have no stream_options).
     const size_t body_at = nth_line_end(text, 3);
-    if (x.model == x.client_model) {
+    const bool asks_usage = x.stream == 1 && x.path != "/v1/embeddings";
+    if (x.model == x.client_model && !asks_usage) {
       FUZZ_CHECK(body_at == text.size(), "CALL with an edited body for the client's model: " + text);
     } else {
       std::string expected = x.body;
+      if (asks_usage) expected.insert(1, "\"stream_options\":{\"include_usage\":true},");
       const std::string from = "\"model\":\"" + x.client_model + "\"";
       if (size_t at = expected.find(from); at != std::string::npos)
         expected.replace(at, from.size(), "\"model\":\"" + x.model + "\"");

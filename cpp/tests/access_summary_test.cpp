@@ -131,9 +131,10 @@ TEST(AccessSummary, StreamTokensFromItsLastEventAndAFailedStream) {
   auto [e, call] = post(h, chat_body("m", true));
   ASSERT_EQ(kind(answer(h, e, 40, AnswerBody::Stream)), ActionKind::Forward);
   h.now += 500;  // the stream flows: backend ms stay the time to its first byte, as Server-Timing
-  h.end(e, EndHow::Completed,
-        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4,\"total_tokens\":13}}\n\n"
-        "data: [DONE]\n\n");
+  // The router asked for the stream's usage (the client did not): its usage-only event is taken.
+  ASSERT_TRUE(h.exchange(e).take_usage_event(
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4,\"total_tokens\":13}}\n\n"));
+  h.end(e, EndHow::Completed, "data: [DONE]\n\n");
   json p = only_point(h);
   EXPECT_EQ(p["doubles"], json::array({200, 1, 2, 40, 9, 4, 13, 1}));
   EXPECT_EQ(p["blobs"][3], "");

@@ -202,7 +202,7 @@ TEST(ClusterUsage, SumsPastTheReadersBoundAreWrittenAtIt) {
   ControlPlane cp;
   start_control_plane(cp, 1, kT0);
   const std::string max = "9007199254740991";
-  const std::string report = R"({"isolate":"i","backends":{"BACKEND_0":{"counts":[1,1,0,0,0]}},"usage":{"backends":{"BACKEND_0":{"tokens":[)" + max + "," + max + "," + max + "," + max +
+  const std::string report = R"({"isolate":"i","backends":{"BACKEND_0":{"counts":[)" + max + R"(,1,0,0,0]}},"usage":{"backends":{"BACKEND_0":{"tokens":[)" + max + "," + max + "," + max + "," + max +
                              R"(],"totalMs":{"samples":)" + max + R"(,"ewma":1e10,"buckets":[[3,1]]}}},"fallbacks":{"a -> b":)" + max + "}}}";
   cp.sync(report, kT0);
   const std::string snapshot = cp.sync(report, kT0);
@@ -214,6 +214,7 @@ TEST(ClusterUsage, SumsPastTheReadersBoundAreWrittenAtIt) {
   const json cluster = cluster_of(h);
   EXPECT_EQ(cluster["fallbacks"]["a -> b"], 9007199254740991ull);
   EXPECT_EQ(cluster_backend(cluster, "BACKEND_0")["latency"]["totalMs"]["samples"], 9007199254740991ull);
+  EXPECT_EQ(cluster_backend(cluster, "BACKEND_0")["attempts"], 9007199254740991ull) << "counters too";
 }
 
 // Every bucket of both histograms of every backend filled: the largest usage a report or a

@@ -179,6 +179,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "health.maxEjectionPercent must be a finite number in [0, 100]"},
         BadField{R"({"health":{"panicRouting":"yes"}})", "health.panicRouting", "health.panicRouting must be true or false"},
         BadField{R"({"health":{"panicRouting":1}})", "health.panicRouting", "health.panicRouting must be true or false"},
+        BadField{R"({"usage":{"streamUsage":"no"}})", "usage.streamUsage", "usage.streamUsage must be true or false"},
         BadField{R"({"limits":{"maxBodyBytes":0}})", "limits.maxBodyBytes",
                  "limits.maxBodyBytes must be an integer in [1, 33554432]"},
         BadField{R"({"limits":{"maxBodyBytes":33554433}})", "limits.maxBodyBytes",
@@ -231,7 +232,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadField{R"({"stratgy":"round-robin"})", "stratgy",
                  "stratgy is not a known setting (top level accepts: strategy, retry, timeouts, health, limits, "
-                 "discovery, rateLimit, controlPlane, accessLog, fallbacks, backends)"},
+                 "discovery, rateLimit, controlPlane, usage, accessLog, fallbacks, backends)"},
         BadField{R"({"retry":{"maxAtempts":3}})", "retry.maxAtempts",
                  "retry.maxAtempts is not a known setting (retry accepts: maxAttempts, backoffBaseMs, backoffCapMs, "
                  "retryAfterCapMs, budgetPercent, budgetMinRetries)"},
@@ -281,7 +282,7 @@ INSTANTIATE_TEST_SUITE_P(
         // Keys that are not plain names are quoted, so that a path names one place only.
         BadField{R"({"":{"a":1,"a":2}})", R"([""].a)", R"([""].a appears more than once in ROUTER_CONFIG)"},
         BadField{R"({"":1})", R"([""])",
-                 R"([""] is not a known setting (top level accepts: strategy, retry, timeouts, health, limits, discovery, rateLimit, controlPlane, accessLog, fallbacks, backends))"},
+                 R"([""] is not a known setting (top level accepts: strategy, retry, timeouts, health, limits, discovery, rateLimit, controlPlane, usage, accessLog, fallbacks, backends))"},
         BadField{R"({"backends":{"my backend":{}}})", R"(backends["my backend"])",
                  R"(backends["my backend"]: a backend binding name is BACKEND_ followed by letters, digits or _)"}));
 

@@ -15,7 +15,7 @@ const decoder = new TextDecoder();
 function action(fields) {
   return {
     kind: "error", status: 0, backend: 0, binding: "", attempt: 0, timeoutMs: 0, limit: 0, deadline: 0, attemptDeadline: 0,
-    until: 0, bindings: [], stream: false, requestId: "", model: "", path: "", key: "", headers: {}, body: new Uint8Array(0), backendBody: "",
+    until: 0, bindings: [], stream: false, requestId: "", model: "", path: "", key: "", headers: {}, body: new Uint8Array(0), backendBody: "", usageInjected: false,
     ...fields,
   };
 }
@@ -52,7 +52,9 @@ test("a streaming request's actions, field by field: rate_limit, read_body, disc
     ["BACKEND_B", JSON.stringify({ name: "b", models: ["*"] })],
   ]), T0 + 3);
   const first = c.resume(exchange, T0 + 3);
-  const call = { kind: "call", stream: true, requestId: "r1", model: "m", path: "/v1/chat/completions", timeoutMs: 30_000, deadline: T0 + 120_000 };
+  // The client did not ask for the stream's usage: the backend's body does (the router counts it).
+  const backendBody = JSON.stringify({ stream_options: { include_usage: true }, ...JSON.parse(decoder.decode(body)) });
+  const call = { kind: "call", stream: true, requestId: "r1", model: "m", path: "/v1/chat/completions", timeoutMs: 30_000, deadline: T0 + 120_000, backendBody };
   assert.deepEqual(first, action({ ...call, backend: first.backend, binding: c.backends[first.backend], attempt: 1, attemptDeadline: T0 + 30_003 }));
 
   const second = c.outcome(exchange, { outcome: 0, status: 503, retryAfter: "", retryAfterMs: "" }, T0 + 4);
@@ -70,7 +72,7 @@ test("a streaming request's actions, field by field: rate_limit, read_body, disc
 
   const forward = c.outcome(exchange, { outcome: 3, status: 200 }, T0 + 210);
   assert.deepEqual(forward, action({
-    kind: "forward", status: 200, backend: third.backend, binding: c.backends[third.backend], attempt: 3, timeoutMs: 60_000,
+    kind: "forward", status: 200, backend: third.backend, binding: c.backends[third.backend], attempt: 3, timeoutMs: 60_000, usageInjected: true,
     // Server-Timing: 210 ms since arrival, of which 1 + 1 + 10 ms waiting on the three attempts.
     headers: {
       "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": "r1", "x-router-backend": third.binding, "x-router-attempts": "3",

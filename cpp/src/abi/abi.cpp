@@ -105,6 +105,7 @@ uint32_t publish(RouterSlot& slot, Action&& action) {
     r.backend = a->backend;
     r.attempt = a->attempts;
     r.timeout_or_limit = a->stream_idle_ms;
+    r.time = a->usage_injected ? 1 : 0;
     text = &a->headers;
   } else if (auto* a = std::get_if<RateLimit>(&action)) {
     r.timeout_or_limit = a->timeout_ms;
@@ -276,6 +277,16 @@ RT_EXPORT(rt_exchange_end) int32_t rt_exchange_end(uint32_t exchange, uint32_t h
   bool found = false;
   slot->out = slot->router.end(exchange, static_cast<router::EndHow>(how), view(tail_ptr, tail_len), now, found);
   return static_cast<int32_t>(slot->out.size());
+}
+
+// An event of a forwarded stream with a "usage" object: 1 when it is the usage-only event of a
+// stream whose usage the router asked for (the shim drops it; its tokens count at the end), 0
+// when it goes to the client, -2 for a bad handle, -3 for bad bytes.
+RT_EXPORT(rt_exchange_usage_event) int32_t rt_exchange_usage_event(uint32_t exchange, const char* ptr, size_t len) {
+  router::Exchange* e = nullptr;
+  if (!owner_of(exchange, &e)) return -2;
+  if (!valid_bytes(ptr, len)) return -3;
+  return e->take_usage_event(view(ptr, len)) ? 1 : 0;
 }
 
 // The routing core's enums travel through the ABI as their numbers: they must be the codes of

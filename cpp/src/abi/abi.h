@@ -28,6 +28,7 @@ uint32_t rt_exchange_rate_limited(uint32_t exchange, uint32_t allowed, double no
 uint32_t rt_exchange_outcome(uint32_t exchange, uint32_t outcome, uint32_t status, const char* ra_ptr, size_t ra_len,
                              double now);
 int32_t rt_exchange_end(uint32_t exchange, uint32_t how, const char* tail_ptr, size_t tail_len, double now);
+int32_t rt_exchange_usage_event(uint32_t exchange, const char* ptr, size_t len);
 
 // The control plane (docs/control-plane.md). The isolate's side:
 int32_t rt_router_sync_report(uint32_t router, double now);  // 0: none due; >0: out = "<wait ms> <timeout ms>\n<report>"

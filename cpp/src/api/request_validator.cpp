@@ -53,8 +53,17 @@ class RequestFields final : public JsonEvents {
           models_items.clear();
           in_models_array_ = kind == JsonKind::Array;
           break;
+        case Field::StreamOptions:
+          stream_options = kind;
+          stream_options_value = token;
+          stream_options_members = 0;
+          include_usage.reset();
+          break;
         case Field::Other: break;
       }
+    } else if (depth == 2 && field_ == Field::StreamOptions && stream_options == JsonKind::Object) {
+      ++stream_options_members;
+      if (expecting_include_usage_) include_usage = token;
     } else if (depth == 2 && in_models_array_) {
       if (models_items.size() <= kMaxChain) models_items.push_back(token);  // one past the bound is enough
     } else if (depth == 2 && in_payload_array_) {
@@ -79,6 +88,7 @@ class RequestFields final : public JsonEvents {
                : json_string_equals(name, "stream")      ? Field::Stream
                : json_string_equals(name, payload_key_)  ? Field::Payload
                : json_string_equals(name, "models")      ? Field::Models
+               : json_string_equals(name, "stream_options") ? Field::StreamOptions
                                                          : Field::Other;
       if (field_ == Field::Models) {
         models_keys++;
@@ -86,6 +96,8 @@ class RequestFields final : public JsonEvents {
       }
     } else if (depth == 3 && in_message_) {
       expecting_role_ = json_string_equals(name, "role");
+    } else if (depth == 2 && field_ == Field::StreamOptions) {
+      expecting_include_usage_ = json_string_equals(name, "include_usage");
     }
   }
 
@@ -118,12 +130,16 @@ class RequestFields final : public JsonEvents {
   std::size_t models_key_at = 0;   // offsets in the body of the last one's key and value
   std::size_t models_value_at = 0;
   std::vector<JsonToken> models_items;  // its first kMaxChain + 1 items
+  std::optional<JsonKind> stream_options;  // the last `stream_options`: its value (an object: its `{`)...
+  JsonToken stream_options_value{JsonKind::Null, {}};
+  std::size_t stream_options_members = 0;  // ...its members, and its last `include_usage` value
+  std::optional<JsonToken> include_usage;
 
   std::size_t offset(const char* p) const { return static_cast<std::size_t>(p - body_.data()); }
 
  private:
   // The top-level fields the router checks; everything else passes through untouched.
-  enum class Field : uint8_t { Other, Model, Stream, Payload, Models };
+  enum class Field : uint8_t { Other, Model, Stream, Payload, Models, StreamOptions };
 
   std::string_view body_;
 
@@ -135,6 +151,7 @@ class RequestFields final : public JsonEvents {
   bool in_message_ = false;
   bool message_has_role_ = false;
   bool expecting_role_ = false;
+  bool expecting_include_usage_ = false;
 };
 
 std::string scan_error_message(const JsonScanError& error, std::size_t body_size, uint32_t max_depth) {
@@ -291,6 +308,39 @@ ValidationResult model_and_chain(std::string_view body, const RequestFields& sca
   return ValidationResult{std::move(request), std::nullopt};
 }
 
+// Where a stream's body asks a backend for its usage when the client did not (see ValidRequest).
+// Only chat and completions streams: a Responses stream always reports usage in its last event.
+void find_usage_edit(Endpoint endpoint, const RequestFields& scan, std::string_view body, ValidRequest& request) {
+  if (!request.stream || (endpoint != Endpoint::ChatCompletions && endpoint != Endpoint::Completions)) return;
+  const JsonToken& value = scan.stream_options_value;
+  const std::size_t at = scan.offset(value.text.data());
+  if (!scan.stream_options || scan.stream_options == JsonKind::Null) {
+    // Absent: a first member of the body's object (its `{` is its first byte but for spaces).
+    if (scan.stream_options) {
+      request.usage_edit = BodySpan{at, value.text.size()};
+      request.usage_edit_text = R"({"include_usage":true})";
+      return;
+    }
+    std::size_t open = 0;
+    while (open < body.size() && body[open] != '{') ++open;
+    request.usage_edit = BodySpan{open + 1, 0};
+    request.usage_edit_text = R"("stream_options":{"include_usage":true},)";
+    return;
+  }
+  if (scan.stream_options != JsonKind::Object) return;  // the backend judges a bad value
+  if (!scan.include_usage) {
+    request.usage_edit = BodySpan{at + 1, 0};
+    request.usage_edit_text = scan.stream_options_members > 0 ? R"("include_usage":true,)" : R"("include_usage":true)";
+    return;
+  }
+  const JsonToken& flag = *scan.include_usage;
+  if (flag.kind == JsonKind::Boolean && flag.text == "true") return;  // the client's own
+  if (flag.kind == JsonKind::Array || flag.kind == JsonKind::Object) return;
+  const std::size_t quotes = flag.kind == JsonKind::String ? 1 : 0;
+  request.usage_edit = BodySpan{scan.offset(flag.text.data()) - quotes, flag.text.size() + 2 * quotes};
+  request.usage_edit_text = "true";
+}
+
 }  // namespace
 
 ValidationResult validate_request(Endpoint endpoint, std::string_view body, const LimitConfig& limits) {
@@ -317,6 +367,7 @@ ValidationResult validate_request(Endpoint endpoint, std::string_view body, cons
   if (auto error = check_payload(endpoint, scan)) return failure(std::move(*error));
 
   result.request->stream = scan.stream == JsonKind::Boolean && scan.stream_value;
+  find_usage_edit(endpoint, scan, body, *result.request);
   return result;
 }
 

@@ -30,6 +30,11 @@ struct ValidRequest {
   // adjoining comma (without it when `model` is absent: the member then becomes `"model": ...`).
   std::optional<BodySpan> model_value;
   std::optional<BodySpan> models_member;
+  // A stream of chat/completions or completions whose client did not ask for its usage
+  // (`stream_options.include_usage: true`): where the body says so for a backend, and with what
+  // (body_edit.hpp). Absent when the client asked itself, or its `stream_options` is not an object.
+  std::optional<BodySpan> usage_edit;
+  const char* usage_edit_text = nullptr;
 };
 
 struct RequestError {

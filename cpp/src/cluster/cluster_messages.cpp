@@ -7,7 +7,6 @@
 namespace router {
 
 namespace {
-constexpr double kMaxCount = 9007199254740991.0;  // 2^53 - 1: exact in a double
 constexpr double kMaxTime = 1e15;                  // epoch ms, far past any real date
 constexpr uint32_t kMaxTimesEjected = 1000;
 constexpr double kMaxStreak = 1e6;
@@ -77,7 +76,7 @@ void write_claims(JsonWriter& w, const std::vector<BackendClaim>& claims) {
     w.key(c.binding).begin_object();
     if (c.counts != Counts{}) {
       w.key("counts").begin_array();
-      for (uint64_t n : c.counts) w.value(n);
+      for (uint64_t n : c.counts) w.value(capped_count(n));
       w.end_array();
     }
     if (c.ejected_until > 0) w.key("ejectedUntil").value(c.ejected_until);

@@ -62,6 +62,11 @@ struct Snapshot {
 constexpr size_t kMaxMessageBytes = 2 * 1024 * 1024;
 constexpr size_t kMaxSnapshotBytes = 4 * 1024 * 1024;
 constexpr size_t kMaxIsolateIdBytes = 64;
+// The largest count a message carries: 2^53 - 1, exact in a double (what JSON numbers are).
+constexpr double kMaxCount = 9007199254740991.0;
+// Sums past kMaxCount are written at it, so whatever one side writes the other reads back (the
+// control plane adds what every isolate reports, without end).
+inline uint64_t capped_count(uint64_t n) { return n < static_cast<uint64_t>(kMaxCount) ? n : static_cast<uint64_t>(kMaxCount); }
 
 void write_claims(JsonWriter& w, const std::vector<BackendClaim>& claims);
 // `usage`: the report's usage object as write_usage wrote it ("" when there is none).

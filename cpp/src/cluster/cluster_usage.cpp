@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cluster/cluster_messages.hpp"
 #include "json/json_tree.hpp"
 #include "json/json_writer.hpp"
 #include "routing/backend_set.hpp"
@@ -10,15 +11,13 @@
 namespace router {
 
 namespace {
-constexpr double kMaxCount = 9007199254740991.0;  // 2^53 - 1: exact in a double
 constexpr double kMaxEwmaMs = 1e10;
 constexpr size_t kMaxBindingBytes = 256;
 constexpr size_t kMaxNameBytes = 1024;  // a model name, a key id, a "from -> to" pair
 constexpr size_t kMaxBackendEntries = 100000;
 
-// What the writers put out is what the readers take: sums past 2^53 stay at 2^53 - 1, an EWMA
-// from a clock that jumped stays at kMaxEwmaMs.
-uint64_t capped(uint64_t n) { return std::min<uint64_t>(n, static_cast<uint64_t>(kMaxCount)); }
+// What the writers put out is what the readers take: sums stay at kMaxCount (capped_count), an
+// EWMA from a clock that jumped stays at kMaxEwmaMs.
 
 bool read_count(const JsonValue& v, double max, uint64_t& out) {
   if (!v.is_number() || !(v.number() >= 0) || v.number() > max) return false;
@@ -28,7 +27,8 @@ bool read_count(const JsonValue& v, double max, uint64_t& out) {
 }
 
 void write_tokens(JsonWriter& w, const TokenUsage& u) {
-  w.begin_array().value(capped(u.prompt)).value(capped(u.completion)).value(capped(u.total)).value(capped(u.answers));
+  w.begin_array().value(capped_count(u.prompt)).value(capped_count(u.completion));
+  w.value(capped_count(u.total)).value(capped_count(u.answers));
   w.end_array();
 }
 
@@ -39,7 +39,7 @@ bool read_tokens(const JsonValue& v, TokenUsage& out) {
 }
 
 void write_sketch(JsonWriter& w, const LatencySketch& s) {
-  w.begin_object().key("samples").value(capped(s.samples())).key("ewma").value(std::min(s.ewma(), kMaxEwmaMs));
+  w.begin_object().key("samples").value(capped_count(s.samples())).key("ewma").value(std::min(s.ewma(), kMaxEwmaMs));
   w.key("buckets").begin_array();
   for (size_t i = 0; i < LatencySketch::kBuckets; ++i)
     if (s.buckets()[i] > 0) w.begin_array().value(static_cast<uint64_t>(i)).value(s.buckets()[i]).end_array();

@@ -80,6 +80,14 @@ struct RateLimitConfig {
   bool operator==(const RateLimitConfig&) const = default;
 };
 
+// Token usage (/status): whether the router asks backends for the usage of streams whose client
+// did not ask for it (stream_options.include_usage), taking the usage-only event out again.
+struct UsageConfig {
+  bool stream_usage = true;
+
+  bool operator==(const UsageConfig&) const = default;
+};
+
 // The sampled access log: one "access" line per /v1 request with this probability (0: off, 1: every
 // request). The Analytics Engine data point does not depend on it (the ANALYTICS binding does).
 struct AccessLogConfig {
@@ -106,6 +114,7 @@ struct RouterConfig {
   DiscoveryConfig discovery;
   RateLimitConfig rate_limit;
   ControlPlaneConfig control_plane;
+  UsageConfig usage;
   AccessLogConfig access_log;
   // Fallback chains: model -> the models to try next, in order (fallback_chain.hpp). Not followed
   // transitively: the list of the requested model is its whole chain.

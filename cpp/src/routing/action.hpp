@@ -68,6 +68,9 @@ struct Forward {
   uint32_t backend = 0;
   uint32_t attempts = 0;
   double stream_idle_ms = 0;
+  // A stream whose usage the router asked for (the client did not): its usage-only event goes to
+  // Exchange::take_usage_event, not to the client.
+  bool usage_injected = false;
 };
 
 // Ask RATE_LIMITER.limit({key}), waiting at most `timeout_ms` for it.

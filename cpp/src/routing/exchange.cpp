@@ -229,9 +229,10 @@ Action Exchange::body(std::string_view bytes, BodyRead how, double now) {
   }
   model_ = v.request->model;
   stream_ = v.request->stream;
+  if (!router_.config().usage.stream_usage) v.request->usage_edit.reset();  // usage.streamUsage off
   if (router_.summaries_wanted()) requested_model_ = model_;
   chain_ = FallbackChain(model_, std::move(v.request->models), router_.config());
-  if (v.request->models_member || !chain_.empty()) {
+  if (v.request->models_member || !chain_.empty() || asks_stream_usage(*v.request)) {
     request_ = std::move(*v.request);
     body_.assign(bytes);
   }
@@ -394,6 +395,8 @@ Action Exchange::pass_on(uint32_t status, AnswerBody body, std::string_view retr
   answered(status, now);
   Forward a{.headers = {}, .status = status, .backend = current_backend_, .attempts = attempts()};
   forwarded_stream_ = body == AnswerBody::Stream;
+  usage_injected_ = forwarded_stream_ && asks_stream_usage(request_);
+  a.usage_injected = usage_injected_;
   // A stream that stalls after its first chunk is a failed upstream like one that breaks:
   // the shim ends it with the SSE error event once no chunk came for this long.
   if (forwarded_stream_) a.stream_idle_ms = router_.config().timeouts.stream_idle_ms;
@@ -519,7 +522,7 @@ std::string Exchange::end(EndHow how, std::string_view tail, double now) {
   } else if (phase_ == Phase::Forwarded) {
     if (forwarded_stream_ && how == EndHow::Completed) {
       router_.stream_ended_after(current_backend_, now - attempt_started_at_);
-      answer_usage_ = usage_of_stream_tail(endpoint_, tail);
+      if (!usage_injected_) answer_usage_ = usage_of_stream_tail(endpoint_, tail);
     }
     if (answer_usage_ && how == EndHow::Completed) count_usage(*answer_usage_);
     router_.attempt_finished(current_backend_,
@@ -542,6 +545,12 @@ std::string Exchange::end(EndHow how, std::string_view tail, double now) {
 // are anyone's text (and so are a refused request's).
 std::string Exchange::client_key() const {
   return router_.api_keys_required() && sent_status_ != 401 ? key_id(head_.auth_hash) : "none";
+}
+
+bool Exchange::take_usage_event(std::string_view event) {
+  if (phase_ != Phase::Forwarded || !usage_injected_ || answer_usage_) return false;
+  answer_usage_ = usage_of_usage_event(event);
+  return answer_usage_.has_value();
 }
 
 void Exchange::count_usage(const TokenUsage& usage) {

@@ -58,6 +58,10 @@ class Exchange {
   // not end the way its API's streams end has failed: stream_ending.hpp). Returns the SSE error event to write when the
   // stream failed, or the 500 reply (headers, blank line, body) for InternalError.
   std::string end(EndHow how, std::string_view tail, double now);
+  // An event of a forwarded stream that may be the usage-only event (it has a "usage" object):
+  // true when the router asked for the stream's usage (injected) and it is that event, whose
+  // tokens are then counted at the end and which the client does not get.
+  bool take_usage_event(std::string_view event);
 
   const std::string& request_id() const { return request_id_; }
   // Whether the client asked for a stream (known once the body was read).
@@ -132,6 +136,7 @@ class Exchange {
   double wait_until_ = 0;
   bool holds_retry_ = false;      // this exchange counts in the router's retries in flight
   bool forwarded_stream_ = false; // Forwarded: the answer is the backend's event stream
+  bool usage_injected_ = false;   // Forwarded: the router asked the stream for its usage
   // Server-Timing: when the request arrived, the latest event's time, and the time spent waiting
   // on backend calls (each attempt from its Call to its outcome); the rest is the router's.
   double arrived_at_ = 0;
@@ -140,7 +145,8 @@ class Exchange {
   double attempt_timeout_ms_ = 0;  // the Call's timeout: a failed attempt's peak-ewma sample
   double backend_ms_ = 0;
   // The tokens the answer being forwarded reported (a JSON answer's, at its outcome); counted once
-  // the answer is delivered. A stream's come from its last event, at its end.
+  // the answer is delivered. A stream's come from its last event, at its end (from the usage-only
+  // event taken out of an injected stream).
   std::optional<TokenUsage> answer_usage_;
   // Counts the tokens `usage` reports for the answer forwarded (backend, model, client key).
   void count_usage(const TokenUsage& usage);

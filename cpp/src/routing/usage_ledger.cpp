@@ -133,6 +133,33 @@ std::optional<TokenUsage> usage_of_stream_tail(Endpoint endpoint, std::string_vi
   return endpoint == Endpoint::Responses ? usage_of_responses_tail(tail) : usage_of_stream_tail(tail);
 }
 
+std::optional<TokenUsage> usage_of_usage_event(std::string_view event) {
+  // The event's data: its `data:` lines (one space after the colon dropped), joined by newlines.
+  std::string data;
+  bool any = false;
+  while (!event.empty()) {
+    size_t eol = event.find_first_of("\r\n");
+    const std::string_view line = event.substr(0, eol);
+    if (line.substr(0, 5) == "data:") {
+      std::string_view value = line.substr(5);
+      if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      if (any) data += '\n';
+      data.append(value);
+      any = true;
+    }
+    if (eol == std::string_view::npos) break;
+    if (event[eol] == '\r' && eol + 1 < event.size() && event[eol + 1] == '\n') ++eol;
+    event.remove_prefix(eol + 1);
+  }
+  JsonParse parsed = parse_json(data, 8);
+  if (!parsed.ok || !parsed.root.is_object()) return std::nullopt;
+  const JsonValue* choices = parsed.root.find("choices");
+  const JsonValue* usage = parsed.root.find("usage");
+  if (!choices || !choices->is_array() || choices->size() != 0 || !usage || !usage->is_object()) return std::nullopt;
+  return usage_from(count_value(usage->find("prompt_tokens")), count_value(usage->find("completion_tokens")),
+                    count_value(usage->find("total_tokens")));
+}
+
 std::string key_id(std::string_view auth_hash) {
   const std::string hash = normalize_sha256_hex(auth_hash);
   return hash.empty() ? "none" : "key-" + hash.substr(0, 12);

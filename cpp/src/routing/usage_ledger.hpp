@@ -37,6 +37,10 @@ std::optional<TokenUsage> usage_of_stream_tail(std::string_view tail);
 // the last `"usage":{...}` object of that event within `tail` (usage is near the end of a Response
 // object, after its output, which may not fit in the tail).
 std::optional<TokenUsage> usage_of_stream_tail(Endpoint endpoint, std::string_view tail);
+// The usage of one SSE event (its bytes up to and with the blank line that ends it) when it is
+// the usage-only event a stream asked for it ends with (OpenAI's `choices: []` and a `usage`
+// object); nullopt for any other event.
+std::optional<TokenUsage> usage_of_usage_event(std::string_view event);
 // The id /status shows for a client key: "key-" + 12 hex digits of its SHA-256 ("none" without one).
 std::string key_id(std::string_view auth_hash);
 
