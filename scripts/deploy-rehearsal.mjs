@@ -54,6 +54,7 @@ function expectedBindings(plan, worker) {
       ...plan.orchestrator.bindings.map((b) => ({ name: b.binding, detail: b.service, resource: "Worker" })),
       ...(plan.orchestrator.routerConfig ? [variable("ROUTER_CONFIG")] : []),
       ...(plan.orchestrator.durableObjects ?? []).map((d) => ({ name: d.binding, detail: d.className, resource: "Durable Object" })),
+      ...(plan.orchestrator.analyticsDatasets ?? []).map((d) => ({ name: d.binding, detail: d.dataset, resource: "Analytics Engine Dataset" })),
     ];
   }
   const b = plan.backends.find((x) => x.name === worker);

@@ -138,6 +138,8 @@ export async function renderDeployment(manifest, { outDir = DEFAULT_OUT, root = 
       bindings: manifest.backends.map((b) => ({ binding: b.binding, service: b.name })),
       // From wrangler.toml.in: the control plane (docs/control-plane.md).
       durableObjects: (orchestratorConfig.durable_objects?.bindings ?? []).map((d) => ({ binding: d.name, className: d.class_name })),
+      // From wrangler.toml.in: the Workers Analytics Engine dataset of the access summaries.
+      analyticsDatasets: (orchestratorConfig.analytics_engine_datasets ?? []).map((d) => ({ binding: d.binding, dataset: d.dataset })),
     },
     backends: backends.map(({ backend: b }) => ({
       name: b.name,

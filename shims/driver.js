@@ -480,10 +480,28 @@ class Isolate {
     this.configuration = undefined;
     /** describe() batches in flight, by binding, shared by every request of the isolate. @type {Map<string, Promise<void>>} */
     this.describing = new Map();
+    /** ANALYTICS.writeDataPoint threw once (logged then, not again) */
+    this.analyticsFailed = false;
   }
 
   drainLogs() {
     for (const line of this.core.logs()) console.log(line);
+  }
+
+  /**
+   * Hands the core's data points to the Workers Analytics Engine binding. A binding that throws
+   * never hurts the request; it is logged once per isolate.
+   * @param {unknown} dataset env.ANALYTICS
+   */
+  writeDataPoints(dataset) {
+    for (const point of this.core.dataPoints()) {
+      try {
+        /** @type {{writeDataPoint(p: unknown): void}} */ (dataset).writeDataPoint(JSON.parse(point));
+      } catch (e) {
+        if (!this.analyticsFailed) console.log(JSON.stringify({ level: "error", event: "analytics_write_failed", error: errorName(e) }));
+        this.analyticsFailed = true;
+      }
+    }
   }
 
   /** Configures the core once per isolate from the Worker's env. @param {Env} env */
@@ -681,6 +699,7 @@ class Exchange {
     this.ended = true;
     const bytes = this.core.end(this.id, how, tail ?? null, Date.now());
     this.isolate.drainLogs();
+    if (this.env.ANALYTICS) this.isolate.writeDataPoints(this.env.ANALYTICS);
     return bytes;
   }
 
@@ -702,6 +721,7 @@ class Exchange {
     this.ended = true;
     const reply = this.core.fail(this.id, Date.now());
     this.isolate.drainLogs();
+    if (this.env.ANALYTICS) this.isolate.writeDataPoints(this.env.ANALYTICS);
     return respond(reply);
   }
 }

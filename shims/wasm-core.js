@@ -376,6 +376,16 @@ export class RouterCore {
   }
 
   /**
+   * The Analytics Engine data points of the requests ended since the last call, as the core laid
+   * them out ({indexes, blobs, doubles} JSON, one per entry). None without an ANALYTICS binding.
+   * @returns {string[]}
+   */
+  dataPoints() {
+    const len = this.#guard(() => this.exports.rt_router_data_points(this.router), 0);
+    return len > 0 ? this.#outText().split("\n") : [];
+  }
+
+  /**
    * @param {RequestHead} head
    * @param {number} now epoch ms
    * @param {ArrayLike<number>} random 4 random uint32 (128 bits: the exchange's seed and a generated request id)

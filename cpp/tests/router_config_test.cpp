@@ -232,7 +232,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadField{R"({"stratgy":"round-robin"})", "stratgy",
                  "stratgy is not a known setting (top level accepts: strategy, retry, timeouts, health, limits, "
-                 "discovery, rateLimit, controlPlane, usage, fallbacks, backends)"},
+                 "discovery, rateLimit, controlPlane, usage, accessLog, fallbacks, backends)"},
         BadField{R"({"retry":{"maxAtempts":3}})", "retry.maxAtempts",
                  "retry.maxAtempts is not a known setting (retry accepts: maxAttempts, backoffBaseMs, backoffCapMs, "
                  "retryAfterCapMs, budgetPercent, budgetMinRetries)"},
@@ -282,7 +282,7 @@ INSTANTIATE_TEST_SUITE_P(
         // Keys that are not plain names are quoted, so that a path names one place only.
         BadField{R"({"":{"a":1,"a":2}})", R"([""].a)", R"([""].a appears more than once in ROUTER_CONFIG)"},
         BadField{R"({"":1})", R"([""])",
-                 R"([""] is not a known setting (top level accepts: strategy, retry, timeouts, health, limits, discovery, rateLimit, controlPlane, usage, fallbacks, backends))"},
+                 R"([""] is not a known setting (top level accepts: strategy, retry, timeouts, health, limits, discovery, rateLimit, controlPlane, usage, accessLog, fallbacks, backends))"},
         BadField{R"({"backends":{"my backend":{}}})", R"(backends["my backend"])",
                  R"(backends["my backend"]: a backend binding name is BACKEND_ followed by letters, digits or _)"}));
 

@@ -170,6 +170,15 @@ RT_EXPORT(rt_router_logs) int32_t rt_router_logs(uint32_t router) {
   return static_cast<int32_t>(slot->out.size());
 }
 
+// The Analytics Engine data points of the requests ended since the last call, one JSON object a
+// line (none unless the Worker has an ANALYTICS binding).
+RT_EXPORT(rt_router_data_points) int32_t rt_router_data_points(uint32_t router) {
+  RouterSlot* slot = router_at(router);
+  if (!slot) return -2;
+  slot->out = slot->router.drain_data_points();
+  return static_cast<int32_t>(slot->out.size());
+}
+
 RT_EXPORT(rt_out_ptr) const char* rt_out_ptr(uint32_t router) {
   RouterSlot* slot = router_at(router);
   return slot ? slot->out.data() : nullptr;

@@ -14,6 +14,7 @@ uint32_t rt_router_new();
 int32_t rt_router_configure(uint32_t router, const char* ptr, size_t len, double now);
 int32_t rt_router_describe(uint32_t router, const char* ptr, size_t len, double now);
 int32_t rt_router_logs(uint32_t router);
+int32_t rt_router_data_points(uint32_t router);
 const char* rt_out_ptr(uint32_t router);
 int32_t rt_out_len(uint32_t router);
 const void* rt_action_ptr(uint32_t router);

@@ -67,6 +67,7 @@ constexpr ConfigField kFields[] = {
     {"controlPlane", "firstSyncWaitMs", POLICY(control_plane.first_sync_wait_ms), 0, 1000},
     {"controlPlane", "timeoutMs", POLICY(control_plane.timeout_ms), 50, 10000},
     {"usage", "streamUsage", POLICY(usage.stream_usage)},
+    {"accessLog", "sampleRate", POLICY(access_log.sample_rate), 0, 1},
     {"", "fallbacks", POLICY(fallbacks), 1, kMaxModelBytes},
     {"", "backends", POLICY(backends)},
     {kEachBackend, "weight", BACKEND(weight), 0, kMaxWeight, nullptr, /*min_exclusive=*/true},

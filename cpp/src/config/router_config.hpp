@@ -88,6 +88,14 @@ struct UsageConfig {
   bool operator==(const UsageConfig&) const = default;
 };
 
+// The sampled access log: one "access" line per /v1 request with this probability (0: off, 1: every
+// request). The Analytics Engine data point does not depend on it (the ANALYTICS binding does).
+struct AccessLogConfig {
+  double sample_rate = 0;
+
+  bool operator==(const AccessLogConfig&) const = default;
+};
+
 // Per-binding override, keyed by binding name ("BACKEND_A").
 struct BackendOverride {
   std::optional<double> weight;                    // > 0
@@ -107,6 +115,7 @@ struct RouterConfig {
   RateLimitConfig rate_limit;
   ControlPlaneConfig control_plane;
   UsageConfig usage;
+  AccessLogConfig access_log;
   // Fallback chains: model -> the models to try next, in order (fallback_chain.hpp). Not followed
   // transitively: the list of the requested model is its whole chain.
   std::map<std::string, std::vector<std::string>> fallbacks;

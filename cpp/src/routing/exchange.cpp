@@ -9,6 +9,7 @@
 #include "api/response_headers.hpp"
 #include "api/retry_after.hpp"
 #include "api/stream_ending.hpp"
+#include "routing/access_summary.hpp"
 #include "routing/front_door.hpp"
 #include "routing/router.hpp"
 
@@ -121,6 +122,7 @@ std::string Exchange::common_headers() const {
 
 Action Exchange::reply(uint32_t status, std::string body, std::string extra_headers, std::string_view content_type) {
   phase_ = Phase::Done;
+  answered(status, now_);
   Reply a{.text = "content-type: " + std::string(content_type) + "\n" + common_headers(), .status = status,
           .attempts = attempts()};
   if (!extra_headers.empty()) a.text += "\n" + extra_headers;
@@ -131,6 +133,7 @@ Action Exchange::reply(uint32_t status, std::string body, std::string extra_head
 
 Action Exchange::error(uint32_t status, std::string_view message, std::string_view type, std::string_view param,
                        std::string_view code, std::string extra_headers) {
+  if (router_.summaries_wanted()) error_code_.assign(code.empty() ? type : code);
   return reply(status, openai_error_body(message, type, param, code), std::move(extra_headers));
 }
 
@@ -167,6 +170,7 @@ Action Exchange::start(double now) {
   Admission door = front_door(head_, router_, now);
   route_ = door.route;
   endpoint_ = door.endpoint;
+  if (door.answered() && router_.summaries_wanted()) error_code_.assign(door.error_code);
   if (door.answered()) return reply(door.status, std::move(door.body), std::move(door.extra_headers), door.content_type);
   if (router_.rate_limiting()) {
     phase_ = Phase::RateLimit;
@@ -226,6 +230,7 @@ Action Exchange::body(std::string_view bytes, BodyRead how, double now) {
   model_ = v.request->model;
   stream_ = v.request->stream;
   if (!router_.config().usage.stream_usage) v.request->usage_edit.reset();  // usage.streamUsage off
+  if (router_.summaries_wanted()) requested_model_ = model_;
   chain_ = FallbackChain(model_, std::move(v.request->models), router_.config());
   if (v.request->models_member || !chain_.empty() || asks_stream_usage(*v.request)) {
     request_ = std::move(*v.request);
@@ -366,7 +371,7 @@ Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody bod
   }
   if (!RetryPolicy::retriable(outcome, status)) {
     if (status >= 200 && status < 300 && body == AnswerBody::Json) answer_usage_ = parse_usage_line(usage);
-    return pass_on(status, body, retry_after, now);
+    return pass_on(status, body, retry_after, now, error_code);
   }
 
   router_.attempt_finished(current_backend_, RetryPolicy::health_result(outcome, status), now,
@@ -376,8 +381,10 @@ Action Exchange::outcome(AttemptOutcome outcome, uint32_t status, AnswerBody bod
 
 // The backend's final answer goes to the client; it stays in flight until the body is delivered.
 // An error answer without a JSON object body is answered with an OpenAI error of the same status.
-Action Exchange::pass_on(uint32_t status, AnswerBody body, std::string_view retry_after, double now) {
+Action Exchange::pass_on(uint32_t status, AnswerBody body, std::string_view retry_after, double now,
+                         std::string_view error_code) {
   produced_by_ = current_backend_;
+  if (status >= 400 && router_.summaries_wanted()) error_code_.assign(error_code.empty() ? "backend_error" : error_code);
   if (status >= 300 && body != AnswerBody::Json) {
     log_bad_answer("an error answer without a JSON object body");
     router_.attempt_finished(current_backend_, AttemptResult::Success, now);
@@ -385,6 +392,7 @@ Action Exchange::pass_on(uint32_t status, AnswerBody body, std::string_view retr
                  {}, "backend_error");
   }
   phase_ = Phase::Forwarded;
+  answered(status, now);
   Forward a{.headers = {}, .status = status, .backend = current_backend_, .attempts = attempts()};
   forwarded_stream_ = body == AnswerBody::Stream;
   usage_injected_ = forwarded_stream_ && asks_stream_usage(request_);
@@ -527,8 +535,16 @@ std::string Exchange::end(EndHow how, std::string_view tail, double now) {
     Action reply = error(500, "The router failed while handling this request", "server_error", {}, "internal_error");
     out = std::move(std::get_if<Reply>(&reply)->text);
   }
+  // After the 500 of InternalError was made: the summary has the status the client got.
+  if ((route_ == Route::Inference || route_ == Route::Models) && router_.summaries_wanted()) summarize(how);
   phase_ = Phase::Done;
   return out;
+}
+
+// Keys are told apart only when the router requires them: an open router's Authorization headers
+// are anyone's text (and so are a refused request's).
+std::string Exchange::client_key() const {
+  return router_.api_keys_required() && sent_status_ != 401 ? key_id(head_.auth_hash) : "none";
 }
 
 bool Exchange::take_usage_event(std::string_view event) {
@@ -538,10 +554,24 @@ bool Exchange::take_usage_event(std::string_view event) {
 }
 
 void Exchange::count_usage(const TokenUsage& usage) {
-  // Keys are told apart only when the router requires them: an open router's Authorization
-  // headers are anyone's text.
-  const std::string key = router_.api_keys_required() ? key_id(head_.auth_hash) : "none";
-  router_.usage_reported(current_backend_, model_, key, usage);
+  router_.usage_reported(current_backend_, model_, client_key(), usage);
+}
+
+void Exchange::summarize(EndHow how) {
+  if (how == EndHow::StreamFailed) error_code_ = "stream_interrupted";
+  if (how == EndHow::ClientGone) error_code_ = "client_gone";
+  if (sent_status_ == 0) answered_at_ = now_;  // nothing was sent: the request's time is all it had
+  const std::string key = client_key();
+  const TokenUsage usage = how == EndHow::Completed && answer_usage_ ? *answer_usage_ : TokenUsage{};
+  const auto tenths = [](double ms) { return ms > 0 && std::isfinite(ms) ? std::round(ms * 10) / 10 : 0.0; };
+  AccessSummary s{.request_id = request_id_, .path = head_.path,
+                  .backend = produced_by_ ? std::string_view(router_.binding(*produced_by_)) : std::string_view(),
+                  .model_requested = requested_model_, .model_served = model_, .key_id = key, .error = error_code_,
+                  .status = sent_status_, .attempts = attempts(),
+                  .router_ms = tenths(answered_at_ - arrived_at_ - backend_ms_), .backend_ms = tenths(backend_ms_),
+                  .prompt_tokens = usage.prompt, .completion_tokens = usage.completion, .total_tokens = usage.total,
+                  .stream = stream_};
+  router_.summarized(s, rng_);
 }
 
 }  // namespace router

@@ -79,7 +79,9 @@ class Exchange {
   Action discover_or_continue(double now);
   Action proceed(double now);
   Action route_first(double now);
-  Action pass_on(uint32_t status, AnswerBody body, std::string_view retry_after, double now);
+  // `error_code`: an error answer's error.code, when the shim read it (the access summary's error).
+  Action pass_on(uint32_t status, AnswerBody body, std::string_view retry_after, double now,
+                 std::string_view error_code);
   std::string answer_problem(uint32_t status, AnswerBody body) const;
   // One log line for an answer that broke the contract, naming the backend and what was wrong.
   void log_bad_answer(std::string_view detail);
@@ -148,6 +150,18 @@ class Exchange {
   std::optional<TokenUsage> answer_usage_;
   // Counts the tokens `usage` reports for the answer forwarded (backend, model, client key).
   void count_usage(const TokenUsage& usage);
+  // The client's key id as the usage ledger counts it ("none" when the router takes no keys).
+  std::string client_key() const;
+
+  // What the access summary needs that routing does not keep (only while the router wants
+  // summaries: access_summary.hpp): the status and error code sent, when, the model asked for.
+  uint32_t sent_status_ = 0;
+  std::string error_code_;
+  double answered_at_ = 0;
+  std::string requested_model_;
+  void answered(uint32_t status, double now) { sent_status_ = status; answered_at_ = now; }
+  // Hands the ended request's summary to the router (a /v1 request, while it wants summaries).
+  void summarize(EndHow how);
 };
 
 }  // namespace router

@@ -34,6 +34,7 @@ void answer(Admission& door, uint32_t status, std::string body, std::string extr
 void refuse(Admission& door, uint32_t status, std::string_view message, std::string_view type, std::string_view code,
             std::string extra_headers = {}) {
   answer(door, status, openai_error_body(message, type, {}, code), std::move(extra_headers));
+  door.error_code = code;
 }
 
 // The admin routes take the admin key (or, without one, what /v1 takes), as Bearer or as a Basic

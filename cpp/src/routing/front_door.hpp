@@ -27,6 +27,7 @@ struct Admission {
   std::string body;
   std::string_view content_type = "application/json";
   std::string extra_headers;
+  std::string_view error_code;  // the answer's error.code (a literal), for the access summary
 
   bool answered() const { return status != 0; }
 };

@@ -124,6 +124,7 @@ void Router::apply_keys(const std::vector<std::string>& hashes, const std::strin
 
 void Router::apply_bindings(const std::vector<std::string>& names, std::vector<std::string>& warnings) {
   rate_limiting_ = std::find(names.begin(), names.end(), kRateLimiterBinding) != names.end();
+  analytics_ = std::find(names.begin(), names.end(), kAnalyticsBinding) != names.end();
   if (backends_.set_bindings(names)) {
     health_.reset(backends_.bindings());
     usage_.reset(backends_.size());
@@ -361,6 +362,11 @@ std::string Router::status_json(double now) const {
   w.key("now").value(now);
   cluster_.write_status(w, backends_, now);
   return w.end_object().take();
+}
+
+void Router::summarized(const AccessSummary& summary, SplitMix64& rng) {
+  if (analytics_) data_points_.add_line(analytics_data_point(summary));
+  if (access_sampled(config_.access_log.sample_rate, rng)) logs_.add_line(access_log_line(summary));
 }
 
 void Router::fallback_taken(const std::string& from, const std::string& to) {

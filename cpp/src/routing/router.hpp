@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "routing/access_summary.hpp"
 #include "routing/action.hpp"
 #include "cluster/cluster_sync.hpp"
 #include "api/api_keys.hpp"
@@ -131,6 +132,15 @@ class Router {
     if (ClusterUsage* delta = cluster_.pending()) delta->tokens.add(backend, model, key, usage);
   }
   const UsageLedger& usage() const { return usage_; }
+  // --- access summaries (access_summary.hpp) ---
+  // Whether ending /v1 requests make a summary: for the ANALYTICS data point or the access log.
+  bool summaries_wanted() const { return analytics_ || config_.access_log.sample_rate > 0; }
+  // An ended request's summary: its data point (with ANALYTICS) and, when `rng` samples it at
+  // accessLog.sampleRate, its "access" log line.
+  void summarized(const AccessSummary& summary, SplitMix64& rng);
+  // The pending Analytics Engine data points, one JSON object a line; clears them.
+  std::string drain_data_points() { return data_points_.drain(); }
+  static constexpr std::string_view kAnalyticsBinding = "ANALYTICS";
   // An exchange went on from model `from` to `to` (counted per pair for /status).
   void fallback_taken(const std::string& from, const std::string& to);
   // The fallbacks counted so far, "from -> to" -> count.
@@ -196,6 +206,8 @@ class Router {
   std::optional<std::string> admin_key_hash_;
   DashboardFiles dashboard_;
   bool rate_limiting_ = false;
+  bool analytics_ = false;  // the Worker has the Analytics Engine binding (kAnalyticsBinding)
+  LogBuffer data_points_;
   BackendSet backends_;
   LogBuffer logs_;
   HealthTracker health_;

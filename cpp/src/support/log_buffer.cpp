@@ -28,6 +28,11 @@ void LogBuffer::add_number(std::string_view level, std::string_view event, std::
   lines_.push_back(start_line(w, level, event, fields).key(number_name).value(number).end_object().take());
 }
 
+void LogBuffer::add_line(std::string line) {
+  if (lines_.size() >= kMaxPendingLines) return;
+  lines_.push_back(std::move(line));
+}
+
 std::string LogBuffer::drain() {
   std::string out;
   for (const auto& line : lines_) {

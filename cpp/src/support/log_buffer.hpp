@@ -20,6 +20,9 @@ class LogBuffer {
   void add_number(std::string_view level, std::string_view event, std::initializer_list<Field> fields,
                   std::string_view number_name, double number);
 
+  // Appends a line made elsewhere (one JSON object, no line break).
+  void add_line(std::string line);
+
   // All pending lines joined by '\n'; clears them.
   std::string drain();
   size_t size() const { return lines_.size(); }
