@@ -48,7 +48,7 @@ const ROOT = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const LOCAL_ORIGIN = "127.0.0.1:8787";
 // What the router serves (shims/driver.js and the core's exchange): anything else is a 404.
 const SERVED_PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses", "/v1/models", "/healthz", "/status", "/dashboard"];
-const ROUTER_CONFIG_KEYS = ["strategy", "retry", "timeouts", "health", "limits", "discovery", "rateLimit", "controlPlane", "accessLog", "fallbacks", "backends"];
+const ROUTER_CONFIG_KEYS = ["strategy", "retry", "timeouts", "health", "limits", "discovery", "rateLimit", "controlPlane", "usage", "accessLog", "fallbacks", "backends"];
 // Repository folders whose paths a doc may name; build/ and node_modules/ hold outputs, not sources.
 const SOURCE_DIRS = readdirSync(ROOT, { withFileTypes: true })
   .filter((e) => e.isDirectory() && ![".git", "build", "node_modules"].includes(e.name))
