@@ -52,7 +52,10 @@ function rawPost(path, headers, body) {
   });
 }
 
-/** Asserts the recording holds only describe() and infer(InferenceRequest) calls, and no secret. */
+/**
+ * Asserts the recording holds only describe() and infer(InferenceRequest) calls, and no secret.
+ * `sentBodies`: what the client sent, or the exact text a backend must get when the router edits it.
+ */
 function assertClean(received, sentBodies) {
   const text = JSON.stringify(received);
   for (const value of SECRET_VALUES) assert.ok(!text.includes(value), `a backend received ${value}`);
@@ -64,7 +67,8 @@ function assertClean(received, sentBodies) {
     assert.equal(call.args.length, 1, "infer() gets exactly one argument");
     const req = call.args[0];
     assert.deepEqual(Object.keys(req).sort(), INFERENCE_REQUEST_KEYS);
-    assert.equal(req.body, JSON.stringify(sentBodies[i]), "the client's exact body text arrives, unchanged");
+    const expected = typeof sentBodies[i] === "string" ? sentBodies[i] : JSON.stringify(sentBodies[i]);
+    assert.equal(req.body, expected, "the client's exact body text arrives, unchanged but for the router's own edit");
     assert.equal(req.requestId, "iso-req-1");
     assert.equal(typeof req.deadline, "number");
     assert.equal(req.attempt, 1);
@@ -100,7 +104,10 @@ test("a streaming request, on every inference path: still only the InferenceRequ
     assert.equal(r.status, 200, r.body);
   }
   const { received } = await stack.calls("BACKEND_REC");
-  assertClean(received, [chat, completion, embedding]);
+  // A stream that did not ask for its usage: the router asks for it in front (usage.streamUsage),
+  // every byte of the client's body follows unchanged.
+  const chatAsked = `{"stream_options":{"include_usage":true},${JSON.stringify(chat).slice(1)}`;
+  assertClean(received, [chatAsked, completion, embedding]);
   assert.deepEqual(received.filter((r) => r.method === "infer").map((r) => r.args[0].path),
     ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]);
 });
