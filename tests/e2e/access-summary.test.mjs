@@ -4,15 +4,14 @@
 // never hurts a request. Miniflare's local Analytics Engine keeps no points, so ANALYTICS is a
 // wrapped binding (tests/fixture-workers/analytics-recorder.js) that checks and logs each point.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { loggedEvents, startStack } from "../support/stack.mjs";
 import { ROOT } from "../support/bundles.mjs";
-import { chat, post, readSse } from "../support/http.mjs";
+import { chat, keyIdOf, post, readSse } from "../support/http.mjs";
 
 const KEY = "sk-access-summary";
-const KEY_ID = `key-${createHash("sha256").update(`Bearer ${KEY}`).digest("hex").slice(0, 12)}`;
+const KEY_ID = keyIdOf(KEY);
 const AUTH = { authorization: `Bearer ${KEY}` };
 const fault = (binding, vars) => ({ binding, script: "fault-backend.js", vars: { BACKEND_NAME: binding, ...vars } });
 const BACKENDS = [

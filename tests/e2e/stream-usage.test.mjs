@@ -4,20 +4,17 @@
 // exactly per backend, model and key. A client that asks gets its usage chunk, and the official
 // `openai` client streams through it.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
 import { startStack } from "../support/stack.mjs";
-import { chat, post } from "../support/http.mjs";
+import { chat, echoBackend, keyIdOf as keyId, post } from "../support/http.mjs";
 
 const KEY_A = "sk-stream-usage-aaaa";
 const KEY_B = "sk-stream-usage-bbbb";
-const ECHO = (name) => ({ binding: `BACKEND_${name.toUpperCase()}`, vars: { PROVIDER: "echo", BACKEND_NAME: name, MODELS: "echo-1,echo-2" } });
-const keyId = (key) => `key-${createHash("sha256").update(`Bearer ${key}`).digest("hex").slice(0, 12)}`;
 
 let stack;
 before(async () => {
-  stack = await startStack({ vars: { ROUTER_API_KEYS: `${KEY_A},${KEY_B}` }, backends: [ECHO("a"), ECHO("b")] });
+  stack = await startStack({ vars: { ROUTER_API_KEYS: `${KEY_A},${KEY_B}` }, backends: [echoBackend("a"), echoBackend("b")] });
 });
 after(() => stack?.stop());
 

@@ -2,20 +2,16 @@
 // known (JSON and streamed, the stream asking for it with stream_options.include_usage), the totals
 // per backend, per model and per client key match exactly. Keys show as an id from their hash.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { after, before, test } from "node:test";
 import { startStack } from "../support/stack.mjs";
-import { chat, post } from "../support/http.mjs";
+import { chat, echoBackend, keyIdOf as keyId, post } from "../support/http.mjs";
 
 const KEY_A = "sk-usage-key-aaaa";
 const KEY_B = "sk-usage-key-bbbb";
-const ECHO = (name) => ({ binding: `BACKEND_${name.toUpperCase()}`, vars: { PROVIDER: "echo", BACKEND_NAME: name, MODELS: "echo-1,echo-2" } });
-// The id /status shows for a key: 12 hex digits of the SHA-256 of its Authorization header.
-const keyId = (key) => `key-${createHash("sha256").update(`Bearer ${key}`).digest("hex").slice(0, 12)}`;
 
 let stack;
 before(async () => {
-  stack = await startStack({ vars: { ROUTER_API_KEYS: `${KEY_A},${KEY_B}` }, backends: [ECHO("a"), ECHO("b")] });
+  stack = await startStack({ vars: { ROUTER_API_KEYS: `${KEY_A},${KEY_B}` }, backends: [echoBackend("a"), echoBackend("b")] });
 });
 after(() => stack?.stop());
 
