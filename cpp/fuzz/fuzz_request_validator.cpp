@@ -20,17 +20,9 @@ namespace {
 using nlohmann::json;
 using router::Endpoint;
 
-constexpr Endpoint kEndpoints[] = {Endpoint::ChatCompletions, Endpoint::Completions, Endpoint::Embeddings};
+constexpr Endpoint kEndpoints[] = {Endpoint::ChatCompletions, Endpoint::Completions, Endpoint::Embeddings,
+                                   Endpoint::Responses};
 constexpr std::size_t kMaxModelBytes = 256;
-
-const char* endpoint_name(Endpoint endpoint) {
-  switch (endpoint) {
-    case Endpoint::ChatCompletions: return "chat";
-    case Endpoint::Completions: return "completions";
-    case Endpoint::Embeddings: return "embeddings";
-  }
-  return "?";
-}
 
 bool usable_name(const json& value) {
   if (!value.is_string()) return false;
@@ -98,12 +90,16 @@ bool usable_payload(Endpoint endpoint, const json& body) {
       if (input->is_string()) return !input->get_ref<const std::string&>().empty();
       return input->is_array() && !input->empty();
     }
+    case Endpoint::Responses: {
+      auto input = body.find("input");
+      return input != body.end() && (input->is_string() || input->is_array());
+    }
   }
   return false;
 }
 
 std::string describe(Endpoint endpoint, const router::ValidationResult& result) {
-  std::string text = std::string("endpoint ") + endpoint_name(endpoint) + ": ";
+  std::string text = std::string("endpoint ") + std::string(router::endpoint_name(endpoint)) + ": ";
   if (result.request) text += "accepted, model '" + result.request->model + "'";
   if (result.error)
     text += "error " + std::to_string(result.error->status) + " '" + result.error->message + "' param '" +
