@@ -14,6 +14,7 @@ import { UsageEventFilter } from "./usage-event-filter.js";
 /** @typedef {import("./interfaces.js").BackendBinding} BackendBinding */
 /** @typedef {Record<string, unknown>} Env */
 /** @typedef {{bodyText?: string, reader?: ReadableStreamDefaultReader<Uint8Array>, first?: Uint8Array}} Answer */
+/** @typedef {Outcome & {answer?: Answer}} CallResult */
 
 // How many of a stream's last bytes the core gets: enough for its `data: [DONE]` line and the
 // usage event before it (the tokens /status counts); for a Responses stream, the end of its
@@ -71,40 +72,47 @@ function pathOf(url) {
  * @returns {Promise<{bytes: Uint8Array, how: 0 | 1 | 2} | null>}
  */
 async function readBody(request, limit, deadline) {
-  /** @type {ReadableStreamDefaultReader<Uint8Array> | null} */
-  let reader = null;
-  const reading = (async () => {
+  /** @type {{reader: ReadableStreamDefaultReader<Uint8Array> | null}} */
+  const chunked = { reader: null };
+  const timer = startTimer(Math.max(1, deadline - Date.now()));
+  /** @type {Promise<ArrayBuffer | Uint8Array> | undefined} */
+  let reading;
+  try {
     // With a Content-Length (the core already held it to the limit) the runtime frames the body
     // exactly, so one native read is safe and much cheaper than iterating over chunks in JS.
-    if (request.headers.has("content-length")) return new Uint8Array(await request.arrayBuffer());
-    /** @type {Uint8Array[]} */
-    const chunks = [];
-    let size = 0;
-    reader = request.body?.getReader() ?? null;
-    for (let r = await reader?.read(); r && !r.done; r = await reader?.read()) {
-      chunks.push(r.value);
-      size += r.value.byteLength;
-      if (size > limit) break;
-    }
-    if (size > limit) reader?.cancel().catch(ignore); // the rest of the upload is not wanted
-    const bytes = new Uint8Array(size);
-    chunks.reduce((offset, c) => (bytes.set(c, offset), offset + c.byteLength), 0);
-    return bytes;
-  })();
-  const timer = startTimer(Math.max(1, deadline - Date.now()));
-  try {
-    const bytes = await Promise.race([reading, timer.expired]);
-    if (bytes === TIMED_OUT) {
-      reading.catch(ignore);
-      (reader ?? request.body)?.cancel().catch(ignore);
+    reading = request.headers.has("content-length") ? request.arrayBuffer() : readChunks(request, limit, chunked);
+    const read = await Promise.race([reading, timer.expired]);
+    if (read === TIMED_OUT) {
+      reading?.catch(ignore);
+      (chunked.reader ?? request.body)?.cancel().catch(ignore);
       return { bytes: new Uint8Array(0), how: BODY.timedOut };
     }
+    const bytes = read instanceof Uint8Array ? read : new Uint8Array(read);
     return { bytes: bytes.subarray(0, Math.min(bytes.byteLength, limit)), how: bytes.byteLength > limit ? BODY.overLimit : BODY.complete };
   } catch {
     return null;
   } finally {
     timer.clear();
   }
+}
+
+/**
+ * A body without a Content-Length, chunk by chunk, stopping once it holds more than `limit` bytes
+ * (the rest of the upload is cancelled). `chunked.reader` is its reader, for a caller that gives up.
+ * @param {Request} request @param {number} limit @param {{reader: ReadableStreamDefaultReader<Uint8Array> | null}} chunked
+ */
+async function readChunks(request, limit, chunked) {
+  /** @type {Uint8Array[]} */
+  const chunks = [];
+  let size = 0;
+  const reader = (chunked.reader = request.body?.getReader() ?? null);
+  for (let r = await reader?.read(); r && !r.done; r = await reader?.read()) {
+    chunks.push(r.value);
+    size += r.value.byteLength;
+    if (size > limit) break;
+  }
+  if (size > limit) reader?.cancel().catch(ignore); // the rest of the upload is not wanted
+  return joinChunks(chunks, size);
 }
 
 /**
@@ -130,22 +138,25 @@ function basicPassword(authorization) {
 /**
  * What the core needs of a request before its body. Basic credentials are hashed as
  * `Bearer <password>`, the form the keys are hashed in; the core decides where they count.
+ * Without credentials to hash nothing is awaited.
  * @param {Request} request @param {boolean} authRequired
- * @returns {Promise<import("./wasm-core.js").RequestHead>}
+ * @returns {import("./wasm-core.js").RequestHead | Promise<import("./wasm-core.js").RequestHead>}
  */
-async function requestHead(request, authRequired) {
+function requestHead(request, authRequired) {
   const authorization = authRequired ? request.headers.get("authorization") : null;
   const password = authorization ? basicPassword(authorization) : null;
-  return {
+  const head = {
     method: request.method,
     path: pathOf(request.url),
     contentType: request.headers.get("content-type") ?? "",
     contentLength: request.headers.get("content-length") ?? "",
     requestId: request.headers.get("x-request-id") ?? "",
-    authHash: authorization ? await sha256Hex(password === null ? authorization : `Bearer ${password}`) : "",
+    authHash: "",
     clientIp: request.headers.get("cf-connecting-ip") ?? "",
     authScheme: password === null ? "" : "basic",
   };
+  if (!authorization) return head;
+  return sha256Hex(password === null ? authorization : `Bearer ${password}`).then((hash) => ({ ...head, authHash: hash }));
 }
 
 /** A header value as the core takes it: strings as they are, numbers converted, anything else dropped. @param {unknown} value */
@@ -164,7 +175,7 @@ function cancelStream(answer) {
  * Returns the facts of the answer for the core and the answer to forward. Nothing the backend
  * sends is trusted: a bad status, body, header or stream is reported, never used as it is.
  * @param {BackendBinding} backend @param {Action} action @param {string} bodyText
- * @returns {Promise<Outcome & {answer?: Answer}>}
+ * @returns {Promise<CallResult>}
  */
 async function callBackend(backend, action, bodyText) {
   const timer = startTimer(action.timeoutMs);
@@ -176,7 +187,8 @@ async function callBackend(backend, action, bodyText) {
       pending.then(cancelStream, ignore); // a late stream is not left generating
       return { outcome: OUTCOME.timedOut };
     }
-    return await readAnswer(resp, stream, timer.expired);
+    const read = readAnswer(resp, stream, timer.expired);
+    return read instanceof Promise ? await read : read;
   } catch {
     return { outcome: OUTCOME.threw };
   } finally {
@@ -208,38 +220,51 @@ function usageLine(body) {
 
 /**
  * The facts of one answer: status (an integer, else 0), Retry-After headers as text, and what it
- * carried; for a streaming request, the stream's first chunk.
+ * carried; for a streaming request, the stream's first chunk (then a promise: only a stream waits).
  * @param {unknown} resp @param {boolean} wantStream @param {Promise<typeof TIMED_OUT>} expired
- * @returns {Promise<Outcome & {answer?: Answer}>}
+ * @returns {CallResult | Promise<CallResult>}
  */
-async function readAnswer(resp, wantStream, expired) {
+function readAnswer(resp, wantStream, expired) {
   const answer = isObject(resp) ? resp : {};
   const headers = isObject(answer.headers) ? answer.headers : {};
   const status = typeof answer.status === "number" && Number.isInteger(answer.status) && answer.status >= 0 && answer.status < 1000 ? answer.status : 0;
-  const facts = { status, retryAfter: headerText(headers["retry-after"]), retryAfterMs: headerText(headers["retry-after-ms"]), errorCode: errorCode(status, answer.body) };
+  /** @type {CallResult} */
+  const facts = { outcome: OUTCOME.json, status, retryAfter: headerText(headers["retry-after"]), retryAfterMs: headerText(headers["retry-after-ms"]),
+    errorCode: errorCode(status, answer.body), usage: "", answer: undefined };
   if (!(answer.stream instanceof ReadableStream)) {
     /** @type {string | undefined} */
     let bodyText;
     try {
       bodyText = isObject(answer.body) ? JSON.stringify(answer.body) : undefined;
     } catch { /* a cycle or a BigInt: not a JSON object */ }
-    const outcome = bodyText !== undefined ? OUTCOME.json : answer.body === undefined ? OUTCOME.noBody : OUTCOME.bodyNotObject;
-    return { ...facts, outcome, usage: usageLine(answer.body), answer: { bodyText } };
+    facts.outcome = bodyText !== undefined ? OUTCOME.json : answer.body === undefined ? OUTCOME.noBody : OUTCOME.bodyNotObject;
+    facts.usage = usageLine(answer.body);
+    facts.answer = { bodyText };
+    return facts;
   }
-  if (!wantStream) {
-    answer.stream.cancel().catch(ignore); // never relayed: the core fails over or answers the error itself
-    return { ...facts, outcome: OUTCOME.stream };
-  }
-  const reader = answer.stream.getReader();
+  facts.outcome = OUTCOME.stream;
+  if (wantStream) return readFirstChunk(answer.stream, facts, expired);
+  answer.stream.cancel().catch(ignore); // never relayed: the core fails over or answers the error itself
+  return facts;
+}
+
+/**
+ * A stream's first chunk (empty chunks skipped) before `expired`; `facts` with what came of it.
+ * @param {ReadableStream} stream @param {CallResult} facts @param {Promise<typeof TIMED_OUT>} expired
+ * @returns {Promise<CallResult>}
+ */
+async function readFirstChunk(stream, facts, expired) {
+  const reader = stream.getReader();
   let r;
   do r = await Promise.race([reader.read(), expired]);
   while (r !== TIMED_OUT && !r.done && r.value instanceof Uint8Array && r.value.byteLength === 0);
   if (r === TIMED_OUT || r.done || !(r.value instanceof Uint8Array)) {
     reader.cancel().catch(ignore);
-    const outcome = r === TIMED_OUT ? OUTCOME.timedOut : r.done ? OUTCOME.emptyStream : OUTCOME.streamNotBytes;
-    return { ...facts, outcome };
+    facts.outcome = r === TIMED_OUT ? OUTCOME.timedOut : r.done ? OUTCOME.emptyStream : OUTCOME.streamNotBytes;
+    return facts;
   }
-  return { ...facts, outcome: OUTCOME.stream, answer: { reader, first: r.value } };
+  facts.answer = { reader, first: r.value };
+  return facts;
 }
 
 /**
@@ -262,16 +287,38 @@ async function askRateLimiter(env, key, timeoutMs) {
 }
 
 /**
- * What to keep of a stream after `chunk` so that its last TAIL_BYTES are at hand: the chunk itself
- * when it is long enough (no copy), else the end of the previous tail joined with it.
- * @param {Uint8Array} tail @param {Uint8Array} chunk
+ * A stream's last TAIL_BYTES, kept as references to its last chunks: nothing is copied per chunk,
+ * only once at the end (the chunks are the backend's own buffers, never written to again).
  */
-function keepTail(tail, chunk) {
-  if (chunk.byteLength >= TAIL_BYTES) return chunk;
-  const kept = tail.subarray(Math.max(0, tail.byteLength - (TAIL_BYTES - chunk.byteLength)));
-  const joined = new Uint8Array(kept.byteLength + chunk.byteLength);
-  joined.set(kept);
-  joined.set(chunk, kept.byteLength);
+class StreamTail {
+  /** @param {Uint8Array} first */
+  constructor(first) {
+    /** @type {Uint8Array[]} */
+    this.chunks = [first];
+    this.size = first.byteLength;
+  }
+
+  /** @param {Uint8Array} chunk */
+  add(chunk) {
+    this.chunks.push(chunk);
+    this.size += chunk.byteLength;
+    // Drop the oldest chunk while the others still hold TAIL_BYTES.
+    while (this.size - this.chunks[0].byteLength >= TAIL_BYTES) this.size -= /** @type {Uint8Array} */ (this.chunks.shift()).byteLength;
+  }
+
+  /** The last TAIL_BYTES (fewer when the stream was shorter). */
+  bytes() {
+    // All but the oldest chunk hold fewer than TAIL_BYTES: the cut falls in the oldest.
+    const cut = Math.max(0, this.size - TAIL_BYTES);
+    if (this.chunks.length === 1) return this.chunks[0].subarray(cut);
+    return joinChunks([this.chunks[0].subarray(cut), ...this.chunks.slice(1)], this.size - cut);
+  }
+}
+
+/** @param {Uint8Array[]} chunks @param {number} size their total length */
+function joinChunks(chunks, size) {
+  const joined = new Uint8Array(size);
+  chunks.reduce((offset, c) => (joined.set(c, offset), offset + c.byteLength), 0);
   return joined;
 }
 
@@ -322,7 +369,7 @@ class Relay {
     this.readingSince = 0; // when the pending read() started; 0 when none is pending
     this.askedAt = Date.now(); // when the client last asked for more (or the answer started)
     this.stalled = false;
-    this.tail = first;
+    this.tail = new StreamTail(first);
     /** @type {ReadableStreamDefaultController<Uint8Array> | null} */
     this.client = null;
     /** @type {UsageEventFilter | null} set when the router asked the stream for its usage */
@@ -383,13 +430,13 @@ class Relay {
         if (this.stalled) throw new Error("the backend's stream stalled");
         if (r.done) break;
         if (!(r.value instanceof Uint8Array)) throw new Error("the backend's stream sent something other than bytes");
-        this.tail = keepTail(this.tail, r.value);
+        this.tail.add(r.value);
         this.askedAt = Date.now();
         if (this.send(controller, r.value)) return;
       }
       this.sendRest(controller);
       // The error event when [DONE] is missing.
-      const errorEvent = this.exchange.end(END.completed, this.tail.subarray(Math.max(0, this.tail.byteLength - TAIL_BYTES)));
+      const errorEvent = this.exchange.end(END.completed, this.tail.bytes());
       if (errorEvent) controller.enqueue(errorEvent);
     } catch {
       this.reader.cancel().catch(ignore);
@@ -429,10 +476,11 @@ export function createRouterFetch(core, dashboard) {
   const sync = isolate.sync;
   /** @param {Request} request @param {Env} env @param {ExecutionContext} [ctx] */
   return async function fetch(request, env, ctx) {
-    const config = await isolate.configuredFor(env);
+    const config = isolate.configuration ?? (await isolate.configuredFor(env));
     if (!config) return respond(internalErrorAction("The router could not start; it retries on the next request", "router_start_failed"));
     if (!sync.started) await sync.beforeFirst(env, ctx); // the cluster's view, if it comes in time
-    const { exchange, action } = core.begin(await requestHead(request, config.authRequired), Date.now(), nextRandom());
+    const head = requestHead(request, config.authRequired);
+    const { exchange, action } = core.begin(head instanceof Promise ? await head : head, Date.now(), nextRandom());
     const response = await new Exchange(isolate, request, env, ctx, exchange).serve(action);
     sync.afterRequest(env, ctx); // off the request path: a sync runs under waitUntil
     return response;

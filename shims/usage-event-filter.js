@@ -62,6 +62,12 @@ export class UsageEventFilter {
    * @param {Uint8Array} chunk
    */
   pass(chunk) {
+    // Most chunks are whole events without a usage object: they go on without a scan of their bytes.
+    const n = chunk.byteLength;
+    if (this.pending.byteLength === 0 && n >= 2 && chunk[n - 1] === LF && chunk[n - 2] === LF && usageObjectAt(chunk, 0) < 0) {
+      this.afterLineEnd = true; // as a scan would leave it: the last byte ended a line
+      return chunk;
+    }
     const bytes = this.pending.byteLength === 0 ? chunk : joined([this.pending, chunk]);
     const ends = this.ends;
     ends.length = 0;
