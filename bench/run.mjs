@@ -13,6 +13,9 @@
 //     --quick  a smoke run (1 round of 1 s, few iterations): checks the suite, not the numbers
 //     --write  replaces the results section of BENCHMARKS.md with this run's tables
 //     --no-build  measures build/wasm/router.wasm as it is (default: scripts/build-wasm.sh first)
+//     --before DIR  also serves the orchestrator of checkout DIR (its own router.wasm, built there) as
+//                 router-before, router-1-before and router-stream-before: before and after in one run
+//     --scenarios a,b  only these HTTP scenarios;  --rounds N, --seconds S  HTTP rounds and their length
 import { execFile, execFileSync } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
@@ -20,7 +23,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { buildBenchBundles, bundleModules, BENCH_DIR, ROOT } from "./http/bundles.mjs";
+import { buildBeforeBundle, buildBenchBundles, bundleModules, BENCH_DIR, ROOT } from "./http/bundles.mjs";
 import { coldStart } from "./http/cold-start.mjs";
 import { cpuTimeMs, freePort, startProcess, stopAll } from "./http/processes.mjs";
 import { workerdConfig } from "./http/workerd-config.mjs";
@@ -35,14 +38,21 @@ const { values: opts } = parseArgs({ options: {
   write: { type: "boolean", default: false },
   only: { type: "string" },
   "no-build": { type: "boolean", default: false },
+  before: { type: "string" },
+  scenarios: { type: "string" },
+  rounds: { type: "string" },
+  seconds: { type: "string" },
 } });
 const QUICK = opts.quick;
 const PARTS = new Set((opts.only ?? "native,wasm,size,cold,http").split(","));
 const WORKERD = path.join(ROOT, "node_modules/workerd/bin/workerd");
 const LOG_DIR = path.join(BENCH_DIR, "logs");
 const HTTP = QUICK ? { rounds: 1, seconds: 1, warmupSeconds: 1 } : { rounds: 5, seconds: 4, warmupSeconds: 1 };
-// Nothing may run away: the whole suite is bounded (the full run takes about 8 minutes).
-const HARD_LIMIT_MS = (QUICK ? 5 : 14) * 60_000;
+if (opts.rounds) HTTP.rounds = Number(opts.rounds);
+if (opts.seconds) HTTP.seconds = Number(opts.seconds);
+// Nothing may run away: the whole suite is bounded (the default run takes about 8 minutes; more
+// rounds or seconds than the default's 5 x 4 s allow proportionally more).
+const HARD_LIMIT_MS = (QUICK ? 5 : 14 * Math.max(1, (HTTP.rounds * HTTP.seconds) / 20)) * 60_000;
 setTimeout(() => { console.error(`bench: over ${HARD_LIMIT_MS / 60_000} minutes, stopping`); stopAll(); process.exit(2); }, HARD_LIMIT_MS).unref();
 
 const log = (/** @type {string} */ msg) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
@@ -58,6 +68,16 @@ function machine() {
   };
   return { nproc: cpus().length, cpuModel, node: process.version, workerd: version(WORKERD, ["--version"]),
     wrk: version("wrk", ["-v"]).replace(/ Copyright.*/, ""), loadAvg: loadavg().map((x) => Number(x.toFixed(2))) };
+}
+
+/** The short commit of a checkout, with "+" when its tree has changes. @param {string} dir */
+function gitCommit(dir) {
+  const git = (/** @type {string[]} */ args) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
+  try {
+    return `${git(["rev-parse", "--short", "HEAD"])}${git(["status", "--porcelain", "--untracked-files=no"]) ? "+" : ""}`;
+  } catch {
+    return "unknown";
+  }
 }
 
 /** Google Benchmark, native Release build of cpp/bench; median over repetitions. */
@@ -115,9 +135,77 @@ function requestBodies(built) {
   return { plain: JSON.stringify(base), stream: JSON.stringify({ ...base, stream: true }) };
 }
 
+/**
+ * Interleaved rounds of every scenario at every concurrency: the median per scenario of wrk's
+ * figures and of the servers' CPU time per request (user + system, from /proc: a measure of cost
+ * that other load on the machine disturbs much less than latency), with the CPU range over rounds.
+ * @param {{name: string, url: string, body: "plain"|"stream", servers: number[], headers?: Record<string, string>}[]} scenarios
+ * @param {number[]} connections @param {{plain: string, stream: string}} bodyFiles
+ */
+async function measureRounds(scenarios, connections, bodyFiles) {
+  const measure = async (s, c, seconds) => {
+    const cpuBefore = s.servers.reduce((a, pid) => a + cpuTimeMs(pid), 0);
+    const r = await wrk({ url: s.url, bodyFile: bodyFiles[s.body], connections: c, seconds, headers: s.headers });
+    const cpuMs = s.servers.reduce((a, pid) => a + cpuTimeMs(pid), 0) - cpuBefore;
+    return { ...r, cpuUsPerRequest: (cpuMs * 1000) / Math.max(1, r.requests) };
+  };
+  log(`http: warm-up, ${HTTP.warmupSeconds} s per scenario and concurrency`);
+  for (const s of scenarios) for (const c of connections) await measure(s, c, HTTP.warmupSeconds);
+  /** @type {Record<string, {p50Us: number, p99Us: number, rps: number, errors: number, cpuUsPerRequest: number}[]>} */
+  const samples = {};
+  for (let round = 0; round < HTTP.rounds; round++) {
+    // Rotate the order each round so slow drift (other load, thermal) spreads over all scenarios.
+    const order = scenarios.map((_, i) => scenarios[(i + round) % scenarios.length]);
+    log(`http: round ${round + 1}/${HTTP.rounds} (${order.length * connections.length} runs of ${HTTP.seconds} s)`);
+    for (const c of connections) {
+      for (const s of order) {
+        const r = await measure(s, c, HTTP.seconds);
+        if (r.errors) throw new Error(`${s.name} c=${c}: ${JSON.stringify(r.errorDetail)} errors in ${r.requests} requests`);
+        (samples[`${s.name}@${c}`] ??= []).push(r);
+      }
+    }
+  }
+  const results = {};
+  for (const [key, rs] of Object.entries(samples)) {
+    const [name, c] = key.split("@");
+    const cpu = rs.map((r) => r.cpuUsPerRequest);
+    (results[name] ??= {})[c] = { p50Us: median(rs.map((r) => r.p50Us)), p99Us: median(rs.map((r) => r.p99Us)),
+      rps: median(rs.map((r) => r.rps)), cpuUsPerRequest: median(cpu), cpuMin: Math.min(...cpu), cpuMax: Math.max(...cpu), rounds: rs.length };
+  }
+  return results;
+}
+
+/**
+ * The HTTP scenarios: name, URL, body, and the processes whose CPU time its requests consume.
+ * `before` adds the other checkout's routers; `only` keeps the named scenarios.
+ * @param {Record<string, number>} ports @param {string} upstreamBase @param {number} portkeyPort
+ * @param {{workerd: number[], upstream: number[], portkey: number[]}} pids @param {string[] | null} only
+ */
+function httpScenarios(ports, upstreamBase, portkeyPort, pids, only) {
+  const chat = "/v1/chat/completions";
+  const local = (/** @type {string} */ name, /** @type {string} */ service, /** @type {"plain"|"stream"} */ body) =>
+    ({ name, url: `http://127.0.0.1:${ports[service]}${chat}`, body, servers: pids.workerd });
+  /** @type {{name: string, url: string, body: "plain"|"stream", servers: number[], headers?: Record<string, string>}[]} */
+  const scenarios = [
+    local("direct", "direct", "plain"), local("forwarder", "forwarder", "plain"), local("forwarder-3", "forwarder-3", "plain"),
+    local("router", "router", "plain"), local("router-alone", "router-alone", "plain"), local("router-1", "router-1", "plain"),
+    local("direct-stream", "direct", "stream"), local("forwarder-stream", "forwarder", "stream"), local("router-stream", "router", "stream"),
+    { name: "peer-direct", url: `${upstreamBase}/chat/completions`, body: "plain", servers: pids.upstream },
+    { name: "peer-portkey", url: `http://127.0.0.1:${portkeyPort}${chat}`, body: "plain", servers: pids.portkey, headers: portkeyHeaders(upstreamBase) },
+  ];
+  if (ports["router-before"]) {
+    scenarios.push(local("router-before", "router-before", "plain"), local("router-1-before", "router-1-before", "plain"),
+      local("router-stream-before", "router-before", "stream"));
+  }
+  return only ? scenarios.filter((s) => only.includes(s.name)) : scenarios;
+}
+
 async function httpBench(built, bodies) {
   const dir = BENCH_DIR;
-  const ports = { direct: await freePort(), forwarder: await freePort(), "forwarder-3": await freePort(), router: await freePort(), "router-alone": await freePort(), "router-1": await freePort() };
+  const services = ["direct", "forwarder", "forwarder-3", "router", "router-alone", "router-1", ...(built.bundles.before ? ["router-before", "router-1-before"] : [])];
+  /** @type {Record<string, number>} */
+  const ports = {};
+  for (const service of services) ports[service] = await freePort();
   const upstreamPort = await freePort();
   const portkeyPort = await freePort();
   const configFile = path.join(dir, "workerd.capnp");
@@ -133,23 +221,8 @@ async function httpBench(built, bodies) {
   const portkey = await startProcess(process.execPath, portkeyArgs(portkeyPort), { logFile: path.join(LOG_DIR, "portkey.log"), ports: [portkeyPort], timeoutMs: 30_000 });
   const servers = [workerd, upstream, portkey];
   const pids = { workerd: [workerd.child.pid], upstream: [upstream.child.pid], portkey: [portkey.child.pid, upstream.child.pid] };
-  const chat = "/v1/chat/completions";
   const upstreamBase = `http://127.0.0.1:${upstreamPort}/v1`;
-  // `servers`: the processes whose CPU time a scenario's requests consume.
-  /** @type {{name: string, url: string, body: "plain"|"stream", servers: number[], headers?: Record<string, string>}[]} */
-  const scenarios = [
-    { name: "direct", url: `http://127.0.0.1:${ports.direct}${chat}`, body: "plain", servers: pids.workerd },
-    { name: "forwarder", url: `http://127.0.0.1:${ports.forwarder}${chat}`, body: "plain", servers: pids.workerd },
-    { name: "forwarder-3", url: `http://127.0.0.1:${ports["forwarder-3"]}${chat}`, body: "plain", servers: pids.workerd },
-    { name: "router", url: `http://127.0.0.1:${ports.router}${chat}`, body: "plain", servers: pids.workerd },
-    { name: "router-alone", url: `http://127.0.0.1:${ports["router-alone"]}${chat}`, body: "plain", servers: pids.workerd },
-    { name: "router-1", url: `http://127.0.0.1:${ports["router-1"]}${chat}`, body: "plain", servers: pids.workerd },
-    { name: "direct-stream", url: `http://127.0.0.1:${ports.direct}${chat}`, body: "stream", servers: pids.workerd },
-    { name: "forwarder-stream", url: `http://127.0.0.1:${ports.forwarder}${chat}`, body: "stream", servers: pids.workerd },
-    { name: "router-stream", url: `http://127.0.0.1:${ports.router}${chat}`, body: "stream", servers: pids.workerd },
-    { name: "peer-direct", url: `${upstreamBase}/chat/completions`, body: "plain", servers: pids.upstream },
-    { name: "peer-portkey", url: `http://127.0.0.1:${portkeyPort}${chat}`, body: "plain", servers: pids.portkey, headers: portkeyHeaders(upstreamBase) },
-  ];
+  const scenarios = httpScenarios(ports, upstreamBase, portkeyPort, pids, opts.scenarios ? opts.scenarios.split(",") : null);
   try {
     // Every scenario must answer 200 before anything is timed.
     for (const s of scenarios) {
@@ -158,36 +231,7 @@ async function httpBench(built, bodies) {
       if (res.status !== 200) throw new Error(`${s.name} answered ${res.status}: ${text.slice(0, 300)}`);
     }
     const connections = [1, 16];
-    // wrk's figures plus the servers' CPU time per request (user + system, from /proc): a
-    // measure of cost that other load on the machine disturbs much less than latency.
-    const measure = async (s, c, seconds) => {
-      const cpuBefore = s.servers.reduce((a, pid) => a + cpuTimeMs(pid), 0);
-      const r = await wrk({ url: s.url, bodyFile: bodyFiles[s.body], connections: c, seconds, headers: s.headers });
-      const cpuMs = s.servers.reduce((a, pid) => a + cpuTimeMs(pid), 0) - cpuBefore;
-      return { ...r, cpuUsPerRequest: (cpuMs * 1000) / Math.max(1, r.requests) };
-    };
-    log(`http: warm-up, ${HTTP.warmupSeconds} s per scenario and concurrency`);
-    for (const s of scenarios) for (const c of connections) await measure(s, c, HTTP.warmupSeconds);
-    /** @type {Record<string, {p50Us: number, p99Us: number, rps: number, errors: number}[]>} */
-    const samples = {};
-    for (let round = 0; round < HTTP.rounds; round++) {
-      // Rotate the order each round so slow drift (other load, thermal) spreads over all scenarios.
-      const order = scenarios.map((_, i) => scenarios[(i + round) % scenarios.length]);
-      log(`http: round ${round + 1}/${HTTP.rounds} (${order.length * connections.length} runs of ${HTTP.seconds} s)`);
-      for (const c of connections) {
-        for (const s of order) {
-          const r = await measure(s, c, HTTP.seconds);
-          if (r.errors) throw new Error(`${s.name} c=${c}: ${JSON.stringify(r.errorDetail)} errors in ${r.requests} requests`);
-          (samples[`${s.name}@${c}`] ??= []).push(r);
-        }
-      }
-    }
-    const results = {};
-    for (const [key, rs] of Object.entries(samples)) {
-      const [name, c] = key.split("@");
-      (results[name] ??= {})[c] = { p50Us: median(rs.map((r) => r.p50Us)), p99Us: median(rs.map((r) => r.p99Us)),
-        rps: median(rs.map((r) => r.rps)), cpuUsPerRequest: median(rs.map((r) => r.cpuUsPerRequest)), rounds: rs.length };
-    }
+    const results = await measureRounds(scenarios, connections, bodyFiles);
     return { rounds: HTTP.rounds, seconds: HTTP.seconds, connections, results };
   } finally {
     for (const s of servers) await s.stop();
@@ -209,6 +253,11 @@ async function main() {
   if (PARTS.has("size") || PARTS.has("cold") || PARTS.has("http")) {
     log("build: rendered configs and wrangler dry-run bundles");
     const built = await buildBenchBundles();
+    if (opts.before) {
+      log(`build: the orchestrator of ${opts.before} (router-before)`);
+      built.bundles.before = await buildBeforeBundle(opts.before);
+      result.before = { dir: opts.before, commit: gitCommit(opts.before), after: gitCommit(ROOT) };
+    }
     const bodies = requestBodies(built);
     if (PARTS.has("size")) result.size = await sizes(built);
     if (PARTS.has("cold")) {

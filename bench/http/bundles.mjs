@@ -13,11 +13,11 @@ export const ROOT = path.resolve(fileURLToPath(new URL("../..", import.meta.url)
 export const BENCH_DIR = path.join(ROOT, "build/bench");
 const CONFIG_DIR = path.join(ROOT, "build/config");
 
-/** @param {string} configPath @param {string} outdir */
-async function dryRun(configPath, outdir) {
+/** @param {string} configPath @param {string} outdir @param {string} [cwd] the checkout it belongs to */
+async function dryRun(configPath, outdir, cwd = ROOT) {
   await rm(outdir, { recursive: true, force: true });
   await run("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir, "-c", configPath], {
-    cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" }, maxBuffer: 16 << 20,
+    cwd, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" }, maxBuffer: 16 << 20,
   });
   return outdir;
 }
@@ -72,5 +72,18 @@ export async function buildBenchBundles() {
     dryRun(firstBackendToml, path.join(out, "backend")),
     dryRun(directToml, path.join(out, "direct")),
   ]);
-  return { orchestrator, backends, bundles: { orchestrator: orchestratorDir, backend: backendDir, direct: directBundleDir } };
+  /** @type {string | undefined} set by bench/run.mjs --before (buildBeforeBundle) */
+  const before = undefined;
+  return { orchestrator, backends, bundles: { orchestrator: orchestratorDir, backend: backendDir, direct: directBundleDir, before } };
+}
+
+/**
+ * The orchestrator bundle of another checkout (`bench/run.mjs --before <dir>`), built from its own
+ * sources, shims and build/wasm/router.wasm: the "before" of a before/after run.
+ * @param {string} dir
+ */
+export async function buildBeforeBundle(dir) {
+  const root = path.resolve(dir);
+  await run(process.execPath, [path.join(root, "scripts/render-configs.mjs")], { cwd: root });
+  return dryRun(path.join(root, "build/config/orchestrator/wrangler.toml"), path.join(BENCH_DIR, "bundle/orchestrator-before"), root);
 }

@@ -6,6 +6,7 @@
 //              deployed, its control-plane Durable Object (CONTROL_PLANE, SQLite in build/bench/control-plane)
 //   router-alone  the same without the control plane (what the control plane costs per request)
 //   router-1   the same orchestrator bound to the first backend only (the forwarder's topology)
+//   router-before, router-1-before  router and router-1 built from another checkout (--before)
 // plus one private service per backend (the template bundle with that backend's vars). Only the
 // sockets listed get a port, all on 127.0.0.1.
 import { mkdir, rm } from "node:fs/promises";
@@ -56,7 +57,7 @@ const controlPlaneStorage = (/** @type {string} */ key) => `,
 
 /**
  * @param {Awaited<ReturnType<typeof import("./bundles.mjs").buildBenchBundles>>} built
- * @param {{direct?: number, forwarder?: number, "forwarder-3"?: number, router?: number, "router-alone"?: number, "router-1"?: number}} ports  sockets to open
+ * @param {Record<string, number>} ports  sockets to open, by service name
  * @param {string} dir  the folder the config file will be written to
  * @returns {Promise<string>} capnp text
  */
@@ -70,8 +71,8 @@ export async function workerdConfig(built, ports, dir) {
     services.push(`(name = ${str(b.name)}, worker = ${worker({ ...b, modules: templateModules,
       bindings: Object.entries(b.vars).map(([k, v]) => varBinding(k, v)) })})`);
   }
-  const router = (/** @type {{binding: string, service: string}[]} */ bound, /** @type {string} */ controlPlaneKey = "") =>
-    worker({ ...orchestrator, modules: orchestratorModules,
+  const router = (/** @type {{binding: string, service: string}[]} */ bound, /** @type {string} */ controlPlaneKey = "", modules = orchestratorModules) =>
+    worker({ ...orchestrator, modules,
       bindings: [...Object.entries(orchestrator.vars).map(([k, v]) => varBinding(k, v)),
         ...bound.map((s) => `(name = ${str(s.binding)}, service = ${str(s.service)})`),
         ...(controlPlaneKey ? [CONTROL_PLANE_BINDING] : [])],
@@ -79,6 +80,11 @@ export async function workerdConfig(built, ports, dir) {
   services.push(`(name = "router", worker = ${router(orchestrator.services, "bench-router-control-plane")})`);
   services.push(`(name = "router-alone", worker = ${router(orchestrator.services)})`);
   services.push(`(name = "router-1", worker = ${router(orchestrator.services.slice(0, 1), "bench-router-1-control-plane")})`);
+  if (bundles.before) {
+    const before = await bundleModules(bundles.before);
+    services.push(`(name = "router-before", worker = ${router(orchestrator.services, "bench-router-before-control-plane", before)})`);
+    services.push(`(name = "router-1-before", worker = ${router(orchestrator.services.slice(0, 1), "bench-router-1-before-control-plane", before)})`);
+  }
   services.push(`(name = "direct", worker = ${worker({ ...backends[0], modules: directModules,
     bindings: Object.entries(backends[0].vars).map(([k, v]) => varBinding(k, v)) })})`);
   const forwarder = (/** @type {typeof backends} */ bound) => worker({ ...backends[0],

@@ -9,6 +9,27 @@ function table(head, rows) {
   return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 }
 
+/**
+ * `--before`: each router scenario before and after, and each over its forwarder, from one run.
+ * @param {any} r @param {any} http @param {number[]} cs
+ */
+function beforeAfter(r, http, cs) {
+  const rows = [];
+  for (const [name, base] of [["router", "forwarder-3"], ["router-1", "forwarder"], ["router-stream", "forwarder-stream"]]) {
+    const [before, after] = [http[`${name}-before`], http[name]];
+    if (!before || !after) continue;
+    for (const c of cs) {
+      const [b, a, f] = [before[c], after[c], http[base]?.[c]];
+      const range = (x) => (x.cpuMin == null ? "" : ` (${Math.round(x.cpuMin)}–${Math.round(x.cpuMax)})`);
+      rows.push([`${name} c=${c}`, `${us(b.cpuUsPerRequest)}${range(b)}`, `${us(a.cpuUsPerRequest)}${range(a)}`, fixed(a.cpuUsPerRequest / b.cpuUsPerRequest),
+        f ? `${fixed(b.cpuUsPerRequest / f.cpuUsPerRequest)}x → ${fixed(a.cpuUsPerRequest / f.cpuUsPerRequest)}x` : "n/a", `${us(b.p50Us)} → ${us(a.p50Us)}`]);
+    }
+  }
+  return [`### Before (${r.before.commit}) and after (${r.before.after}), same run`, "",
+    table(["scenario", "CPU/request before (range)", "after (range)", "after/before", "over its forwarder", "p50"], rows),
+    "", "Forwarders: router over forwarder-3, router-1 over forwarder, router-stream over forwarder-stream; ranges over the rounds."];
+}
+
 /** @param {any} r */
 export function renderReport(r) {
   const out = [];
@@ -48,6 +69,7 @@ export function renderReport(r) {
       cmp.push([`${a} vs ${b}`, ...cs.flatMap((c) => [signed(http[a][c].p50Us - http[b][c].p50Us), `${(100 * http[a][c].rps / http[b][c].rps).toFixed(0)}%`])]);
     }
     if (cmp.length) out.push("", table(["router over the forwarder", ...cs.flatMap((c) => [`added p50 c=${c}`, `req/s ratio c=${c}`])], cmp));
+    if (r.before) out.push("", ...beforeAfter(r, http, cs));
   }
 
   if (r.wasm?.decisions || r.native) {

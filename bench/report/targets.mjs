@@ -1,12 +1,34 @@
-// The targets of issue 6, checked against one bench run's results (bench/run.mjs).
+// The targets of issues 6 and 16, checked against one bench run's results (bench/run.mjs).
 const KB = 1024;
+
+/**
+ * Issue 16: the router's own CPU per request against the cheapest Worker with the same topology
+ * (forwarder-3 over the same three backends, forwarder over one, forwarder-stream for streams).
+ * @param {any} http results by scenario and concurrency @param {(t: string, m: string, met: boolean | null) => void} add
+ */
+function cpuTargets(http, add) {
+  const cpu = (name, c) => http[name]?.[c]?.cpuUsPerRequest;
+  for (const [name, base, limit] of [["router", "forwarder-3", 1.1], ["router-stream", "forwarder-stream", 1.2], ["router-1", "forwarder", 1.1]]) {
+    for (const c of [1, 16]) {
+      if (!cpu(name, c) || !cpu(base, c)) continue;
+      const ratio = cpu(name, c) / cpu(base, c);
+      add(`${name} CPU/request <= ${limit.toFixed(2)}x ${base}, c=${c}`, `${ratio.toFixed(2)}x (${Math.round(cpu(name, c))} vs ${Math.round(cpu(base, c))} µs)`, ratio <= limit);
+    }
+  }
+  const p50 = (name) => http[name]?.[1]?.p50Us;
+  if (p50("router") && p50("forwarder-3")) {
+    const over = p50("router") - p50("forwarder-3");
+    add("router p50 over forwarder-3, c=1: <= 50 µs", `${over.toFixed(0)} µs`, over <= 50);
+  }
+}
 
 /** @param {any} r results @returns {{target: string, measured: string, met: boolean | null}[]} */
 export function checkTargets(r) {
   const rows = [];
   const add = (target, measured, met) => rows.push({ target, measured, met });
   const http = r.http?.results;
-  if (http) {
+  if (http) cpuTargets(http, add);
+  if (http?.router && http.forwarder && http.direct) {
     const p50 = (name, c) => http[name]?.[c]?.p50Us;
     const rps = (name, c) => http[name]?.[c]?.rps;
     const overForwarder = p50("router", 1) - p50("forwarder", 1);
@@ -21,7 +43,7 @@ export function checkTargets(r) {
     }
     const ours = p50("router", 1) - p50("direct", 1);
     const peer = p50("peer-portkey", 1) - p50("peer-direct", 1);
-    add("added p50 over direct (c=1) >= 3x lower than the peer's", `router +${ours.toFixed(0)} µs, peer +${peer.toFixed(0)} µs (${(peer / ours).toFixed(2)}x)`, peer >= 3 * ours);
+    if (peer) add("added p50 over direct (c=1) >= 3x lower than the peer's", `router +${ours.toFixed(0)} µs, peer +${peer.toFixed(0)} µs (${(peer / ours).toFixed(2)}x)`, peer >= 3 * ours);
   }
   const decision = r.wasm?.decisions?.find((d) => d.backends === 16 && d.bodyBytes === 1024);
   if (decision) add("Wasm decision incl. marshalling, 16 backends, 1 KB: median <= 10 µs", `${decision.medianUs.toFixed(2)} µs`, decision.medianUs <= 10);
