@@ -3,7 +3,8 @@
 // one request of --n decisions to bench/workers/decision-bench.js) against this Node process's
 // (process.cpuUsage() around --n decisions through the same shim), rounds interleaved.
 // Run: node bench/tools/decision-in-workerd.mjs [--n 20000] [--rounds 5] [--warmup 5]
-//        [--backends 3,16] [--v8-flags "--no-liftoff --foo"] [--probe out_ptr]
+//        [--backends 3,16] [--v8-flags "--no-liftoff --foo"] [--probe out_ptr] [--wasm FILE]
+// --wasm: another router.wasm (e.g. build/bench-variants/NAME/router.wasm), in both runtimes.
 // --probe out_ptr times n calls of the trivial export rt_out_ptr instead (the JS<->Wasm crossing).
 // /proc/<pid>/stat counts in 10 ms ticks: keep n * µs-per-decision well above that.
 // Found with it (issue 16): workerd (V8 14.7) runs most of router.wasm in Liftoff, its baseline
@@ -26,6 +27,7 @@ const { values } = parseArgs({ options: {
   backends: { type: "string", default: "3,16" },
   "v8-flags": { type: "string", default: "" },
   probe: { type: "string", default: "" },
+  wasm: { type: "string", default: WASM_PATH },
 } });
 const N = Number(values.n);
 const ROUNDS = Number(values.rounds);
@@ -33,6 +35,7 @@ const WARMUP = Number(values.warmup);
 const BACKENDS = values.backends.split(",").map(Number);
 const V8_FLAGS = values["v8-flags"].split(/\s+/).filter(Boolean);
 const PROBE = values.probe;
+const WASM = path.resolve(values.wasm);
 const WORKERD = path.join(ROOT, "node_modules/workerd/bin/workerd");
 const str = (/** @type {string} */ s) => JSON.stringify(s);
 
@@ -52,7 +55,7 @@ function compatibilityDate() {
 function config(/** @type {string} */ dir, /** @type {number} */ port) {
   const modules = [
     ["bench/workers/decision-bench.js", path.join(ROOT, "bench/workers/decision-bench.js")],
-    ["bench/workers/router.wasm", WASM_PATH],
+    ["bench/workers/router.wasm", WASM],
     ["bench/wasm/decision-loop.mjs", path.join(ROOT, "bench/wasm/decision-loop.mjs")],
     ["bench/wasm/chat-body.mjs", path.join(ROOT, "bench/wasm/chat-body.mjs")],
     ["shims/wasm-core.js", path.join(ROOT, "shims/wasm-core.js")],
@@ -91,7 +94,7 @@ async function ask(/** @type {number} */ n, /** @type {number} */ backends) {
   return text;
 }
 
-const module = loadModule();
+const module = loadModule(WASM);
 const body = new TextEncoder().encode(chatBody(1024));
 /** The Node side: the same loop (or probe) on a core of its own. */
 function nodeSide(/** @type {number} */ backends) {
@@ -115,7 +118,7 @@ const cpuUs = () => { const u = process.cpuUsage(); return u.user + u.system; };
 const fmt = (/** @type {number[]} */ xs) => `median ${median(xs).toFixed(3)} µs  range ${Math.min(...xs).toFixed(3)}..${Math.max(...xs).toFixed(3)}`;
 
 try {
-  console.log(`${PROBE ? `probe ${PROBE}` : "routing decision (1 KiB body)"}: CPU µs per ${PROBE ? "call" : "decision"}, ${N} per round, ${ROUNDS} rounds${V8_FLAGS.length ? `, workerd v8Flags ${V8_FLAGS.join(" ")}` : ""}`);
+  console.log(`${PROBE ? `probe ${PROBE}` : "routing decision (1 KiB body)"}: CPU µs per ${PROBE ? "call" : "decision"}, ${N} per round, ${ROUNDS} rounds${V8_FLAGS.length ? `, workerd v8Flags ${V8_FLAGS.join(" ")}` : ""}${WASM === WASM_PATH ? "" : `, ${path.relative(ROOT, WASM)}`}`);
   for (const backends of BACKENDS) {
     const node = nodeSide(backends);
     for (let i = 0; i < WARMUP; i++) { await ask(2000, backends); node(2000); }
