@@ -7,10 +7,16 @@
 // --wasm: another router.wasm (e.g. build/bench-variants/NAME/router.wasm), in both runtimes.
 // --probe out_ptr times n calls of the trivial export rt_out_ptr instead (the JS<->Wasm crossing).
 // /proc/<pid>/stat counts in 10 ms ticks: keep n * µs-per-decision well above that.
-// Found with it (issue 16): workerd (V8 14.7) runs most of router.wasm in Liftoff, its baseline
-// tier, even after 400k decisions (~1.5x Node 20's CPU per decision); --v8-flags=--no-liftoff or
-// --wasm-tiering-budget=1000 bring it level with Node. The JS<->Wasm crossings are not the cause
-// (--probe out_ptr: ~0.01-0.02 µs more per call, ~10 calls per decision).
+// Pin it to one core (taskset -c 1 node bench/tools/decision-in-workerd.mjs): workerd inherits
+// the affinity, so both runtimes run on the same core. Unpinned, on a 2-core VM whose cores ran
+// ~1.6x apart, each process landed on either and the ratio swung from 0.6 to 2.6.
+// Found with it (issue 16, pinned): workerd (V8 14.7) leaves part of the -Oz router.wasm in
+// Liftoff, its baseline tier, even after 200k decisions of warm-up: ~10 µs against Node 20's
+// ~6.5 (x1.5); --v8-flags=--no-liftoff or --wasm-tiering-budget=1000 bring it level (x0.9-1.0),
+// --liftoff-only gives ~11.5. An -O2 build (bench/tools/build-wasm-variant.sh o2 "" -O2; bigger
+// functions, which reach the tier-up budget) gives ~6.5 (x1.1-1.2) with default flags. The JS
+// side is not the cause: a trivial export costs ~0.025 µs a call in workerd against ~0.016 in
+// Node (--probe out_ptr), ~10 calls a decision; no Wasm deopt was traced.
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
