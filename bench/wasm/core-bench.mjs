@@ -7,9 +7,11 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { END, OUTCOME, RouterCore } from "../../shims/wasm-core.js";
 import { chatBody } from "./chat-body.mjs";
+import { backendNames, configuredCore, describeAnswers, randomWords, runDecisions, STEP_MS, T0 } from "./decision-loop.mjs";
+
+export { configuredCore };
 
 export const WASM_PATH = fileURLToPath(new URL("../../build/wasm/router.wasm", import.meta.url));
-const T0 = 1_700_000_000_000;
 const encoder = new TextEncoder();
 // A forwarded stream's last bytes: it must end with its [DONE] line or the core counts it failed.
 const STREAM_TAIL = encoder.encode('data: {"choices":[]}\n\ndata: [DONE]\n\n');
@@ -30,23 +32,6 @@ export function loadModule(path = WASM_PATH) {
   return new WebAssembly.Module(readFileSync(path));
 }
 
-const backendNames = (n) => Array.from({ length: n }, (_, i) => `BACKEND_${i}`);
-/** describe() answers as the shim feeds them: binding -> the answer's JSON text. @param {string[]} bindings */
-const describeAnswers = (bindings) =>
-  new Map(bindings.map((binding) => [binding, JSON.stringify({ name: `b${binding.slice(8)}`, models: ["m"] })]));
-/** The 128 random bits begin() takes, from a counter (the shim draws them from the CSPRNG). */
-const randomWords = (/** @type {number} */ n) => Uint32Array.of(n >>> 0, 0x9e3779b1, n * 0x85ebca6b >>> 0, 7);
-
-/** A configured, discovered core with `backends` backends serving model "m". */
-export function configuredCore(module, backends, routerConfig = null) {
-  const core = RouterCore.fromModule(module);
-  const result = core.configure({ routerConfig, envNames: backendNames(backends) }, T0);
-  if (result.error || result.backends.length !== backends) throw new Error(`configure failed: ${JSON.stringify(result)}`);
-  core.describe(describeAnswers(result.backends), T0);
-  core.logs();
-  return core;
-}
-
 /**
  * Median time of one routing decision, in µs, each iteration timed on its own after a warm-up.
  * @param {WebAssembly.Module} module @param {number} backends @param {number} bodySize
@@ -55,27 +40,15 @@ export function configuredCore(module, backends, routerConfig = null) {
 export function benchDecision(module, backends, bodySize, { iterations, warmup }) {
   const core = configuredCore(module, backends);
   const body = encoder.encode(chatBody(bodySize));
-  const head = { method: "POST", path: "/v1/chat/completions", contentType: "application/json",
-    contentLength: String(body.length), requestId: "", authHash: "" };
   let now = T0;
   let seed = 1;
   const samples = new Float64Array(iterations);
   for (let i = -warmup; i < iterations; i++) {
     const start = process.hrtime.bigint();
-    now += 0.01;
-    const { exchange, action } = core.begin(head, now, randomWords(seed++));
-    if (action.kind !== "read_body") throw new Error(`begin answered ${action.kind}`);
-    let call = core.body(exchange, body, 0, now);
-    if (call.kind === "discover") { // describe() due again (TTL passed): a real driver rediscovers
-      core.describe(describeAnswers(call.bindings), now);
-      call = core.resume(exchange, now);
-    }
-    if (call.kind !== "call") throw new Error(`body answered ${call.kind}`);
-    const forward = core.outcome(exchange, { outcome: OUTCOME.json, status: 200 }, now);
-    if (forward.kind !== "forward") throw new Error(`outcome answered ${forward.kind}`);
-    core.end(exchange, END.completed, null, now);
-    core.logs();
+    runDecisions(core, body, 1, now, seed);
     const ns = Number(process.hrtime.bigint() - start);
+    now += STEP_MS;
+    seed++;
     if (i >= 0) samples[i] = ns / 1000;
   }
   const xs = Array.from(samples);
