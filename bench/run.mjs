@@ -25,7 +25,7 @@ import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { buildBeforeBundle, buildBenchBundles, bundleModules, BENCH_DIR, ROOT } from "./http/bundles.mjs";
 import { coldStart } from "./http/cold-start.mjs";
-import { cpuTimeMs, freePort, startProcess, stopAll } from "./http/processes.mjs";
+import { cpuTimeMs, freePort, pinned, startProcess, stopAll } from "./http/processes.mjs";
 import { workerdConfig } from "./http/workerd-config.mjs";
 import { wrk } from "./http/wrk.mjs";
 import { portkeyArgs, portkeyHeaders } from "./peer/portkey.mjs";
@@ -215,10 +215,10 @@ async function httpBench(built, bodies) {
   await writeFile(bodyFiles.stream, bodies.stream);
 
   log(`http: workerd serve (${Object.entries(ports).map(([k, v]) => `${k} :${v}`).join(", ")}), echo upstream :${upstreamPort}, portkey :${portkeyPort}`);
-  const workerd = await startProcess(WORKERD, ["serve", configFile], { logFile: path.join(LOG_DIR, "workerd.log"), ports: Object.values(ports) });
-  const upstream = await startProcess(process.execPath, [path.join(ROOT, "bench/peer/echo-upstream.mjs"), String(upstreamPort)],
+  const workerd = await startProcess(...pinned("server", WORKERD, ["serve", configFile]), { logFile: path.join(LOG_DIR, "workerd.log"), ports: Object.values(ports) });
+  const upstream = await startProcess(...pinned("server", process.execPath, [path.join(ROOT, "bench/peer/echo-upstream.mjs"), String(upstreamPort)]),
     { logFile: path.join(LOG_DIR, "echo-upstream.log"), ports: [upstreamPort] });
-  const portkey = await startProcess(process.execPath, portkeyArgs(portkeyPort), { logFile: path.join(LOG_DIR, "portkey.log"), ports: [portkeyPort], timeoutMs: 30_000 });
+  const portkey = await startProcess(...pinned("server", process.execPath, portkeyArgs(portkeyPort)), { logFile: path.join(LOG_DIR, "portkey.log"), ports: [portkeyPort], timeoutMs: 30_000 });
   const servers = [workerd, upstream, portkey];
   const pids = { workerd: [workerd.child.pid], upstream: [upstream.child.pid], portkey: [portkey.child.pid, upstream.child.pid] };
   const upstreamBase = `http://127.0.0.1:${upstreamPort}/v1`;

@@ -1,11 +1,33 @@
 // Child processes of a benchmark run: started with their output in log files, waited for until
 // their port accepts connections, and always stopped (by pid) when the run ends or is interrupted.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { cpus } from "node:os";
 import { openSync, readFileSync } from "node:fs";
 import net from "node:net";
 
 /** @type {Set<import("node:child_process").ChildProcess>} */
 const running = new Set();
+
+/**
+ * The command line that runs `command` on one CPU (`taskset`, which execs it: the pid stays the
+ * command's), when the machine has two or more and taskset exists; else the command as it is.
+ * The HTTP bench puts the servers on CPU 0 and wrk on CPU 1: the vCPUs of a shared machine can run
+ * at different speeds (here 30 % apart), and a server moving between them moves its CPU figures.
+ * @param {"server" | "client"} role @param {string} command @param {string[]} args
+ * @returns {[string, string[]]}
+ */
+export function pinned(role, command, args) {
+  if (!PIN) return [command, args];
+  return ["taskset", ["-c", role === "server" ? "0" : "1", command, ...args]];
+}
+const PIN = cpus().length >= 2 && process.env.BENCH_PIN !== "0" && (() => {
+  try {
+    execFileSync("taskset", ["-V"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 /** Stops every child this process started. */
 export function stopAll() {

@@ -3,6 +3,7 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { pinned } from "./processes.mjs";
 
 const run = promisify(execFile);
 const SCRIPT = fileURLToPath(new URL("./post.lua", import.meta.url));
@@ -14,7 +15,7 @@ export async function wrk({ url, bodyFile, connections, seconds, headers = {} })
   const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "5s", "-s", SCRIPT, url];
   const env = { ...process.env, BENCH_BODY: bodyFile,
     BENCH_HEADERS: Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join("\n") };
-  const { stdout } = await run("wrk", args, { env, timeout: (seconds + 30) * 1000, maxBuffer: 1 << 20 });
+  const { stdout } = await run(...pinned("client", "wrk", args), { env, timeout: (seconds + 30) * 1000, maxBuffer: 1 << 20 });
   const line = stdout.split("\n").find((l) => l.startsWith("BENCH_JSON "));
   if (!line) throw new Error(`wrk printed no summary:\n${stdout}`);
   const r = JSON.parse(line.slice("BENCH_JSON ".length));
