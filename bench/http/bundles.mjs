@@ -80,10 +80,10 @@ export async function buildBenchBundles() {
 /**
  * The orchestrator bundle of another checkout (`bench/run.mjs --before <dir>`), built from its own
  * sources, shims and build/wasm/router.wasm: the "before" of a before/after run.
- * @param {string} dir
+ * @param {string} dir @param {string} [name] the bundle's folder under build/bench/bundle
  */
-export async function buildBeforeBundle(dir) {
+export async function buildBeforeBundle(dir, name = "orchestrator-before") {
   const root = path.resolve(dir);
   await run(process.execPath, [path.join(root, "scripts/render-configs.mjs")], { cwd: root });
-  return dryRun(path.join(root, "build/config/orchestrator/wrangler.toml"), path.join(BENCH_DIR, "bundle/orchestrator-before"), root);
+  return dryRun(path.join(root, "build/config/orchestrator/wrangler.toml"), path.join(BENCH_DIR, "bundle", name), root);
 }
