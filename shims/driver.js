@@ -5,7 +5,7 @@
 
 import { BODY, END, LIMIT, OUTCOME, internalErrorAction } from "./wasm-core.js";
 import { ClusterSync } from "./cluster-sync.js";
-import { TIMED_OUT, errorName, startTimer } from "./timer.js";
+import { RequestTimer, TIMED_OUT, errorName, startTimer } from "./timer.js";
 import { UsageEventFilter } from "./usage-event-filter.js";
 
 /** @typedef {import("./wasm-core.js").RouterCore} RouterCore */
@@ -68,20 +68,20 @@ function pathOf(url) {
  * Reads a request body, stopping once it holds more than `limit` bytes, or at `deadline` (a slow
  * upload holds nothing past it: the read is abandoned and the stream cancelled). Null when the
  * upload broke (the client went away).
- * @param {Request} request @param {number} limit @param {number} deadline
+ * @param {Request} request @param {number} limit @param {number} deadline @param {RequestTimer} timer the request's
  * @returns {Promise<{bytes: Uint8Array, how: 0 | 1 | 2} | null>}
  */
-async function readBody(request, limit, deadline) {
+async function readBody(request, limit, deadline, timer) {
   /** @type {{reader: ReadableStreamDefaultReader<Uint8Array> | null}} */
   const chunked = { reader: null };
-  const timer = startTimer(Math.max(1, deadline - Date.now()));
+  const expired = timer.wait(Math.max(deadline, 1));
   /** @type {Promise<ArrayBuffer | Uint8Array> | undefined} */
   let reading;
   try {
     // With a Content-Length (the core already held it to the limit) the runtime frames the body
     // exactly, so one native read is safe and much cheaper than iterating over chunks in JS.
     reading = request.headers.has("content-length") ? request.arrayBuffer() : readChunks(request, limit, chunked);
-    const read = await Promise.race([reading, timer.expired]);
+    const read = await Promise.race([reading, expired]);
     if (read === TIMED_OUT) {
       reading?.catch(ignore);
       (chunked.reader ?? request.body)?.cancel().catch(ignore);
@@ -91,8 +91,6 @@ async function readBody(request, limit, deadline) {
     return { bytes: bytes.subarray(0, Math.min(bytes.byteLength, limit)), how: bytes.byteLength > limit ? BODY.overLimit : BODY.complete };
   } catch {
     return null;
-  } finally {
-    timer.clear();
   }
 }
 
@@ -174,25 +172,23 @@ function cancelStream(answer) {
  * Calls infer() on a backend within the action's timeout (for a stream: until its first chunk).
  * Returns the facts of the answer for the core and the answer to forward. Nothing the backend
  * sends is trusted: a bad status, body, header or stream is reported, never used as it is.
- * @param {BackendBinding} backend @param {Action} action @param {string} bodyText
+ * @param {BackendBinding} backend @param {Action} action @param {string} bodyText @param {RequestTimer} timer the request's
  * @returns {Promise<CallResult>}
  */
-async function callBackend(backend, action, bodyText) {
-  const timer = startTimer(action.timeoutMs);
+async function callBackend(backend, action, bodyText, timer) {
+  const expired = timer.wait(action.timeoutMs ? Date.now() + action.timeoutMs : 0);
   try {
     const { requestId, path, model, stream, deadline, attemptDeadline, attempt } = action;
     const pending = backend.infer(/** @type {any} */ ({ requestId, path, model, stream, body: bodyText, deadline, attemptDeadline, attempt }));
-    const resp = await Promise.race([pending, timer.expired]);
+    const resp = await Promise.race([pending, expired]);
     if (resp === TIMED_OUT) {
       pending.then(cancelStream, ignore); // a late stream is not left generating
       return { outcome: OUTCOME.timedOut };
     }
-    const read = readAnswer(resp, stream, timer.expired);
+    const read = readAnswer(resp, stream, expired);
     return read instanceof Promise ? await read : read;
   } catch {
     return { outcome: OUTCOME.threw };
-  } finally {
-    timer.clear();
   }
 }
 
@@ -633,7 +629,8 @@ const PERFORM = {
 
 /** read_body: the client's body (up to the limit, by the deadline). @param {Exchange} x @param {Action} action */
 async function readClientBody(x, action) {
-  const read = await readBody(x.request, action.limit, action.deadline);
+  x.timer.arm(action.wakeBy); // one timer for the body and the first attempt
+  const read = await readBody(x.request, action.limit, action.deadline, x.timer);
   if (!read) x.end(END.clientGone);
   x.bodyBytes = read?.bytes;
   return x.ended ? null : x.core.body(x.id, read?.bytes ?? new Uint8Array(0), read?.how ?? BODY.complete, Date.now());
@@ -657,7 +654,7 @@ async function call(x, action) {
   x.bodyText ??= decoder.decode(x.bodyBytes); // the client's exact text: no number is rounded
   // The core's edit of it (another model of a fallback chain, `models` removed), else the client's.
   const body = action.backendBody || x.bodyText;
-  const result = await callBackend(/** @type {BackendBinding} */ (x.env[action.binding]), action, body);
+  const result = await callBackend(/** @type {BackendBinding} */ (x.env[action.binding]), action, body, x.timer);
   x.answer = result.answer;
   return x.ended ? null : x.core.outcome(x.id, result, Date.now());
 }
@@ -712,6 +709,8 @@ class Exchange {
     this.bodyText = undefined;
     /** @type {Answer | undefined} the last backend answer */
     this.answer = undefined;
+    /** bounds the body read and each attempt (a stream's relay has a watchdog of its own) */
+    this.timer = new RequestTimer();
   }
 
   /** @param {Action} first */
@@ -735,6 +734,8 @@ class Exchange {
       }
     } catch (e) {
       return this.fail(e);
+    } finally {
+      this.timer.clear();
     }
   }
 

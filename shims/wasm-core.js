@@ -18,6 +18,8 @@
  * @property {number} limit       read_body: body byte limit
  * @property {number} deadline    call: overall request deadline; read_body: the body must have arrived by then (epoch ms)
  * @property {number} attemptDeadline  call: when the router abandons this attempt (epoch ms)
+ * @property {number} wakeBy      read_body: no later than `deadline` nor than the first call's attemptDeadline (epoch
+ *                                ms): one timer armed for it serves both waits
  * @property {number} until       wait: wake-up time; discover: wait for discovery until then, 0 = do not wait (epoch ms)
  * @property {string[]} bindings  discover: the backends to call describe() on
  * @property {boolean} stream     call: the client asked for a stream
@@ -545,6 +547,7 @@ export class RouterCore {
       limit: kind === "read_body" ? timeoutOrLimit : 0,
       deadline: kind === "call" || kind === "read_body" ? time : 0,
       attemptDeadline: kind === "call" ? view.getFloat64(p + at.attempt_deadline, true) : 0,
+      wakeBy: kind === "read_body" ? view.getFloat64(p + at.attempt_deadline, true) : 0,
       until: kind === "wait" || kind === "discover" ? time : 0,
       bindings: kind === "discover" && outLen > 0 ? decoder.decode(out).split("\n") : NO_BINDINGS,
       stream: kind === "call" && word === 1,
@@ -773,6 +776,7 @@ export function internalErrorAction(message, code) {
     limit: 0,
     deadline: 0,
     attemptDeadline: 0,
+    wakeBy: 0,
     until: 0,
     bindings: [],
     stream: false,

@@ -490,6 +490,7 @@ struct Exchange {
   double call_at = 0;
   double call_timeout = 0;
   double wait_until = 0;
+  double wake_by = 0;  // READ_BODY's: no attempt may end before it (the shim's one timer)
   double discover_until = 0;     // the last DISCOVER's wait-until (0: do not wait)
   std::vector<std::string> batch;  // the bindings the last DISCOVER handed out
   uint32_t answered_status = 0;  // the status of the last non-retriable outcome
@@ -557,14 +558,20 @@ struct Harness {
     // A CALL's edited body (after a fallback) is the client's, prompt included; nothing else holds it.
     FUZZ_CHECK(!contains(returned == kCall ? std::string_view(text).substr(0, nth_line_end(text, 3)) : text, kCanary),
                "prompt text in an action's output: " + text);
-    // attempt_deadline (offset 40) belongs to CALL alone.
-    if (returned != kCall) FUZZ_CHECK(record.attempt_deadline == 0, "attempt_deadline outside CALL; " + context(x));
+    // attempt_deadline (offset 40) belongs to CALL, and to READ_BODY as its wake-up time.
+    if (returned != kCall && returned != kReadBody)
+      FUZZ_CHECK(record.attempt_deadline == 0, "attempt_deadline outside CALL and READ_BODY; " + context(x));
     switch (returned) {
       case kReadBody:
         FUZZ_CHECK(x.inference && setup.open, context(x));
         FUZZ_CHECK(record.timeout_or_limit == static_cast<double>(setup.policy.limits.max_body_bytes), context(x));
         // The body is due by the request's deadline.
         FUZZ_CHECK(record.time == x.deadline, "READ_BODY due by " + std::to_string(record.time) + "; " + context(x));
+        // Its wake-up time comes no later than the body's deadline (which may have passed while the
+        // rate limiter answered), and no attempt ends before it (check_call).
+        FUZZ_CHECK(record.attempt_deadline > 0 && record.attempt_deadline <= x.deadline,
+                   "READ_BODY wake by " + std::to_string(record.attempt_deadline) + "; " + context(x));
+        x.wake_by = record.attempt_deadline;
         break;
       case kDiscover: check_discover(x, record, text); break;
       case kRateLimit: check_rate_limit(x, record, text); break;
@@ -713,6 +720,8 @@ struct Harness {
     // The attempt is abandoned when its timeout ends.
     FUZZ_CHECK(record.attempt_deadline == now + timeout && record.attempt_deadline <= x.deadline,
                "CALL attempt_deadline " + std::to_string(record.attempt_deadline) + "; " + context(x));
+    FUZZ_CHECK(record.attempt_deadline >= x.wake_by,
+               "CALL attempt_deadline before READ_BODY's wake-up time " + std::to_string(x.wake_by) + "; " + context(x));
     FUZZ_CHECK(record.status_or_stream <= 1, context(x));
     const bool stream = record.status_or_stream == 1;
     x.call_stream = stream;

@@ -684,6 +684,25 @@ TEST(ExchangeHardening, ASlowUploadEndsAtTheDeadline) {
   h.end(e);
 }
 
+TEST(ExchangeHardening, TheBodysWakeUpTimeServesTheFirstAttemptToo) {
+  for (const std::string& body : {chat_body(), chat_body("m", true)}) {
+    RouterHarness h;
+    h.backends(1, R"({"timeouts":{"perTryMs":5000,"firstByteMs":7000}})");
+    auto [e, read] = h.begin("POST", testing::kChatPath);
+    ASSERT_EQ(kind(read), ActionKind::ReadBody);
+    EXPECT_EQ(as<ReadBody>(read).wake_by, h.now + 5000) << "the shorter of the per-try and first-byte timeouts";
+    Action call = h.exchange(e).body(body, BodyRead::Complete, h.now + 40);
+    ASSERT_EQ(kind(call), ActionKind::Call) << body;
+    EXPECT_LE(as<ReadBody>(read).wake_by, as<Call>(call).attempt_deadline) << body;
+    h.end(e);
+  }
+  RouterHarness h;
+  h.backends(1, R"({"timeouts":{"requestMs":1000}})");
+  auto [e, read] = h.begin("POST", testing::kChatPath);
+  EXPECT_EQ(as<ReadBody>(read).wake_by, as<ReadBody>(read).due_by) << "never later than the body's own deadline";
+  h.end(e);
+}
+
 TEST(ExchangeHardening, AnInternalErrorIsA500WithTheRequestIdAndNoHealthEffect) {
   RouterHarness h;
   h.backends(1);

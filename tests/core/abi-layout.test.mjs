@@ -77,13 +77,13 @@ const OTHER_OUT = "x-junk: 1\nmore\n\nbody";
 /** What each property is decoded to from that record. */
 const EXPECTED = {
   status: 404, stream: true, backend: 2, binding: "BACKEND_C", attempt: 3, timeoutMs: 1616.5, limit: 1616.5, deadline: 2424.5,
-  until: 2424.5, attemptDeadline: 4040.5, requestId: "rid-1", model: "m-1", path: "/v1/embeddings", headers: { "x-a": "1" },
+  until: 2424.5, attemptDeadline: 4040.5, wakeBy: 4040.5, requestId: "rid-1", model: "m-1", path: "/v1/embeddings", headers: { "x-a": "1" },
   body: encoder.encode("BODY"), key: "key:abc", bindings: ["BACKEND_A", "BACKEND_B"], usageInjected: true,
 };
 /** Decoded whatever the kind (the core writes 0 where a kind does not use them). */
 const UNGATED = new Set(["status", "backend", "attempt"]);
 const EMPTY = {
-  stream: false, binding: "", timeoutMs: 0, limit: 0, deadline: 0, until: 0, attemptDeadline: 0, requestId: "", model: "",
+  stream: false, binding: "", timeoutMs: 0, limit: 0, deadline: 0, until: 0, attemptDeadline: 0, wakeBy: 0, requestId: "", model: "",
   path: "", headers: {}, body: new Uint8Array(0), key: "", bindings: [], usageInjected: false,
 };
 

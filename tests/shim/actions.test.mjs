@@ -14,7 +14,7 @@ const decoder = new TextDecoder();
 /** Every field of an Action at its neutral value, overridden by `fields`. @param {Record<string, unknown>} fields */
 function action(fields) {
   return {
-    kind: "error", status: 0, backend: 0, binding: "", attempt: 0, timeoutMs: 0, limit: 0, deadline: 0, attemptDeadline: 0,
+    kind: "error", status: 0, backend: 0, binding: "", attempt: 0, timeoutMs: 0, limit: 0, deadline: 0, attemptDeadline: 0, wakeBy: 0,
     until: 0, bindings: [], stream: false, requestId: "", model: "", path: "", key: "", headers: {}, body: new Uint8Array(0), backendBody: "", usageInjected: false,
     ...fields,
   };
@@ -41,7 +41,8 @@ test("a streaming request's actions, field by field: rate_limit, read_body, disc
   assert.deepEqual(rateLimit, action({ kind: "rate_limit", timeoutMs: 1000, key: "ip:192.0.2.1" }));
 
   const readBody = c.rateLimited(exchange, 1, T0 + 1);
-  assert.deepEqual(readBody, action({ kind: "read_body", limit: 1_048_576, deadline: T0 + 120_000 }));
+  // wakeBy: the first-byte timeout (30 s), shorter than the per-try one (60 s), from now.
+  assert.deepEqual(readBody, action({ kind: "read_body", limit: 1_048_576, deadline: T0 + 120_000, wakeBy: T0 + 1 + 30_000 }));
 
   const body = encoder.encode(JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "x" }] }));
   const discover = c.body(exchange, body, 0, T0 + 2);

@@ -72,12 +72,30 @@ test("the per-try timer is cleared when the backend answers in time: nothing is 
   const done = h.fetch(json()).then((r) => (res = r));
   await h.clock.advance(999);
   assert.equal(res, undefined, "still waiting for the backend");
-  assert.equal(h.clock.pending().length, 1, "the per-try timer");
+  // One timer for the request: armed for the first-byte timeout (500 ms; the body came before it
+  // was known whether it asks for a stream), then re-armed for the rest of the per-try timeout.
+  assert.deepEqual(h.clock.pending().map((p) => p.dueIn), [1]);
   answer.resolve({ status: 200, body: completion() });
   await done;
   assert.equal(res?.status, 200);
   await res?.arrayBuffer();
-  assert.equal(h.clock.count("fired"), 0);
+  await h.assertClean();
+});
+
+test("one timer serves the body read and the attempt: armed once and cleared once for a request that succeeds", async (t) => {
+  const h = await harness(t, { config: { ...POLICY, timeouts: { ...POLICY.timeouts, firstByteMs: 1000 } } });
+  const answer = deferred();
+  h.backend("BACKEND_A", { infer: (/** @type {unknown} */ _req, /** @type {number} */ n) => (n === 1 ? { status: 200, body: completion() } : answer.promise) });
+  await (await h.fetch(json())).arrayBuffer(); // the first request also runs discovery, with timers of its own
+  const [armed, cleared] = [h.clock.count("armed"), h.clock.count("cleared")];
+  const done = h.fetch(json());
+  await h.clock.advance(999);
+  assert.deepEqual(h.clock.pending().map((p) => p.dueIn), [1], "the attempt's timer is the body's");
+  answer.resolve({ status: 200, body: completion() });
+  const res = await done;
+  assert.equal(res.status, 200);
+  await res.arrayBuffer();
+  assert.deepEqual([h.clock.count("armed") - armed, h.clock.count("cleared") - cleared, h.clock.count("fired")], [1, 1, 0]);
   await h.assertClean();
 });
 

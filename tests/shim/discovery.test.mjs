@@ -10,14 +10,14 @@ import { POLICY, chat, completion, deferred, harness, post, readAll, sse } from 
 
 const json = () => post("/v1/chat/completions", chat());
 
-test("the first request waits for describe(): it goes on as soon as the answer arrives, and both timers (the wait, the describe() call) are cleared", async (t) => {
+test("the first request waits for describe(): it goes on as soon as the answer arrives, and every timer (the request's, the wait, the describe() call) is cleared", async (t) => {
   const h = await harness(t);
   const described = deferred();
   const a = h.backend("BACKEND_A", { describe: () => described.promise });
   const answer = h.fetch(json());
   await h.clock.advance(150);
   assert.equal(a.calls.length, 0, "no backend call before discovery");
-  assert.equal(h.clock.pending().length, 2, "the wait and the describe() call");
+  assert.equal(h.clock.pending().length, 3, "the request's (for its body and first attempt), the wait and the describe() call");
   described.resolve({ name: "a", models: ["m"] });
   const res = await answer;
   assert.equal(res.status, 200);

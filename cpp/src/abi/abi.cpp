@@ -82,6 +82,7 @@ uint32_t publish(RouterSlot& slot, Action&& action) {
   if (auto* a = std::get_if<ReadBody>(&action)) {
     r.timeout_or_limit = a->byte_limit;
     r.time = a->due_by;
+    r.attempt_deadline = a->wake_by;
   } else if (auto* a = std::get_if<Discover>(&action)) {
     r.timeout_or_limit = a->describe_timeout_ms;
     r.time = a->wait_until;

@@ -25,6 +25,9 @@ struct NoAction {};
 struct ReadBody {
   double byte_limit = 0;
   double due_by = 0;
+  // No later than `due_by` nor than the first attempt's attempt_deadline can be: a timer armed for
+  // it serves both waits, the body's and the first attempt's (the shim arms one per request).
+  double wake_by = 0;
 };
 
 // Call describe() on `bindings` (one a line; may be empty) in the background, each within

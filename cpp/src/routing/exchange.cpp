@@ -208,8 +208,11 @@ Action Exchange::admitted(double now) {
                    "invalid_request_error", {}, "request_too_large");
   }
   phase_ = Phase::ReadBody;
-  // A slow upload holds nothing past the request's deadline.
-  return ReadBody{static_cast<double>(limit), retry_.deadline()};
+  // A slow upload holds nothing past the request's deadline. The first attempt starts after the
+  // body, so its per-try or first-byte timeout ends no sooner than `wake_by`.
+  const auto& timeouts = router_.config().timeouts;
+  const double wake_by = std::min(retry_.deadline(), now + std::min(timeouts.per_try_ms, timeouts.first_byte_ms));
+  return ReadBody{static_cast<double>(limit), retry_.deadline(), wake_by};
 }
 
 Action Exchange::body(std::string_view bytes, BodyRead how, double now) {
