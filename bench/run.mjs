@@ -23,7 +23,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { buildBeforeBundle, buildBenchBundles, bundleModules, BENCH_DIR, ROOT } from "./http/bundles.mjs";
+import { buildBeforeBundle, buildBenchBundles, bundleModules, requestBodies, BENCH_DIR, ROOT } from "./http/bundles.mjs";
 import { coldStart } from "./http/cold-start.mjs";
 import { cpuTimeMs, freePort, pinned, startProcess, stopAll } from "./http/processes.mjs";
 import { workerdConfig } from "./http/workerd-config.mjs";
@@ -127,13 +127,6 @@ async function sizes(built) {
   };
 }
 
-/** The request bodies: a short chat request for a model the rendered backends serve. */
-function requestBodies(built) {
-  const models = String(built.backends[0].vars.MODELS ?? "*").split(",").map((m) => m.trim());
-  const model = models[0] && models[0] !== "*" ? models[0] : "bench-model";
-  const base = { model, messages: [{ role: "user", content: "Say hello to the benchmark." }] };
-  return { plain: JSON.stringify(base), stream: JSON.stringify({ ...base, stream: true }) };
-}
 
 /**
  * Interleaved rounds of every scenario at every concurrency: the median per scenario of wrk's

@@ -87,3 +87,12 @@ export async function buildBeforeBundle(dir, name = "orchestrator-before") {
   await run(process.execPath, [path.join(root, "scripts/render-configs.mjs")], { cwd: root });
   return dryRun(path.join(root, "build/config/orchestrator/wrangler.toml"), path.join(BENCH_DIR, "bundle", name), root);
 }
+
+/** The request bodies: a short chat request for a model the rendered backends serve. */
+/** @param {{backends: {vars: Record<string, unknown>}[]}} built */
+export function requestBodies(built) {
+  const models = String(built.backends[0].vars.MODELS ?? "*").split(",").map((m) => m.trim());
+  const model = models[0] && models[0] !== "*" ? models[0] : "bench-model";
+  const base = { model, messages: [{ role: "user", content: "Say hello to the benchmark." }] };
+  return { plain: JSON.stringify(base), stream: JSON.stringify({ ...base, stream: true }) };
+}

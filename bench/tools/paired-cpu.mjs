@@ -11,7 +11,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { buildBeforeBundle, buildBenchBundles, BENCH_DIR, ROOT } from "../http/bundles.mjs";
+import { buildBeforeBundle, buildBenchBundles, requestBodies, BENCH_DIR, ROOT } from "../http/bundles.mjs";
 import { cpuTimeMs, freePort, pinned, startProcess, stopAll } from "../http/processes.mjs";
 import { workerdConfig } from "../http/workerd-config.mjs";
 import { wrk } from "../http/wrk.mjs";
@@ -47,9 +47,8 @@ function round(servers, bodyFile, connections, seconds) {
 async function main() {
   const built = await buildBenchBundles();
   const servers = [await serve(built, checkouts[0], "a"), await serve(built, checkouts[1], "b")];
-  const model = String(built.backends[0].vars.MODELS ?? "bench-model").split(",")[0].trim();
   const bodyFile = path.join(BENCH_DIR, "paired-body.json");
-  await writeFile(bodyFile, JSON.stringify({ model, messages: [{ role: "user", content: "Say hello to the benchmark." }], ...(o.stream ? { stream: true } : {}) }));
+  await writeFile(bodyFile, requestBodies(built)[o.stream ? "stream" : "plain"]);
   for (const c of o.connections.split(",").map(Number)) {
     await round(servers, bodyFile, c, 2); // warm-up
     const rows = [];

@@ -7,7 +7,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { buildBenchBundles, BENCH_DIR, ROOT } from "../http/bundles.mjs";
+import { buildBenchBundles, requestBodies, BENCH_DIR, ROOT } from "../http/bundles.mjs";
 import { freePort, startProcess, stopAll } from "../http/processes.mjs";
 import { workerdConfig } from "../http/workerd-config.mjs";
 import { wrk } from "../http/wrk.mjs";
@@ -25,10 +25,8 @@ async function main() {
   const inspector = await freePort();
   const config = path.join(BENCH_DIR, "workerd-profile.capnp");
   await writeFile(config, await workerdConfig(built, ports, BENCH_DIR));
-  const model = String(built.backends[0].vars.MODELS ?? "bench-model").split(",")[0].trim();
-  const body = { model, messages: [{ role: "user", content: "Say hello to the benchmark." }], ...(o.body === "stream" ? { stream: true } : {}) };
   const bodyFile = path.join(BENCH_DIR, "profile-body.json");
-  await writeFile(bodyFile, JSON.stringify(body));
+  await writeFile(bodyFile, requestBodies(built)[o.body === "stream" ? "stream" : "plain"]);
   const workerd = path.join(ROOT, "node_modules/workerd/bin/workerd");
   await startProcess(workerd, ["serve", config, `--inspector-addr=127.0.0.1:${inspector}`],
     { logFile: path.join(BENCH_DIR, "logs/workerd-profile.log"), ports: [ports[o.service]] });
