@@ -25,9 +25,6 @@ export function errorName(e) {
   }
 }
 
-/** What a wait without an end races against. @type {Promise<typeof TIMED_OUT>} */
-const NEVER = new Promise(() => {});
-
 /**
  * One timer for a request's waits in turn (its body, then each attempt). It is armed once, for a
  * time no later than the end of any of them (the core's READ_BODY `wakeBy`); when it fires before
@@ -60,7 +57,8 @@ export class RequestTimer {
    */
   wait(until) {
     this.expire = null;
-    if (!until) return NEVER;
+    // A fresh never-settling promise: one shared by every request would keep each race's reaction.
+    if (!until) return new Promise(() => {});
     this.until = until;
     const expired = new Promise((resolve) => { this.expire = resolve; });
     this.arm(until);
