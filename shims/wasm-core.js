@@ -105,6 +105,7 @@ const NO_BYTES = new Uint8Array(0);
 const NO_BINDINGS = /** @type {string[]} */ (/** @type {unknown} */ (Object.freeze([])));
 const NO_HEADERS = /** @type {Record<string, string>} */ (Object.freeze({}));
 const HANDLE_SPAN = 2 ** 32; // exchange ids carry the instance generation above the Wasm handle
+const NO_EXCHANGE = -1; // what rt_exchange_body, _resume, _rate_limited and _outcome answer for an ended exchange
 const ENOSYS = 52;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -424,7 +425,7 @@ export class RouterCore {
   body(exchange, bytes, how, now) {
     return this.#exchangeCall(exchange, (h) => {
       const len = this.#putBytes(bytes);
-      this.exports.rt_exchange_body(h, this.scratchPtr, len, how, now);
+      return this.exports.rt_exchange_body(h, this.scratchPtr, len, how, now);
     });
   }
 
@@ -448,7 +449,7 @@ export class RouterCore {
       const usage = oneLine(result.usage ?? "").slice(0, 64);
       const ra = `${oneLine(result.retryAfter ?? "")}\n${oneLine(result.retryAfterMs ?? "")}\n${code}\n${usage}`;
       const len = this.#putString(ra);
-      this.exports.rt_exchange_outcome(h, result.outcome, result.status ?? 0, this.scratchPtr, len, now);
+      return this.exports.rt_exchange_outcome(h, result.outcome, result.status ?? 0, this.scratchPtr, len, now);
     });
   }
 
@@ -510,16 +511,16 @@ export class RouterCore {
     return exchange % HANDLE_SPAN;
   }
 
-  /** @param {number} exchange @param {(handle: number) => void} call @returns {Action} */
+  /**
+   * @param {number} exchange @param {(handle: number) => number} call an rt_exchange_* export's answer
+   * @returns {Action | null} null when the core has no such exchange: it ended (the core ends one
+   *   whose request is surely gone, docs/architecture.md "The Wasm ABI")
+   */
   #exchangeCall(exchange, call) {
     const handle = this.#handle(exchange);
     if (handle === null) return trapAction(); // it belonged to an instance that trapped
-    return (
-      this.#guard(() => {
-        call(handle);
-        return this.#action();
-      }, null) ?? trapAction()
-    );
+    const action = this.#guard(() => (call(handle) === NO_EXCHANGE ? null : this.#action()), undefined);
+    return action === undefined ? trapAction() : action;
   }
 
   /** Reads the action record (its offsets from cpp/src/abi/abi_layout.def, via rt_abi_layout). @returns {Action} */

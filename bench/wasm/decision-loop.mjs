@@ -29,6 +29,12 @@ export function configuredCore(module, backends, routerConfig = null) {
   return core;
 }
 
+/** An action of an exchange the core still has (it ends none of these: they never wait). @template T @param {T | null} action */
+function live(action) {
+  if (action === null) throw new Error("the core ended the exchange");
+  return action;
+}
+
 /**
  * n routing decisions (begin, body, first CALL, outcome 200 with a JSON object body, FORWARD,
  * end, logs). Decision i runs at startNow + (i + 1) * STEP_MS (accumulated) with seed startSeed + i.
@@ -45,14 +51,14 @@ export function runDecisions(core, body, n, startNow, startSeed) {
     now += STEP_MS;
     const { exchange, action } = core.begin(head, now, randomWords(seed++));
     if (action.kind !== "read_body") throw new Error(`begin answered ${action.kind}`);
-    let call = core.body(exchange, body, 0, now);
+    let call = live(core.body(exchange, body, 0, now));
     if (call.kind === "discover") { // describe() due again (TTL passed): a real driver rediscovers
       core.describe(describeAnswers(call.bindings), now);
-      call = core.resume(exchange, now);
+      call = live(core.resume(exchange, now));
     }
     if (call.kind !== "call") throw new Error(`body answered ${call.kind}`);
     checksum += call.backend;
-    const forward = core.outcome(exchange, { outcome: OUTCOME.json, status: 200 }, now);
+    const forward = live(core.outcome(exchange, { outcome: OUTCOME.json, status: 200 }, now));
     if (forward.kind !== "forward") throw new Error(`outcome answered ${forward.kind}`);
     core.end(exchange, END.completed, null, now);
     core.logs();

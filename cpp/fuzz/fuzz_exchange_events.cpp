@@ -61,6 +61,7 @@
 #include "byte_reader.hpp"
 #include "invariant.hpp"
 #include "routing/backend_set.hpp"
+#include "routing/exchange.hpp"
 #include "router_abi.hpp"
 #include "config/router_config.hpp"
 
@@ -907,8 +908,10 @@ struct Harness {
     x.deadline = now + setup.policy.timeouts.request_ms;
     x.inference = proper_inference && setup.open;
 
+    const std::vector<size_t> abandoned = abandoned_exchanges();
     AbiBytes bytes(head);
     x.handle = rt_exchange_begin(g_router, bytes.ptr(), bytes.size(), now, r[0], r[1], r[2], r[3]);
+    ended_as_abandoned(abandoned);
     if (g_trace) {
       std::string shown = head;
       for (char& c : shown) c = c == '\n' ? '|' : c;
@@ -1032,11 +1035,33 @@ struct Harness {
     }
   }
 
+  // The live exchanges a request beginning now ends as abandoned (Exchange::abandoned_at): still
+  // waiting 10 s past their deadline, unless forwarding a stream. Highest index first.
+  std::vector<size_t> abandoned_exchanges() const {
+    std::vector<size_t> due;
+    for (size_t i = live.size(); i-- > 0;) {
+      const Exchange& x = live[i];
+      if (!(x.kind == kForward && x.forwarded_stream) && now >= x.deadline + router::Exchange::kAbandonedAfterMs)
+        due.push_back(i);
+    }
+    return due;
+  }
+
+  // After the begin: exactly those are gone (remove() checks), every other one is still there.
+  void ended_as_abandoned(const std::vector<size_t>& due) {
+    for (size_t i : due) {
+      trace("abandoned %u at %.1f (deadline %.1f)", live[i].handle, now, live[i].deadline);
+      remove(i);
+    }
+    for (const Exchange& x : live)
+      FUZZ_CHECK(rt_exchange_usage_event(x.handle, nullptr, 0) != -2, "ended before it was abandoned; " + context(x));
+  }
+
   void remove(size_t index) {
     ended_handle = live[index].handle;
     live.erase(live.begin() + static_cast<std::ptrdiff_t>(index));
     // The handle is gone: any call with it is an error.
-    FUZZ_CHECK(rt_exchange_resume(ended_handle, now) == kError, "ended handle still answers");
+    FUZZ_CHECK(rt_exchange_resume(ended_handle, now) == kNoExchange, "ended handle still answers");
   }
 
   // how: 0 completed, 1 the stream failed, 2 the client went away, 3 the shim failed.
@@ -1273,10 +1298,10 @@ struct Harness {
     for (const auto& x : live) live_handles.insert(x.handle);
     for (uint32_t handle : {0u, ended_handle, 0xFFFFFFFFu}) {
       if (live_handles.count(handle)) continue;
-      FUZZ_CHECK(rt_exchange_body(handle, "{}", 2, 0, now) == kError, "body on a bad handle");
-      FUZZ_CHECK(rt_exchange_resume(handle, now) == kError, "resume on a bad handle");
-      FUZZ_CHECK(rt_exchange_outcome(handle, 0, 200, nullptr, 0, now) == kError, "outcome on a bad handle");
-      FUZZ_CHECK(rt_exchange_rate_limited(handle, 1, now) == kError, "rate_limited on a bad handle");
+      FUZZ_CHECK(rt_exchange_body(handle, "{}", 2, 0, now) == kNoExchange, "body on a bad handle");
+      FUZZ_CHECK(rt_exchange_resume(handle, now) == kNoExchange, "resume on a bad handle");
+      FUZZ_CHECK(rt_exchange_outcome(handle, 0, 200, nullptr, 0, now) == kNoExchange, "outcome on a bad handle");
+      FUZZ_CHECK(rt_exchange_rate_limited(handle, 1, now) == kNoExchange, "rate_limited on a bad handle");
       FUZZ_CHECK(rt_exchange_end(handle, 0, nullptr, 0, now) == -2, "end on a bad handle");
     }
     for (uint32_t router : {0u, g_router + 1}) {

@@ -44,10 +44,11 @@ TEST(Abi, BadHandlesAndArgumentsReturnErrors) {
   EXPECT_EQ(rt_action_ptr(0), nullptr);
   EXPECT_EQ(rt_exchange_begin(0, "GET\n/healthz", 12, T, 1, 0, 0, 1), 0u);
   EXPECT_EQ(rt_exchange_begin(r, nullptr, 12, T, 1, 0, 0, 1), 0u);
-  EXPECT_EQ(rt_exchange_body(0, "{}", 2, 0, T), 0u);
-  EXPECT_EQ(rt_exchange_body(123456, "{}", 2, 0, T), 0u);
-  EXPECT_EQ(rt_exchange_resume(123456, T), 0u);
-  EXPECT_EQ(rt_exchange_outcome(123456, 0, 200, nullptr, 0, T), 0u);
+  EXPECT_EQ(rt_exchange_body(0, "{}", 2, 0, T), kNoExchange);
+  EXPECT_EQ(rt_exchange_body(123456, "{}", 2, 0, T), kNoExchange);
+  EXPECT_EQ(rt_exchange_resume(123456, T), kNoExchange);
+  EXPECT_EQ(rt_exchange_rate_limited(123456, 1, T), kNoExchange);
+  EXPECT_EQ(rt_exchange_outcome(123456, 0, 200, nullptr, 0, T), kNoExchange);
   EXPECT_EQ(rt_exchange_end(123456, 0, nullptr, 0, T), -2);
 
   std::string head = "POST\n/v1/chat/completions\napplication/json\n\n\n";

@@ -156,7 +156,7 @@ TEST(RateLimitAbi, KindSevenCarriesTheKeyAndBadAnswersAreRefused) {
   EXPECT_EQ(kind, 7u);
   EXPECT_EQ(std::string(rt_out_ptr(r), static_cast<size_t>(rt_out_len(r))), "ip:2001:db8::7");
   EXPECT_EQ(rt_exchange_rate_limited(e, 3, testing::kT0), 0u) << "allowed is 0, 1 or 2";
-  EXPECT_EQ(rt_exchange_rate_limited(0, 1, testing::kT0), 0u) << "unknown exchange";
+  EXPECT_EQ(rt_exchange_rate_limited(0, 1, testing::kT0), kNoExchange) << "unknown exchange";
   EXPECT_EQ(rt_exchange_rate_limited(e, 0, testing::kT0), 5u) << "REPLY 429";
   EXPECT_EQ(rt_exchange_end(e, 0, nullptr, 0, testing::kT0), 0);
 }

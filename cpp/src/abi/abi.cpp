@@ -216,7 +216,7 @@ RT_EXPORT(rt_exchange_body) uint32_t rt_exchange_body(uint32_t exchange, const c
                                                       double now) {
   router::Exchange* e = nullptr;
   RouterSlot* slot = owner_of(exchange, &e);
-  if (!slot) return 0;
+  if (!slot) return kNoExchange;
   if (!valid_bytes(ptr, len) || !finite_time(now) || how > 2) return publish_error(*slot);
   return publish(*slot, e->body(view(ptr, len), static_cast<router::BodyRead>(how), now));
 }
@@ -224,7 +224,7 @@ RT_EXPORT(rt_exchange_body) uint32_t rt_exchange_body(uint32_t exchange, const c
 RT_EXPORT(rt_exchange_resume) uint32_t rt_exchange_resume(uint32_t exchange, double now) {
   router::Exchange* e = nullptr;
   RouterSlot* slot = owner_of(exchange, &e);
-  if (!slot) return 0;
+  if (!slot) return kNoExchange;
   if (!finite_time(now)) return publish_error(*slot);
   return publish(*slot, e->resume(now));
 }
@@ -233,7 +233,7 @@ RT_EXPORT(rt_exchange_resume) uint32_t rt_exchange_resume(uint32_t exchange, dou
 RT_EXPORT(rt_exchange_rate_limited) uint32_t rt_exchange_rate_limited(uint32_t exchange, uint32_t allowed, double now) {
   router::Exchange* e = nullptr;
   RouterSlot* slot = owner_of(exchange, &e);
-  if (!slot) return 0;
+  if (!slot) return kNoExchange;
   if (allowed > 2 || !finite_time(now)) return publish_error(*slot);
   return publish(*slot, e->rate_limited(static_cast<router::RateLimitAnswer>(allowed), now));
 }
@@ -242,7 +242,7 @@ RT_EXPORT(rt_exchange_outcome) uint32_t rt_exchange_outcome(uint32_t exchange, u
                                                             const char* ra_ptr, size_t ra_len, double now) {
   router::Exchange* e = nullptr;
   RouterSlot* slot = owner_of(exchange, &e);
-  if (!slot) return 0;
+  if (!slot) return kNoExchange;
   if (!valid_bytes(ra_ptr, ra_len) || !finite_time(now) || outcome > kOutcomeStreamNotBytes)
     return publish_error(*slot);
   // `retry-after \n retry-after-ms \n error code \n usage` (a 400's `error.code`; a JSON answer's

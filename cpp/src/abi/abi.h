@@ -85,3 +85,6 @@ enum : uint32_t {
 #define RT_ABI_LIMIT(Name, js_name, code) kLimit##Name = (code),
 #include "abi/abi_layout.def"
 };
+// What rt_exchange_body, _resume, _rate_limited and _outcome answer (-1 as JavaScript reads it)
+// when no exchange has the handle: it ended, by the shim or by the core (Router::end_abandoned).
+constexpr uint32_t kNoExchange = 0xFFFFFFFFu;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,6 +63,18 @@ class Exchange {
   // true when the router asked for the stream's usage (injected) and it is that event, whose
   // tokens are then counted at the end and which the client does not get.
   bool take_usage_event(std::string_view event);
+
+  // When the request behind this exchange is surely gone, if the exchange is still there. Every
+  // wait the core asks of the shim ends by the request's deadline, and the shim reports at once;
+  // but on Cloudflare a client that leaves before its answer starts takes the Worker's pending
+  // awaits with it, and no event comes. Still waiting kAbandonedAfterMs past the deadline, the
+  // exchange is such a one. Never for a forwarded stream: its relay ends it, and no deadline
+  // bounds a stream.
+  static constexpr double kAbandonedAfterMs = 10'000;
+  double abandoned_at() const {
+    return phase_ == Phase::Forwarded && forwarded_stream_ ? std::numeric_limits<double>::infinity()
+                                                          : retry_.deadline() + kAbandonedAfterMs;
+  }
 
   const std::string& request_id() const { return request_id_; }
   // Whether the client asked for a stream (known once the body was read).

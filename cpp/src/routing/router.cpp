@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "json/json_tree.hpp"
 #include "json/json_writer.hpp"
@@ -229,10 +230,28 @@ std::vector<uint32_t> Router::discovery_batch(double now) {
 Action Router::begin(uint32_t handle, const RequestHead& head, double now, uint64_t seed, uint64_t id_bits) {
   balancer_.seed_once(seed);
   health_.refresh(now);
+  end_abandoned(now);
   auto exchange = std::make_unique<Exchange>(*this, head, now, seed, id_bits);
   Exchange* e = exchange.get();
   exchanges_[handle] = std::move(exchange);
-  return e->start(now);
+  Action first = e->start(now);
+  next_sweep_at_ = std::min(next_sweep_at_, e->abandoned_at());
+  return first;
+}
+
+void Router::end_abandoned(double now) {
+  if (now < next_sweep_at_) return;
+  next_sweep_at_ = std::numeric_limits<double>::infinity();
+  for (auto it = exchanges_.begin(); it != exchanges_.end();) {
+    const double at = it->second->abandoned_at();
+    if (now < at) {
+      next_sweep_at_ = std::min(next_sweep_at_, at);
+      ++it;
+      continue;
+    }
+    it->second->end(EndHow::ClientGone, {}, now);
+    it = exchanges_.erase(it);
+  }
 }
 
 Exchange* Router::exchange(uint32_t handle) {

@@ -81,6 +81,10 @@ class Router {
   // make the request id when the client sent none.
   Action begin(uint32_t handle, const RequestHead& head, double now, uint64_t seed, uint64_t id_bits);
   Exchange* exchange(uint32_t handle);
+  // Ends, as the client gone, the exchanges whose request is surely gone (Exchange::abandoned_at):
+  // what they held (an attempt in flight, a retry token) is released. Called as requests begin; it
+  // looks through the exchanges only when one may be due.
+  void end_abandoned(double now);
   // Forgets the exchange; `found` is false for an unknown handle. `tail`: see Exchange::end.
   std::string end(uint32_t handle, EndHow how, std::string_view tail, double now, bool& found);
 
@@ -217,6 +221,7 @@ class Router {
   ClusterSync cluster_;
   std::vector<bool> catalog_covers_;  // backends the control plane's catalog describes
   std::map<uint32_t, std::unique_ptr<Exchange>> exchanges_;
+  double next_sweep_at_ = 0;  // no exchange is abandoned before then (end_abandoned)
   FallbackCounts fallbacks_;
 };
 
