@@ -29,8 +29,8 @@ export async function bundleModules(outdir) {
     .map((name) => ({ name, file: path.join(outdir, name) }));
 }
 
-/** @param {string} file */
-async function readWrangler(file) {
+/** A rendered wrangler.toml's name, compatibility settings, vars and service bindings. @param {string} file */
+export async function readWrangler(file) {
   const config = parseToml(await readFile(file, "utf8"));
   return {
     name: String(config.name),
