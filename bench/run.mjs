@@ -23,7 +23,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { buildBeforeBundle, buildBenchBundles, bundleModules, requestBodies, BENCH_DIR, ROOT } from "./http/bundles.mjs";
+import { buildBeforeBundle, buildBenchBundles, bundleModules, compatibilityOf, requestBodies, BENCH_DIR, ROOT } from "./http/bundles.mjs";
 import { coldStart } from "./http/cold-start.mjs";
 import { cpuTimeMs, freePort, pinned, startProcess, stopAll } from "./http/processes.mjs";
 import { workerdConfig } from "./http/workerd-config.mjs";
@@ -249,6 +249,7 @@ async function main() {
     if (opts.before) {
       log(`build: the orchestrator of ${opts.before} (router-before)`);
       built.bundles.before = await buildBeforeBundle(opts.before);
+      built.beforeCompatibility = await compatibilityOf(opts.before);
       result.before = { dir: opts.before, commit: gitCommit(opts.before), after: gitCommit(ROOT) };
     }
     const bodies = requestBodies(built);

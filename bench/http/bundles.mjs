@@ -29,8 +29,8 @@ export async function bundleModules(outdir) {
     .map((name) => ({ name, file: path.join(outdir, name) }));
 }
 
-/** A rendered wrangler.toml's name, compatibility settings, vars and service bindings. @param {string} file */
-export async function readWrangler(file) {
+/** @param {string} file */
+async function readWrangler(file) {
   const config = parseToml(await readFile(file, "utf8"));
   return {
     name: String(config.name),
@@ -74,7 +74,9 @@ export async function buildBenchBundles() {
   ]);
   /** @type {string | undefined} set by bench/run.mjs --before (buildBeforeBundle) */
   const before = undefined;
-  return { orchestrator, backends, bundles: { orchestrator: orchestratorDir, backend: backendDir, direct: directBundleDir, before } };
+  /** @type {{compatibilityDate: string, compatibilityFlags: string[]} | undefined} the before checkout's (compatibilityOf) */
+  const beforeCompatibility = undefined;
+  return { orchestrator, backends, beforeCompatibility, bundles: { orchestrator: orchestratorDir, backend: backendDir, direct: directBundleDir, before } };
 }
 
 /**
@@ -86,6 +88,16 @@ export async function buildBeforeBundle(dir, name = "orchestrator-before") {
   const root = path.resolve(dir);
   await run(process.execPath, [path.join(root, "scripts/render-configs.mjs")], { cwd: root });
   return dryRun(path.join(root, "build/config/orchestrator/wrangler.toml"), path.join(BENCH_DIR, "bundle", name), root);
+}
+
+/**
+ * The compatibility settings of another checkout's orchestrator (rendered by buildBeforeBundle):
+ * a flag may be what differs between before and after.
+ * @param {string} dir
+ */
+export async function compatibilityOf(dir) {
+  const { compatibilityDate, compatibilityFlags } = await readWrangler(path.join(path.resolve(dir), "build/config/orchestrator/wrangler.toml"));
+  return { compatibilityDate, compatibilityFlags };
 }
 
 /** The request bodies: a short chat request for a model the rendered backends serve. */

@@ -71,8 +71,9 @@ export async function workerdConfig(built, ports, dir) {
     services.push(`(name = ${str(b.name)}, worker = ${worker({ ...b, modules: templateModules,
       bindings: Object.entries(b.vars).map(([k, v]) => varBinding(k, v)) })})`);
   }
-  const router = (/** @type {{binding: string, service: string}[]} */ bound, /** @type {string} */ controlPlaneKey = "", modules = orchestratorModules) =>
-    worker({ ...orchestrator, modules,
+  const router = (/** @type {{binding: string, service: string}[]} */ bound, /** @type {string} */ controlPlaneKey = "", modules = orchestratorModules,
+    settings = {}) =>
+    worker({ ...orchestrator, ...settings, modules,
       bindings: [...Object.entries(orchestrator.vars).map(([k, v]) => varBinding(k, v)),
         ...bound.map((s) => `(name = ${str(s.binding)}, service = ${str(s.service)})`),
         ...(controlPlaneKey ? [CONTROL_PLANE_BINDING] : [])],
@@ -82,8 +83,9 @@ export async function workerdConfig(built, ports, dir) {
   services.push(`(name = "router-1", worker = ${router(orchestrator.services.slice(0, 1), "bench-router-1-control-plane")})`);
   if (bundles.before) {
     const before = await bundleModules(bundles.before);
-    services.push(`(name = "router-before", worker = ${router(orchestrator.services, "bench-router-before-control-plane", before)})`);
-    services.push(`(name = "router-1-before", worker = ${router(orchestrator.services.slice(0, 1), "bench-router-1-before-control-plane", before)})`);
+    const settings = built.beforeCompatibility ?? {}; // the before checkout's own flags
+    services.push(`(name = "router-before", worker = ${router(orchestrator.services, "bench-router-before-control-plane", before, settings)})`);
+    services.push(`(name = "router-1-before", worker = ${router(orchestrator.services.slice(0, 1), "bench-router-1-before-control-plane", before, settings)})`);
   }
   services.push(`(name = "direct", worker = ${worker({ ...backends[0], modules: directModules,
     bindings: Object.entries(backends[0].vars).map(([k, v]) => varBinding(k, v)) })})`);

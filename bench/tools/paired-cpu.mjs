@@ -11,7 +11,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { buildBeforeBundle, buildBenchBundles, readWrangler, requestBodies, BENCH_DIR, ROOT } from "../http/bundles.mjs";
+import { buildBeforeBundle, buildBenchBundles, compatibilityOf, requestBodies, BENCH_DIR, ROOT } from "../http/bundles.mjs";
 import { cpuTimeMs, freePort, pinned, startProcess, stopAll } from "../http/processes.mjs";
 import { workerdConfig } from "../http/workerd-config.mjs";
 import { wrk } from "../http/wrk.mjs";
@@ -26,9 +26,7 @@ const median = (/** @type {number[]} */ xs) => { const s = [...xs].sort((x, y) =
 /** One checkout's router in a workerd process of its own, on CPU 0. @param {any} built @param {string} dir @param {string} tag */
 async function serve(built, dir, tag) {
   const orchestrator = await buildBeforeBundle(dir, `paired-${tag}`);
-  // The checkout's own compatibility settings (a flag may be what differs).
-  const { compatibilityDate, compatibilityFlags } = await readWrangler(path.join(path.resolve(dir), "build/config/orchestrator/wrangler.toml"));
-  const own = { ...built, orchestrator: { ...built.orchestrator, compatibilityDate, compatibilityFlags }, bundles: { ...built.bundles, orchestrator } };
+  const own = { ...built, orchestrator: { ...built.orchestrator, ...(await compatibilityOf(dir)) }, bundles: { ...built.bundles, orchestrator } };
   const port = await freePort();
   const file = path.join(BENCH_DIR, `paired-${tag}.capnp`);
   await writeFile(file, await workerdConfig(own, { [o.service]: port }, BENCH_DIR));
