@@ -1,7 +1,7 @@
 // The shim's side of a client request (shims/driver.js readBody(), requestHead(), the rate
-// limiter, configure(), an exchange the core ended, and the shim's own errors), with the real router.wasm and
-// a hand-moved clock: each path answers what it should and leaves nothing behind (no timer, no
-// unread stream, its exchange ended exactly once).
+// limiter, configure(), an exchange the core ended, and the shim's own errors), with the real
+// router.wasm and a hand-moved clock: each path answers what it should and leaves nothing behind
+// (no timer, no unread stream, its exchange ended exactly once).
 // POLICY: requestMs 10000 (the body's deadline), perTryMs 1000.
 import assert from "node:assert/strict";
 import { test } from "node:test";
