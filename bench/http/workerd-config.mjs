@@ -2,6 +2,8 @@
 //   direct     the bench-only direct backend (template + HTTP face)
 //   forwarder  bench/workers/forwarder.js -> one RPC infer() on the first backend
 //   forwarder-3  the same forwarder taking turns over every rendered backend (the router's topology)
+//   floor-3    bench/workers/contract-floor.js over the same backends: the least the contract asks
+//              of a router per JSON request, in plain JS (a floor, not a router)
 //   router     the orchestrator bundle with one Service Binding per rendered backend and, as
 //              deployed, its control-plane Durable Object (CONTROL_PLANE, SQLite in build/bench/control-plane)
 //   router-alone  the same without the control plane (what the control plane costs per request)
@@ -59,9 +61,10 @@ const controlPlaneStorage = (/** @type {string} */ key) => `,
  * @param {Awaited<ReturnType<typeof import("./bundles.mjs").buildBenchBundles>>} built
  * @param {Record<string, number>} ports  sockets to open, by service name
  * @param {string} dir  the folder the config file will be written to
+ * @param {{v8Flags?: string[]}} [options]  V8 flags for the whole process (profiling tools only)
  * @returns {Promise<string>} capnp text
  */
-export async function workerdConfig(built, ports, dir) {
+export async function workerdConfig(built, ports, dir, { v8Flags = [] } = {}) {
   configDir = dir;
   const { orchestrator, backends, bundles } = built;
   const [templateModules, orchestratorModules, directModules] = await Promise.all(
@@ -94,6 +97,9 @@ export async function workerdConfig(built, ports, dir) {
     bindings: bound.map((b, i) => `(name = "BACKEND_${i + 1}", service = ${str(b.name)})`) });
   services.push(`(name = "forwarder", worker = ${forwarder(backends.slice(0, 1))})`);
   services.push(`(name = "forwarder-3", worker = ${forwarder(backends)})`);
+  services.push(`(name = "floor-3", worker = ${worker({ ...backends[0],
+    modules: [{ name: "contract-floor.js", file: path.join(ROOT, "bench/workers/contract-floor.js") }],
+    bindings: backends.map((b, i) => `(name = "BACKEND_${i + 1}", service = ${str(b.name)})`) })})`);
 
   const disk = path.join(dir, "control-plane");
   await rm(disk, { recursive: true, force: true });
@@ -110,7 +116,7 @@ const config :Workerd.Config = (
   ],
   sockets = [
     ${sockets.join(",\n    ")}
-  ]
+  ]${v8Flags.length ? `,\n  v8Flags = [${v8Flags.map(str).join(", ")}]` : ""}
 );
 `;
 }
