@@ -181,7 +181,7 @@ function httpScenarios(ports, upstreamBase, portkeyPort, pids, only) {
   /** @type {{name: string, url: string, body: "plain"|"stream", servers: number[], headers?: Record<string, string>}[]} */
   const scenarios = [
     local("direct", "direct", "plain"), local("forwarder", "forwarder", "plain"), local("forwarder-3", "forwarder-3", "plain"),
-    local("router", "router", "plain"), local("router-alone", "router-alone", "plain"), local("router-1", "router-1", "plain"),
+    local("floor-3", "floor-3", "plain"), local("router", "router", "plain"), local("router-alone", "router-alone", "plain"), local("router-1", "router-1", "plain"),
     local("direct-stream", "direct", "stream"), local("forwarder-stream", "forwarder", "stream"), local("router-stream", "router", "stream"),
     { name: "peer-direct", url: `${upstreamBase}/chat/completions`, body: "plain", servers: pids.upstream },
     { name: "peer-portkey", url: `http://127.0.0.1:${portkeyPort}${chat}`, body: "plain", servers: pids.portkey, headers: portkeyHeaders(upstreamBase) },
@@ -195,7 +195,7 @@ function httpScenarios(ports, upstreamBase, portkeyPort, pids, only) {
 
 async function httpBench(built, bodies) {
   const dir = BENCH_DIR;
-  const services = ["direct", "forwarder", "forwarder-3", "router", "router-alone", "router-1", ...(built.bundles.before ? ["router-before", "router-1-before"] : [])];
+  const services = ["direct", "forwarder", "forwarder-3", "floor-3", "router", "router-alone", "router-1", ...(built.bundles.before ? ["router-before", "router-1-before"] : [])];
   /** @type {Record<string, number>} */
   const ports = {};
   for (const service of services) ports[service] = await freePort();

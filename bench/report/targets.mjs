@@ -15,6 +15,13 @@ function cpuTargets(http, add) {
       add(`${name} CPU/request <= ${limit.toFixed(2)}x ${base}, c=${c}`, `${ratio.toFixed(2)}x (${Math.round(cpu(name, c))} vs ${Math.round(cpu(base, c))} µs)`, ratio <= limit);
     }
   }
+  // Context, not a target: where the contract's own floor lies (bench/workers/contract-floor.js).
+  for (const c of [1, 16]) {
+    if (cpu("floor-3", c) && cpu("forwarder-3", c)) {
+      add(`floor-3 (the contract's minimum in plain JS) over forwarder-3, c=${c}`, `${(cpu("floor-3", c) / cpu("forwarder-3", c)).toFixed(2)}x` +
+        (cpu("router", c) ? `; router over floor-3 ${(cpu("router", c) / cpu("floor-3", c)).toFixed(2)}x` : ""), null);
+    }
+  }
   const p50 = (name) => http[name]?.[1]?.p50Us;
   if (p50("router") && p50("forwarder-3")) {
     const over = p50("router") - p50("forwarder-3");
