@@ -182,7 +182,8 @@ function httpScenarios(ports, upstreamBase, portkeyPort, pids, only) {
   const scenarios = [
     local("direct", "direct", "plain"), local("forwarder", "forwarder", "plain"), local("forwarder-3", "forwarder-3", "plain"),
     local("floor-3", "floor-3", "plain"), local("router", "router", "plain"), local("router-alone", "router-alone", "plain"), local("router-1", "router-1", "plain"),
-    local("direct-stream", "direct", "stream"), local("forwarder-stream", "forwarder", "stream"), local("router-stream", "router", "stream"),
+    local("direct-stream", "direct", "stream"), local("forwarder-stream", "forwarder", "stream"), local("floor-stream", "floor-3", "stream"),
+    local("router-stream", "router", "stream"),
     { name: "peer-direct", url: `${upstreamBase}/chat/completions`, body: "plain", servers: pids.upstream },
     { name: "peer-portkey", url: `http://127.0.0.1:${portkeyPort}${chat}`, body: "plain", servers: pids.portkey, headers: portkeyHeaders(upstreamBase) },
   ];

@@ -16,10 +16,11 @@ function cpuTargets(http, add) {
     }
   }
   // Context, not a target: where the contract's own floor lies (bench/workers/contract-floor.js).
-  for (const c of [1, 16]) {
-    if (cpu("floor-3", c) && cpu("forwarder-3", c)) {
-      add(`floor-3 (the contract's minimum in plain JS) over forwarder-3, c=${c}`, `${(cpu("floor-3", c) / cpu("forwarder-3", c)).toFixed(2)}x` +
-        (cpu("router", c) ? `; router over floor-3 ${(cpu("router", c) / cpu("floor-3", c)).toFixed(2)}x` : ""), null);
+  for (const [floor, base, router] of [["floor-3", "forwarder-3", "router"], ["floor-stream", "forwarder-stream", "router-stream"]]) {
+    for (const c of [1, 16]) {
+      if (!cpu(floor, c) || !cpu(base, c)) continue;
+      add(`${floor} (the contract's minimum in plain JS) over ${base}, c=${c}`, `${(cpu(floor, c) / cpu(base, c)).toFixed(2)}x` +
+        (cpu(router, c) ? `; ${router} over ${floor} ${(cpu(router, c) / cpu(floor, c)).toFixed(2)}x` : ""), null);
     }
   }
   const p50 = (name) => http[name]?.[1]?.p50Us;
