@@ -50,7 +50,7 @@ const LOG_DIR = path.join(BENCH_DIR, "logs");
 const HTTP = QUICK ? { rounds: 1, seconds: 1, warmupSeconds: 1 } : { rounds: 5, seconds: 4, warmupSeconds: 1 };
 if (opts.rounds) HTTP.rounds = Number(opts.rounds);
 if (opts.seconds) HTTP.seconds = Number(opts.seconds);
-// Nothing may run away: the whole suite is bounded (the default run takes about 8 minutes; more
+// Nothing may run away: the whole suite is bounded (the default run takes about 10 minutes; more
 // rounds or seconds than the default's 5 x 4 s allow proportionally more).
 const HARD_LIMIT_MS = (QUICK ? 5 : 14 * Math.max(1, (HTTP.rounds * HTTP.seconds) / 20)) * 60_000;
 setTimeout(() => { console.error(`bench: over ${HARD_LIMIT_MS / 60_000} minutes, stopping`); stopAll(); process.exit(2); }, HARD_LIMIT_MS).unref();
@@ -181,7 +181,7 @@ function httpScenarios(ports, upstreamBase, portkeyPort, pids, only) {
   /** @type {{name: string, url: string, body: "plain"|"stream", servers: number[], headers?: Record<string, string>}[]} */
   const scenarios = [
     local("direct", "direct", "plain"), local("forwarder", "forwarder", "plain"), local("forwarder-3", "forwarder-3", "plain"),
-    local("floor-3", "floor-3", "plain"), local("router", "router", "plain"), local("router-alone", "router-alone", "plain"), local("router-1", "router-1", "plain"),
+    local("floor", "floor", "plain"), local("floor-3", "floor-3", "plain"), local("router", "router", "plain"), local("router-alone", "router-alone", "plain"), local("router-1", "router-1", "plain"),
     local("direct-stream", "direct", "stream"), local("forwarder-stream", "forwarder", "stream"), local("floor-stream", "floor-3", "stream"),
     local("router-stream", "router", "stream"),
     { name: "peer-direct", url: `${upstreamBase}/chat/completions`, body: "plain", servers: pids.upstream },
@@ -196,7 +196,7 @@ function httpScenarios(ports, upstreamBase, portkeyPort, pids, only) {
 
 async function httpBench(built, bodies) {
   const dir = BENCH_DIR;
-  const services = ["direct", "forwarder", "forwarder-3", "floor-3", "router", "router-alone", "router-1", ...(built.bundles.before ? ["router-before", "router-1-before"] : [])];
+  const services = ["direct", "forwarder", "forwarder-3", "floor", "floor-3", "router", "router-alone", "router-1", ...(built.bundles.before ? ["router-before", "router-1-before"] : [])];
   /** @type {Record<string, number>} */
   const ports = {};
   for (const service of services) ports[service] = await freePort();

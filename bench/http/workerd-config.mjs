@@ -3,7 +3,7 @@
 //   forwarder  bench/workers/forwarder.js -> one RPC infer() on the first backend
 //   forwarder-3  the same forwarder taking turns over every rendered backend (the router's topology)
 //   floor-3    bench/workers/contract-floor.js over the same backends: the least the contract asks
-//              of a router per JSON request, in plain JS (a floor, not a router)
+//              of a router per request, in plain JS (a floor, not a router); floor: over one backend
 //   router     the orchestrator bundle with one Service Binding per rendered backend and, as
 //              deployed, its control-plane Durable Object (CONTROL_PLANE, SQLite in build/bench/control-plane)
 //   router-alone  the same without the control plane (what the control plane costs per request)
@@ -97,9 +97,11 @@ export async function workerdConfig(built, ports, dir, { v8Flags = [] } = {}) {
     bindings: bound.map((b, i) => `(name = "BACKEND_${i + 1}", service = ${str(b.name)})`) });
   services.push(`(name = "forwarder", worker = ${forwarder(backends.slice(0, 1))})`);
   services.push(`(name = "forwarder-3", worker = ${forwarder(backends)})`);
-  services.push(`(name = "floor-3", worker = ${worker({ ...backends[0],
+  const floor = (/** @type {typeof backends} */ bound) => worker({ ...backends[0],
     modules: [{ name: "contract-floor.js", file: path.join(ROOT, "bench/workers/contract-floor.js") }],
-    bindings: backends.map((b, i) => `(name = "BACKEND_${i + 1}", service = ${str(b.name)})`) })})`);
+    bindings: bound.map((b, i) => `(name = "BACKEND_${i + 1}", service = ${str(b.name)})`) });
+  services.push(`(name = "floor", worker = ${floor(backends.slice(0, 1))})`);
+  services.push(`(name = "floor-3", worker = ${floor(backends)})`);
 
   const disk = path.join(dir, "control-plane");
   await rm(disk, { recursive: true, force: true });

@@ -45,9 +45,9 @@ export function renderReport(r) {
   const http = r.http?.results;
   if (http) {
     const cs = r.http.connections;
-    const base = { router: "direct", "router-alone": "direct", "router-1": "direct", forwarder: "direct", "forwarder-3": "direct", "floor-3": "direct", "router-stream": "direct-stream", "forwarder-stream": "direct-stream", "floor-stream": "direct-stream", "peer-portkey": "peer-direct" };
+    const base = { router: "direct", "router-alone": "direct", "router-1": "direct", forwarder: "direct", "forwarder-3": "direct", floor: "direct", "floor-3": "direct", "router-stream": "direct-stream", "forwarder-stream": "direct-stream", "floor-stream": "direct-stream", "peer-portkey": "peer-direct" };
     const rows = [];
-    for (const name of ["direct", "forwarder", "forwarder-3", "floor-3", "router", "router-alone", "router-1", "direct-stream", "forwarder-stream", "floor-stream", "router-stream", "peer-direct", "peer-portkey"]) {
+    for (const name of ["direct", "forwarder", "forwarder-3", "floor", "floor-3", "router", "router-alone", "router-1", "direct-stream", "forwarder-stream", "floor-stream", "router-stream", "peer-direct", "peer-portkey"]) {
       if (!http[name]) continue;
       const row = [name];
       for (const c of cs) {
@@ -64,7 +64,7 @@ export function renderReport(r) {
     out.push("", "Server CPU time per request (user + system of the serving processes, from /proc; workerd runs every Worker of a scenario, the peer counts Portkey and its upstream):", "",
       table(["scenario", ...cs.map((c) => `CPU/request c=${c}`)], cpuRows));
     const cmp = [];
-    for (const [a, b] of [["router", "forwarder"], ["router", "forwarder-3"], ["floor-3", "forwarder-3"], ["router", "floor-3"], ["router", "router-alone"], ["router-1", "forwarder"], ["router-stream", "forwarder-stream"],
+    for (const [a, b] of [["router", "forwarder"], ["router", "forwarder-3"], ["floor-3", "forwarder-3"], ["router", "floor-3"], ["router", "router-alone"], ["router-1", "forwarder"], ["floor", "forwarder"], ["router-1", "floor"], ["router-stream", "forwarder-stream"],
       ["floor-stream", "forwarder-stream"], ["router-stream", "floor-stream"]]) {
       if (!http[a] || !http[b]) continue;
       cmp.push([`${a} vs ${b}`, ...cs.flatMap((c) => [signed(http[a][c].p50Us - http[b][c].p50Us), `${(100 * http[a][c].rps / http[b][c].rps).toFixed(0)}%`])]);

@@ -16,7 +16,7 @@ function cpuTargets(http, add) {
     }
   }
   // Context, not a target: where the contract's own floor lies (bench/workers/contract-floor.js).
-  for (const [floor, base, router] of [["floor-3", "forwarder-3", "router"], ["floor-stream", "forwarder-stream", "router-stream"]]) {
+  for (const [floor, base, router] of [["floor-3", "forwarder-3", "router"], ["floor", "forwarder", "router-1"], ["floor-stream", "forwarder-stream", "router-stream"]]) {
     for (const c of [1, 16]) {
       if (!cpu(floor, c) || !cpu(base, c)) continue;
       add(`${floor} (the contract's minimum in plain JS) over ${base}, c=${c}`, `${(cpu(floor, c) / cpu(base, c)).toFixed(2)}x` +
