@@ -36,7 +36,7 @@ function category(dso, sym) {
   if (/^Builtins_/.test(sym)) return /Wasm|JSToWasm|WasmTo/.test(sym) ? "wasm (builtins)" : "V8 builtins";
   if (/Heap|Scaveng|MarkCompact|Sweep|Marking|Evacuat|GC|Minor|Concurrent|Allocation/.test(sym)) return "V8 GC and allocation";
   if (/^v8::|^v8_inspector|^cppgc|^Runtime_|^unibrow/.test(sym)) return /wasm/i.test(sym) ? "wasm (V8 runtime)" : "V8 runtime";
-  if (/^workerd::jsg|^workerd::api|^workerd::Worker|^workerd::Io|^workerd::/.test(sym)) return "workerd C++";
+  if (/^workerd::/.test(sym)) return "workerd C++";
   if (/^kj::|^capnp::/.test(sym)) return "kj and capnp";
   return "workerd other";
 }
@@ -60,14 +60,17 @@ async function report(file) {
   return rows;
 }
 
-/** One service loaded for `seconds` under perf: µs per request by symbol key. */
+/**
+ * One service loaded for `seconds` under perf: µs per request by symbol key.
+ * @param {number} pid @param {string} url @param {string} bodyFile @param {number} connections @param {number} seconds @param {string} tag
+ */
 async function measure(pid, url, bodyFile, connections, seconds, tag) {
   const file = path.join(BENCH_DIR, `perf-${tag}.data`);
   const before = cpuTimeMs(pid);
   const recording = run("perf", ["record", "-F", "2999", "-p", String(pid), "-o", file, "--", "sleep", String(seconds + 0.5)]);
   const r = await wrk({ url, bodyFile, connections, seconds });
+  const cpuUs = (cpuTimeMs(pid) - before) * 1000; // the load's CPU (perf's last half second is idle)
   await recording;
-  const cpuUs = (cpuTimeMs(pid) - before) * 1000;
   if (r.errors) throw new Error(`${url}: ${JSON.stringify(r.errorDetail)}`);
   const perRequest = new Map();
   for (const [key, row] of await report(file)) perRequest.set(key, { ...row, us: (row.share * cpuUs) / r.requests });
@@ -103,12 +106,13 @@ async function main() {
 function print(rounds, c) {
   /** @param {string} s @param {(row: {dso: string, sym: string}) => string} keyOf */
   const totals = (s, keyOf) => {
-    const keys = new Set(rounds[s].flatMap((r) => [...r.perRequest.values()].map(keyOf)));
-    const out = new Map();
-    for (const k of keys) {
-      out.set(k, median(rounds[s].map((r) => [...r.perRequest.values()].filter((row) => keyOf(row) === k).reduce((a, row) => a + row.us, 0))));
-    }
-    return out;
+    const perRound = rounds[s].map((r) => {
+      const sums = new Map();
+      for (const row of r.perRequest.values()) sums.set(keyOf(row), (sums.get(keyOf(row)) ?? 0) + row.us);
+      return sums;
+    });
+    const keys = new Set(perRound.flatMap((sums) => [...sums.keys()]));
+    return new Map([...keys].map((k) => [k, median(perRound.map((sums) => sums.get(k) ?? 0))]));
   };
   const cat = (/** @type {{dso: string, sym: string}} */ row) => category(row.dso, row.sym);
   const sym = (/** @type {{dso: string, sym: string}} */ row) => `${row.dso.startsWith("[JIT]") ? "[JIT]" : row.dso} ${row.sym}`; // [JIT] tid N: one name
