@@ -4,9 +4,9 @@
 //      shims/wasm-core.js in Node (bench/wasm/core-bench.mjs), per routing decision
 //   2. size of the .wasm and of the orchestrator bundle; instantiation; first request vs warm
 //   3. Wasm linear memory after 1 000 and 100 000 mixed requests
-//   4. HTTP on loopback with wrk against plain `workerd serve` (direct, forwarder, router, each
-//      also streaming) and the peer @portkey-ai/gateway (vs its upstream directly), interleaved
-//      rounds, median of round medians
+//   4. HTTP on loopback with wrk against plain `workerd serve` (direct, forwarder, the contract's
+//      floor, router, each also streaming) and the peer @portkey-ai/gateway (vs its upstream
+//      directly), interleaved rounds, median of round medians
 // Everything runs on 127.0.0.1, in bounded time, and stops by itself.
 //
 //   node bench/run.mjs [--quick] [--write] [--only native,wasm,size,cold,http]
