@@ -18,7 +18,8 @@
 // from ROUTER_CONFIG.fallbacks, some through a model no backend serves, and 400s carrying the
 // context_length_exceeded code: a CALL's model and every answer's x-router-model is the exchange's or
 // a later one of its chain, and the body a CALL carries after a fallback is the client's with only
-// its model changed), at most 32 CALLs plus describe() calls, attempt numbers 1, 2, ...;
+// its model changed; raw body bytes that happen to be a request are followed by their CALLs' model,
+// as the harness does not parse them), at most 32 CALLs plus describe() calls, attempt numbers 1, 2, ...;
 // a CALL carries the exchange's deadline, starts before it, its timeout ends by it and its
 // attempt_deadline is now + timeout; READ_BODY is due by the deadline and a late body answers 504;
 // no WAIT ends past the deadline; CALLs go only to backends serving the model (their last good
@@ -478,6 +479,7 @@ struct Exchange {
   std::vector<std::string> chain;    // ROUTER_CONFIG.fallbacks of it
   size_t chain_next = 0;             // the chain's models before this one were left behind
   uint32_t calls_on_model = 0;
+  std::string last_call_model;       // the model of the last CALL (how raw bytes are followed)
   size_t batch_total = 0;            // describe() calls this request was handed
   int stream = -1;         // expected CALL stream flag, -1 when unknown
   bool call_stream = false;  // the last CALL's stream flag
@@ -667,6 +669,10 @@ struct Harness {
     FUZZ_CHECK(!contains(key, kKeyHash) && !contains(key, kAdminHash), "rate limit key holds a key hash: " + key);
   }
 
+  // Raw body bytes can happen to be a request naming a model with a fallback chain: the harness
+  // does not parse them, so it cannot tell whether a fallback may come.
+  bool unknown_chain(const Exchange& x) const { return x.client_model.empty() && !setup.policy.fallbacks.empty(); }
+
   // `model` is the exchange's model, or one later in its chain (which it then moves to).
   static bool advance_to(Exchange& x, const std::string& model) {
     if (model == x.model) return true;
@@ -695,6 +701,8 @@ struct Harness {
     const std::vector<std::string> lines = split(text.substr(0, nth_line_end(text, 3)), '\n');
     FUZZ_CHECK(lines.size() == 3, "CALL text: " + text);
     if (!x.model.empty()) FUZZ_CHECK(advance_to(x, lines[1]), "CALL model not next in the chain: " + text);
+    if (x.model.empty() && lines[1] != x.last_call_model) x.calls_on_model = 0;  // raw bytes moved on a chain
+    x.last_call_model = lines[1];
     x.calls_on_model++;
     FUZZ_CHECK(x.calls_on_model <= policy.retry.max_attempts,
                "more CALLs than maxAttempts " + std::to_string(policy.retry.max_attempts) + "; " + context(x));
@@ -702,7 +710,9 @@ struct Harness {
     // of chat or completions asked for its usage (these bodies have no stream_options).
     const size_t body_at = nth_line_end(text, 3);
     const bool asks_usage = x.stream == 1 && x.path != "/v1/embeddings";
-    if (x.model == x.client_model && !asks_usage) {
+    if (x.client_model.empty()) {
+      // Raw bytes that happen to be a request: its stream and chain are the core's reading of them.
+    } else if (x.model == x.client_model && !asks_usage) {
       FUZZ_CHECK(body_at == text.size(), "CALL with an edited body for the client's model: " + text);
     } else {
       std::string expected = x.body;
@@ -1172,7 +1182,7 @@ struct Harness {
         // Now and then a 400's error code that moves a chain on.
         const bool context_code = status == 400 && in.one_in(2);
         if (context_code) ra += std::string(contains(ra, "\n") ? "" : "\n") + "\ncontext_length_exceeded";
-        const bool may_fall_back = !x.chain.empty() && x.chain_next < x.chain.size();
+        const bool may_fall_back = unknown_chain(x) || (!x.chain.empty() && x.chain_next < x.chain.size());
         AbiBytes bytes(ra);
         trace("outcome %u: %u status %u ra '%s' at %.1f", x.handle, outcome, status, ra.c_str(), now);
         const uint32_t kind = rt_exchange_outcome(x.handle, outcome, status, bytes.ptr(), bytes.size(), now);

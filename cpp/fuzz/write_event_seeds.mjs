@@ -200,6 +200,11 @@ const seeds = {
     .begin({ route: ROUTE.chat, raw: '{"model":"m-a","messages":[{"role":"user"}]}' }).body(0)
     .begin({ route: ROUTE.embeddings, model: "m-c" }).body(1).discover(1)
     .begin({ route: ROUTE.completions, model: "m-c", contentLength: 2 }).end(0).end(0).end(0),
+  // Found by the fuzzer (a CI run, 2026-12-05), kept as it came: raw body bytes that happen to be
+  // a request for m-a, whose fallback chain (m-c, m-x) the harness does not read from raw bytes;
+  // a 400 with context_length_exceeded moves it on to models no backend serves (404).
+  "raw-request-fallback": { bytes: [...Buffer.from("AF4AAAAAEAABAAAECQEAAAAAAAAALHsibW9kZWwiOiJtLWEiLCJtZXNzYWdlcyI6W3sicm9sZSI6InVzZXIifV19" +
+    "BAADAAAABwMAAQAAAgECAAQAAwAAAAcDXQEBBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEAwEBAAAAAQECAAIAAwAAAAcDAAEDAAEDAAE=", "base64")] },
 };
 
 mkdirSync(out, { recursive: true });
