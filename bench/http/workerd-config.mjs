@@ -92,16 +92,14 @@ export async function workerdConfig(built, ports, dir, { v8Flags = [] } = {}) {
   }
   services.push(`(name = "direct", worker = ${worker({ ...backends[0], modules: directModules,
     bindings: Object.entries(backends[0].vars).map(([k, v]) => varBinding(k, v)) })})`);
-  const forwarder = (/** @type {typeof backends} */ bound) => worker({ ...backends[0],
-    modules: [{ name: "forwarder.js", file: path.join(ROOT, "bench/workers/forwarder.js") }],
+  // A bench-only Worker (bench/workers/) bound to `bound` as BACKEND_1, BACKEND_2, ...
+  const benchWorker = (/** @type {string} */ name, /** @type {typeof backends} */ bound) => worker({ ...backends[0],
+    modules: [{ name, file: path.join(ROOT, "bench/workers", name) }],
     bindings: bound.map((b, i) => `(name = "BACKEND_${i + 1}", service = ${str(b.name)})`) });
-  services.push(`(name = "forwarder", worker = ${forwarder(backends.slice(0, 1))})`);
-  services.push(`(name = "forwarder-3", worker = ${forwarder(backends)})`);
-  const floor = (/** @type {typeof backends} */ bound) => worker({ ...backends[0],
-    modules: [{ name: "contract-floor.js", file: path.join(ROOT, "bench/workers/contract-floor.js") }],
-    bindings: bound.map((b, i) => `(name = "BACKEND_${i + 1}", service = ${str(b.name)})`) });
-  services.push(`(name = "floor", worker = ${floor(backends.slice(0, 1))})`);
-  services.push(`(name = "floor-3", worker = ${floor(backends)})`);
+  services.push(`(name = "forwarder", worker = ${benchWorker("forwarder.js", backends.slice(0, 1))})`);
+  services.push(`(name = "forwarder-3", worker = ${benchWorker("forwarder.js", backends)})`);
+  services.push(`(name = "floor", worker = ${benchWorker("contract-floor.js", backends.slice(0, 1))})`);
+  services.push(`(name = "floor-3", worker = ${benchWorker("contract-floor.js", backends)})`);
 
   const disk = path.join(dir, "control-plane");
   await rm(disk, { recursive: true, force: true });
