@@ -31,6 +31,7 @@ import { wrk } from "./http/wrk.mjs";
 import { portkeyArgs, portkeyHeaders } from "./peer/portkey.mjs";
 import { checkTargets } from "./report/targets.mjs";
 import { renderReport } from "./report/render.mjs";
+import { median } from "./report/median.mjs";
 
 const run = promisify(execFile);
 const { values: opts } = parseArgs({ options: {
@@ -56,7 +57,6 @@ const HARD_LIMIT_MS = (QUICK ? 5 : 14 * Math.max(1, (HTTP.rounds * HTTP.seconds)
 setTimeout(() => { console.error(`bench: over ${HARD_LIMIT_MS / 60_000} minutes, stopping`); stopAll(); process.exit(2); }, HARD_LIMIT_MS).unref();
 
 const log = (/** @type {string} */ msg) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
-const median = (/** @type {number[]} */ xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
 function machine() {
   const cpuModel = cpus()[0]?.model ?? "unknown";

@@ -6,8 +6,8 @@ import path from "node:path";
 import { freePort, startProcess } from "./processes.mjs";
 import { timedPost } from "./request.mjs";
 import { workerdConfig } from "./workerd-config.mjs";
+import { median } from "../report/median.mjs";
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
 /**
  * @param {object} o

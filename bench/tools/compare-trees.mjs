@@ -9,10 +9,10 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { median } from "../report/median.mjs";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: "string", default: "8" } } });
 if (positionals.length !== 2) throw new Error("usage: node bench/tools/compare-trees.mjs <checkout A> <checkout B> [--rounds N]");
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const trees = await Promise.all(positionals.map(async (root) => {
   const bench = await import(pathToFileURL(path.resolve(root, "bench/wasm/core-bench.mjs")).href);
   return { root, bench, module: bench.loadModule(path.resolve(root, "build/wasm/router.wasm")) };

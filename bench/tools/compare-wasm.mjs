@@ -6,9 +6,9 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { benchDecision, loadModule } from "../wasm/core-bench.mjs";
+import { median } from "../report/median.mjs";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: "string", default: "5" } } });
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const builds = positionals.map((file) => ({ file, module: loadModule(file), bytes: readFileSync(file), small: [], large: [] }));
 for (let round = 0; round < Number(values.rounds); round++) {
   for (const b of builds) {

@@ -17,13 +17,13 @@ import { buildBeforeBundle, buildBenchBundles, compatibilityOf, requestBodies, B
 import { cpuTimeMs, freePort, pinned, startProcess, stopAll } from "../http/processes.mjs";
 import { workerdConfig } from "../http/workerd-config.mjs";
 import { wrk } from "../http/wrk.mjs";
+import { median } from "../report/median.mjs";
 
 const { values: o, positionals: checkouts } = parseArgs({ allowPositionals: true, options: {
   service: { type: "string", default: "router" }, "service-a": { type: "string" }, stream: { type: "boolean", default: false },
   connections: { type: "string", default: "1,16" }, rounds: { type: "string", default: "8" }, seconds: { type: "string", default: "3" },
 } });
 if (checkouts.length !== 2) throw new Error("usage: node bench/tools/paired-cpu.mjs <checkout A> <checkout B> [options]");
-const median = (/** @type {number[]} */ xs) => { const s = [...xs].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
 /** One checkout's `service` in a workerd process of its own, on CPU 0. @param {any} built @param {string} dir @param {string} tag @param {string} service */
 async function serve(built, dir, tag, service) {

@@ -17,6 +17,7 @@ import { buildBenchBundles, requestBodies, BENCH_DIR, ROOT } from "../http/bundl
 import { cpuTimeMs, freePort, pinned, startProcess, stopAll } from "../http/processes.mjs";
 import { workerdConfig } from "../http/workerd-config.mjs";
 import { wrk } from "../http/wrk.mjs";
+import { median } from "../report/median.mjs";
 
 const run = promisify(execFile);
 const { values: o } = parseArgs({ options: {
@@ -25,7 +26,6 @@ const { values: o } = parseArgs({ options: {
   seconds: { type: "string", default: "3" }, top: { type: "string", default: "40" },
 } });
 const services = o.services.split(",");
-const median = (/** @type {number[]} */ xs) => { const s = [...xs].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
 /** The category of a sampled symbol (dso as perf names it). @param {string} dso @param {string} sym */
 function category(dso, sym) {
